@@ -1,0 +1,108 @@
+"""`kzt build`: an incremental kernel build with progress and a log.
+
+Output goes to build/out/<base>-<flavour>/ (O=), the log to build.log
+there.  On failure the first compiler error is printed with the log's path.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from . import proc, ui
+from .bases import Base
+from .errors import KztError
+from .layout import Layout
+from .tree import require_tree
+
+
+class BuildStatus(Enum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    base: str = "6.1"
+    flavour: str = "default"
+    jobs: int = 0
+    targets: tuple[str, ...] = ()
+    timeout: float = 3600
+    extra: tuple[str, ...] = ()
+
+
+@dataclass
+class BuildResult:
+    status: BuildStatus
+    image: Path
+    log: Path
+    elapsed: float
+    first_error: str = ""
+    compiled: int = 0
+
+
+_ERR = re.compile(r"(error:|Error \d+|undefined reference|\*\*\* )")
+
+
+def first_error(lines: list[str]) -> str:
+    """The first compiler/linker error with a little context."""
+    for i, line in enumerate(lines):
+        if re.search(r"\berror:|undefined reference to|^ld: ", line):
+            return "\n".join(lines[max(0, i - 2): i + 4])
+    for i, line in enumerate(lines):
+        if _ERR.search(line):
+            return "\n".join(lines[max(0, i - 3): i + 2])
+    return "\n".join(lines[-8:])
+
+
+def make_argv(out: Path, base: Base, jobs: int, extra: tuple[str, ...] = ()) -> list[str]:
+    cc = "ccache gcc" if proc.which("ccache") and not os.environ.get("KZT_NO_CCACHE") else "gcc"
+    return ["make", f"O={out}", f"ARCH={base.arch}", f"CC={cc}",
+            f"-j{jobs or os.cpu_count() or 1}", *extra]
+
+
+def build(layout: Layout, req: BuildRequest) -> BuildResult:
+    tree, _ = require_tree(layout, req.base)
+    return build_tree(tree, Base.load(req.base), layout.out(req.base, req.flavour),
+                      req)
+
+
+def build_tree(tree: Path, base: Base, out: Path, req: BuildRequest) -> BuildResult:
+    start = time.monotonic()
+    if not (out / ".config").exists():
+        raise KztError(f"no .config in {out}", "run './kzt config' first")
+    log = out / "build.log"
+    argv = make_argv(out, base, req.jobs, req.extra) + list(req.targets)
+    prog = ui.Progress("build")
+    count = 0
+
+    def on_line(line: str) -> None:
+        nonlocal count
+        s = line.strip()
+        if s.startswith(("CC ", "LD ", "AR ", "AS ")):
+            count += 1
+            prog.update(f"{count} steps, {s}")
+
+    ui.step(f"build: {' '.join(argv)}  (log: {log})")
+    res = proc.stream(argv, cwd=tree, timeout=req.timeout, on_line=on_line, log=log)
+    prog.done()
+    image = out / base.image
+    elapsed = time.monotonic() - start
+    if res.timed_out:
+        return BuildResult(BuildStatus.FAILURE, image, log, elapsed,
+                           f"build did not finish within {req.timeout:.0f} s", count)
+    if res.returncode != 0:
+        return BuildResult(BuildStatus.FAILURE, image, log, elapsed,
+                           first_error(res.output.splitlines()), count)
+    return BuildResult(BuildStatus.SUCCESS, image, log, elapsed, "", count)
+
+
+def require_image(layout: Layout, base: str, flavour: str = "default") -> Path:
+    b = Base.load(base)
+    image = layout.out(base, flavour) / b.image
+    if not image.exists():
+        raise KztError(f"no kernel image {image}", "run './kzt build' first")
+    return image

@@ -1,0 +1,277 @@
+"""The `kzt` command line: one sub-command per step, plus `up` and `check`."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+from . import ui
+from .errors import KztError
+from .layout import Layout
+
+Handler = Callable[[argparse.Namespace, Layout], int]
+
+
+def _base_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base", default="6.1", help="kernel base (default: 6.1)")
+
+
+def _flavour_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--flavour", default="default",
+                   help="build flavour from fragments/flavours.json (default, debug, plain)")
+
+
+def _accel_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--accel", choices=["auto", "kvm", "tcg"], default="auto",
+                   help="auto proves KVM with a probe boot, else TCG (default: auto)")
+
+
+def cmd_setup(a: argparse.Namespace, layout: Layout) -> int:
+    from .host import setup
+    setup(layout)
+    return 0
+
+
+def cmd_doctor(a: argparse.Namespace, layout: Layout) -> int:
+    from . import host, vm
+    checks = host.doctor(layout)
+    rows = [(c.name, "ok" if c.ok else "MISSING", c.detail if c.ok else f"{c.detail}; fix: {c.fix}")
+            for c in checks]
+    if not a.no_probe:
+        from .bases import Base
+        image = layout.out("6.1", "default") / Base.load("6.1").image
+        if image.exists() and host.venv_ok(layout, layout.root / "tooling" / "requirements.txt"):
+            ok, detail = vm.probe_kvm(layout, image, use_cache=False)
+            rows.append(("KVM probe boot", "ok" if ok else "unusable", detail + ("" if ok else "; guests use TCG")))
+        else:
+            rows.append(("KVM probe boot", "skipped", "needs a built kernel and the venv: ./kzt up"))
+    print(ui.table(rows, ("prerequisite", "state", "detail")))
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def cmd_prepare(a: argparse.Namespace, layout: Layout) -> int:
+    from .tree import PrepareRequest, prepare
+    res = prepare(layout, PrepareRequest(a.base, Path(a.source) if a.source else None, a.force))
+    ui.step(f"tree {res.tree}: {res.status.value}, Linux {res.state.kernelversion}, "
+            f"{len(res.state.applied)} patch(es) on base {res.state.base_commit[:12]} "
+            f"({res.elapsed:.1f} s)")
+    for p in res.state.applied:
+        ui.info(p)
+    return 0
+
+
+def cmd_export(a: argparse.Namespace, layout: Layout) -> int:
+    from .patches import export
+    from .tree import require_tree
+    tree, state = require_tree(layout, a.base)
+    res = export(tree, state.base_commit, layout.patch_dir(a.base))
+    if res.unchanged:
+        ui.step("kernel-patches/ already matches the tree")
+    else:
+        for p in res.written:
+            ui.info(f"wrote {p.relative_to(layout.root)}")
+        for p in res.removed:
+            ui.info(f"removed {p.relative_to(layout.root)}")
+    from .patches import git, read_series
+    state.head = git(tree, "rev-parse", "HEAD").output.strip()
+    state.series_digest = read_series(layout.patch_dir(a.base)).digest
+    from .tree import save_state
+    save_state(layout, a.base, state)
+    return 0
+
+
+def cmd_config(a: argparse.Namespace, layout: Layout) -> int:
+    from .host import require_venv
+    from .kconfig import ConfigRequest, configure
+    require_venv(layout)
+    res = configure(layout, ConfigRequest(a.base, a.flavour, tuple(a.fragment or ())))
+    if res.mismatches:
+        print(f"kzt: {len(res.mismatches)} requested option(s) did not take effect:",
+              file=sys.stderr)
+        for m in res.mismatches:
+            print(f"  CONFIG_{m.symbol}: wanted {m.wanted}, got {m.got} ({m.origin})\n"
+                  f"      {m.why}", file=sys.stderr)
+        print("  -> fix the fragment or enable the dependencies it names; "
+              "the previous .config was left as it was", file=sys.stderr)
+        return 2
+    ui.step(f"{res.config}: {len(res.requests)} requested options all set"
+            f"{'' if res.changed else ' (unchanged)'} ({res.elapsed:.1f} s)")
+    return 0
+
+
+def cmd_build(a: argparse.Namespace, layout: Layout) -> int:
+    from .build import BuildRequest, BuildStatus, build
+    res = build(layout, BuildRequest(a.base, a.flavour, a.jobs))
+    if res.status is not BuildStatus.SUCCESS:
+        print(f"kzt: build failed:\n{res.first_error}\n  full log: {res.log}", file=sys.stderr)
+        return 1
+    ui.step(f"built {res.image} ({res.elapsed:.0f} s)")
+    return 0
+
+
+def _boot_request(a: argparse.Namespace, layout: Layout, command: list[str]):  # type: ignore[no-untyped-def]
+    from . import runs, vm
+    from .build import require_image
+    image = Path(a.kernel) if getattr(a, "kernel", None) else require_image(layout, a.base, a.flavour)
+    run_dir = runs.new_run(layout, "boot")
+    return vm.BootRequest(
+        image=image, command=command, memory=a.memory, cpus=a.cpus,
+        append=tuple(a.append or ()), disks=tuple(vm.Disk.parse(d) for d in a.disk or ()),
+        accel=vm.Accel(a.accel), timeout=a.timeout, console_log=run_dir / "console.log",
+        cwd=Path.cwd(), rwdirs=(run_dir,))
+
+
+def cmd_boot(a: argparse.Namespace, layout: Layout) -> int:
+    import shlex
+
+    from . import vm
+    req = _boot_request(a, layout, shlex.split(a.exec))
+    res = vm.boot(layout, req)
+    ui.step(f"guest {res.status.value} under {res.accel.value} in {res.elapsed:.1f} s "
+            f"(console log: {res.console_log})")
+    if not res.ok:
+        print(f"kzt: {vm.explain(res, a.timeout)}", file=sys.stderr)
+        return res.exit_code if res.status is vm.BootStatus.COMMAND_FAILED and res.exit_code else 4
+    return 0
+
+
+def cmd_test(a: argparse.Namespace, layout: Layout) -> int:
+    from . import vm
+    from .testrun import TestRequest, run_tests
+    res = run_tests(layout, TestRequest(a.base, a.flavour, tuple(a.pytest_args),
+                                        vm.Accel(a.accel), a.timeout))
+    rows = [(g.append or "-", g.memory, str(g.tests), g.boot.status.value,
+             str(g.boot.exit_code), f"{g.boot.elapsed:.0f}s") for g in res.groups]
+    print(ui.table(rows, ("boot args", "memory", "tests", "status", "exit", "time")))
+    ui.step(f"results in {res.run_dir}")
+    return 0 if res.ok else 1
+
+
+def cmd_kunit(a: argparse.Namespace, layout: Layout) -> int:
+    from . import vm
+    from .kunitrun import KunitRequest, check_result, run_kunit
+    req = KunitRequest(a.base, a.flavour, a.filter, vm.Accel(a.accel), a.timeout)
+    check_result(run_kunit(layout, req), req)
+    return 0
+
+
+def cmd_checkpatch(a: argparse.Namespace, layout: Layout) -> int:
+    from .review import checkpatch_all, report_checkpatch
+    return 0 if report_checkpatch(checkpatch_all(layout, a.base)) else 1
+
+
+def cmd_series_check(a: argparse.Namespace, layout: Layout) -> int:
+    from .host import require_venv
+    from .review import series_check
+    require_venv(layout)
+    results = series_check(layout, a.base, a.jobs)
+    rows = [(r.patch, "ok" if r.checkpatch else "FAIL",
+             *("ok" if r.builds.get(v) else "FAIL" for v in ("CLEANCACHE=y", "CLEANCACHE=n")))
+            for r in results]
+    print(ui.table(rows, ("patch", "checkpatch", "CLEANCACHE=y", "CLEANCACHE=n")))
+    bad = False
+    for r in results:
+        for what, err in r.errors.items():
+            bad = True
+            print(f"--- {r.patch}: {what} broke:\n{err}\n", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def cmd_up(a: argparse.Namespace, layout: Layout) -> int:
+    from .stages import up
+    return up(layout, a)
+
+
+def cmd_check(a: argparse.Namespace, layout: Layout) -> int:
+    from .stages import check
+    return check(layout, a)
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="kzt", description=(
+        "Build, boot and test Linux with kztmem. Start with './kzt up'; "
+        "'./kzt check' runs every test."))
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def add(name: str, fn: Handler, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=fn)
+        return p
+
+    add("setup", cmd_setup, "install missing Debian packages and the Python venv (idempotent)")
+    p = add("doctor", cmd_doctor, "report every prerequisite, the KVM probe, and fixes")
+    p.add_argument("--no-probe", action="store_true", help="skip the KVM probe boot")
+    p = add("prepare", cmd_prepare, "kernel tree under git with the series applied and the driver linked")
+    _base_arg(p)
+    p.add_argument("--source", help="tarball or directory (default: Debian's linux-source tarball)")
+    p.add_argument("--force", action="store_true", help="discard uncommitted changes or commits in the tree")
+    p = add("export-patches", cmd_export, "regenerate kernel-patches/<base>/ from the tree's commits")
+    _base_arg(p)
+    p = add("config", cmd_config, "generate .config from fragments and check every requested symbol")
+    _base_arg(p)
+    _flavour_arg(p)
+    p.add_argument("--fragment", action="append", metavar="NAME|FILE",
+                   help="fragment(s) to merge instead of the flavour's list (repeatable)")
+    p = add("build", cmd_build, "incremental kernel build")
+    _base_arg(p)
+    _flavour_arg(p)
+    p.add_argument("-j", "--jobs", type=int, default=0, help="make -j (default: all CPUs)")
+    p = add("boot", cmd_boot, "boot the built kernel in QEMU (virtme-ng) and run a command")
+    _base_arg(p)
+    _flavour_arg(p)
+    _accel_arg(p)
+    p.add_argument("--kernel", help="boot this bzImage instead of the build's")
+    p.add_argument("--exec", default="uname -r", help="command to run in the guest (default: uname -r)")
+    p.add_argument("--memory", default="512M")
+    p.add_argument("--cpus", type=int, default=2)
+    p.add_argument("--append", action="append", help="kernel command line argument(s)")
+    p.add_argument("--disk", action="append", metavar="NAME=FILE",
+                   help="virtio-blk disk; the guest sees /dev/vdX with /sys/block/vdX/serial == NAME")
+    p.add_argument("--timeout", type=float, default=600, help="hard deadline in seconds")
+    p = add("test", cmd_test, "run vm-tests/ with pytest inside guests")
+    _base_arg(p)
+    _flavour_arg(p)
+    _accel_arg(p)
+    p.add_argument("--timeout", type=float, default=1500, help="deadline per guest boot")
+    p.add_argument("-k", dest="keyword", help="pytest -k expression")
+    p.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
+    p = add("kunit", cmd_kunit, "run the driver's KUnit suites in a guest")
+    _base_arg(p)
+    _flavour_arg(p)
+    _accel_arg(p)
+    p.add_argument("--filter", default="kztmem*", help="kunit.filter_glob (default: kztmem*)")
+    p.add_argument("--timeout", type=float, default=600)
+    p = add("checkpatch", cmd_checkpatch, "checkpatch --strict on every patch and driver file")
+    _base_arg(p)
+    p = add("series-check", cmd_series_check,
+            "checkpatch and a CLEANCACHE=y/n build at every prefix of the series")
+    _base_arg(p)
+    p.add_argument("-j", "--jobs", type=int, default=0)
+    p = add("up", cmd_up, "set up, prepare, configure, build, boot, run the default workload")
+    _base_arg(p)
+    _accel_arg(p)
+    p.add_argument("--workload", default=None, help="workload name from vm-tests/workloads")
+    p = add("check", cmd_check, "every test: host tests, checkpatch, build, KUnit, vm-tests")
+    _base_arg(p)
+    _accel_arg(p)
+    p.add_argument("--skip", action="append", default=[], help="skip a stage (named in the output)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "keyword", None):
+        args.pytest_args = ["-k", args.keyword, *args.pytest_args]
+    layout = Layout.default()
+    try:
+        rc: int = args.func(args, layout)
+        return rc
+    except KztError as e:
+        print(f"kzt {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("kzt: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,144 @@
+"""Host set-up (`kzt setup`) and its report (`kzt doctor`).
+
+What the host needs is data (data/host.json); this module only checks it
+and installs what is missing: Debian packages with --no-install-recommends,
+and a venv with the pinned Python dependencies.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import proc, ui
+from .errors import InfraError, KztError
+from .layout import Layout
+
+DATA = Path(__file__).parent / "data" / "host.json"
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class HostSpec:
+    packages: list[str]
+    commands: list[dict[str, str]]
+    files: list[dict[str, str]]
+    min_free_gib: int
+
+    @classmethod
+    def load(cls, path: Path = DATA) -> "HostSpec":
+        d = json.loads(path.read_text())
+        return cls(d["packages"], d["commands"], d["files"], d["min_free_gib"])
+
+
+@dataclass
+class SetupResult:
+    installed: list[str] = field(default_factory=list)
+    venv_created: bool = False
+
+
+def missing_packages(spec: HostSpec) -> list[str]:
+    """Packages not installed according to dpkg."""
+    res = proc.run(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\n",
+                    *spec.packages], check=False)
+    have = {ln.split()[0] for ln in res.output.splitlines()
+            if len(ln.split()) > 1 and ln.split()[1].startswith("ii")}
+    return [p for p in spec.packages if p not in have]
+
+
+def venv_ok(layout: Layout, requirements: Path) -> bool:
+    stamp = layout.venv / ".kzt-requirements"
+    return ((layout.venv / "bin" / "python").exists() and stamp.exists()
+            and stamp.read_text() == requirements.read_text())
+
+
+def setup(layout: Layout, *, quiet: bool = False) -> SetupResult:
+    """Install what is missing; a no-op when everything is there."""
+    spec = HostSpec.load()
+    result = SetupResult()
+    missing = missing_packages(spec)
+    if missing:
+        if os.geteuid() != 0:
+            raise KztError(f"missing Debian packages: {' '.join(missing)}",
+                           "run './kzt setup' as root, or: sudo apt-get install "
+                           f"--no-install-recommends {' '.join(missing)}")
+        ui.step(f"installing Debian packages: {' '.join(missing)}")
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        proc.run(["apt-get", "update", "-q"], env=env, timeout=900,
+                 what="apt-get update")
+        proc.run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
+                  *missing], env=env, timeout=1800, what="apt-get install")
+        result.installed = missing
+    req = layout.root / "tooling" / "requirements.txt"
+    if not venv_ok(layout, req):
+        ui.step(f"creating the Python venv in {layout.venv}")
+        if layout.venv.exists():
+            shutil.rmtree(layout.venv)
+        layout.venv.parent.mkdir(parents=True, exist_ok=True)
+        proc.run([sys.executable, "-m", "venv", str(layout.venv)],
+                 what="python3 -m venv", timeout=300)
+        pip = str(layout.venv / "bin" / "pip")
+        proc.run([pip, "install", "-q", "--disable-pip-version-check",
+                  "-r", str(req)], what="pip install -r tooling/requirements.txt",
+                 timeout=1200)
+        (layout.venv / ".kzt-requirements").write_text(req.read_text())
+        result.venv_created = True
+    if not quiet and not missing and not result.venv_created:
+        ui.step("host set-up: nothing to do")
+    return result
+
+
+def doctor(layout: Layout) -> list[Check]:
+    """Report each prerequisite with its fix; does not change anything."""
+    spec = HostSpec.load()
+    checks: list[Check] = []
+    for c in spec.commands:
+        path = proc.which(c["command"])
+        checks.append(Check(c["name"], path is not None, path or "not found",
+                            f"apt-get install --no-install-recommends {c['package']}"))
+    for f in spec.files:
+        ok = Path(f["path"]).exists()
+        checks.append(Check(f["name"], ok, f["path"] if ok else "missing",
+                            f"apt-get install --no-install-recommends {f['package']}"))
+    from .bases import Base
+    base = Base.load("6.1")
+    src = Path(base.tarball)
+    checks.append(Check("kernel source 6.1", src.exists(), str(src),
+                        f"apt-get install --no-install-recommends {base.debian_package}"))
+    req = layout.root / "tooling" / "requirements.txt"
+    checks.append(Check("Python venv", venv_ok(layout, req), str(layout.venv),
+                        "./kzt setup"))
+    layout.build.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(layout.build).free / 2**30
+    checks.append(Check("free disk", free >= spec.min_free_gib,
+                        f"{free:.1f} GiB free under {layout.build}",
+                        f"free at least {spec.min_free_gib} GiB"))
+    kvm = Path("/dev/kvm")
+    checks.append(Check("/dev/kvm", True,
+                        "present (a probe boot decides if it is usable)"
+                        if kvm.exists() else "absent: guests run under TCG"))
+    return checks
+
+
+def require_venv(layout: Layout) -> None:
+    req = layout.root / "tooling" / "requirements.txt"
+    if not venv_ok(layout, req):
+        raise KztError("the toolkit's Python venv is missing or out of date",
+                       "run './kzt setup'")
+
+
+def venv_bin(layout: Layout, name: str) -> str:
+    p = layout.venv / "bin" / name
+    if not p.exists():
+        raise InfraError(f"{p} is missing", "run './kzt setup'")
+    return str(p)

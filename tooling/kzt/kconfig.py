@@ -1,0 +1,253 @@
+"""`kzt config`: .config from fragments, checked symbol by symbol.
+
+allnoconfig (kbuild) gives the tree's own starting point; kconfiglib merges
+the fragments over the tree's Kconfig; kbuild's olddefconfig settles the
+result; then every requested symbol is checked, and each one that did not
+end with its requested value is reported with the dependency that is not
+met and the Kconfig file:line that declares it.
+
+The new .config replaces the old one only if it differs, so an unchanged
+configuration does not make the next build recompile anything.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import proc, ui
+from .bases import Base
+from .errors import InfraError, KztError
+from .layout import Layout
+from .tree import require_tree
+
+
+@dataclass(frozen=True)
+class Request:
+    symbol: str
+    value: str
+    origin: str  # fragment file:line
+
+
+@dataclass(frozen=True)
+class ConfigRequest:
+    base: str = "6.1"
+    flavour: str = "default"
+    fragments: tuple[str, ...] = ()
+
+
+@dataclass
+class Mismatch:
+    symbol: str
+    wanted: str
+    got: str
+    origin: str
+    why: str
+
+
+@dataclass
+class ConfigResult:
+    config: Path
+    changed: bool
+    requests: list[Request]
+    mismatches: list[Mismatch] = field(default_factory=list)
+    elapsed: float = 0.0
+
+
+_LINE = re.compile(r"^CONFIG_([A-Za-z0-9_]+)=(.*)$")
+_UNSET = re.compile(r"^# CONFIG_([A-Za-z0-9_]+) is not set$")
+
+
+def fragment_names(layout: Layout, flavour: str) -> list[str]:
+    flavours = json.loads((layout.fragments / "flavours.json").read_text())
+    if flavour not in flavours or flavour == "comment":
+        known = ", ".join(k for k in flavours if k != "comment")
+        raise KztError(f"unknown build flavour '{flavour}'", f"known: {known}")
+    return list(flavours[flavour])
+
+
+def resolve_fragment(layout: Layout, name: str) -> Path:
+    p = Path(name)
+    if p.suffix == ".config" and p.exists():
+        return p.resolve()
+    f = layout.fragments / f"{name}.config"
+    if f.exists():
+        return f
+    known = ", ".join(sorted(x.stem for x in layout.fragments.glob("*.config")))
+    raise KztError(f"config fragment '{name}' not found",
+                   f"give a file path or one of: {known}")
+
+
+def parse_fragment(path: Path) -> list[Request]:
+    reqs = []
+    for n, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.strip()
+        origin = f"{path.name}:{n}"
+        m = _LINE.match(line)
+        if m:
+            val = m.group(2).strip()
+            reqs.append(Request(m.group(1), val, origin))
+            continue
+        m = _UNSET.match(line)
+        if m:
+            reqs.append(Request(m.group(1), "n", origin))
+            continue
+        if line and not line.startswith("#"):
+            raise KztError(f"{path}:{n}: cannot parse '{raw}'",
+                           "use CONFIG_FOO=y|n|m|value or '# CONFIG_FOO is not set'")
+    return reqs
+
+
+def kconfig_env(tree: Path, base: Base, kernelversion: str) -> dict[str, str]:
+    cc = proc.run(["gcc", "--version"], what="gcc --version").output.splitlines()[0]
+    return {"srctree": str(tree), "ARCH": base.arch, "SRCARCH": base.arch,
+            "KERNELVERSION": kernelversion, "CC": "gcc", "LD": "ld",
+            "HOSTCC": "gcc", "HOSTCXX": "g++", "CC_VERSION_TEXT": cc,
+            "RUSTC": "rustc", "BINDGEN": "bindgen", "PAHOLE": "pahole",
+            "OBJCOPY": "objcopy"}
+
+
+def load_kconfig(tree: Path, env: dict[str, str]) -> Any:
+    """kconfiglib over the tree, with the shim 6.1 needs.
+
+    kconfiglib 14.1 knows `option modules` but not the bare `modules`
+    attribute that kernel/module/Kconfig uses since 5.19: it is read as
+    `option modules`, which means the same.
+    """
+    try:
+        import kconfiglib
+    except ImportError as e:
+        raise KztError("kconfiglib is not installed", "run './kzt setup'") from e
+
+    class Kconfig61(kconfiglib.Kconfig):  # type: ignore[misc]
+        def _open(self, filename: str, mode: str) -> Any:
+            f = super()._open(filename, mode)
+            if "r" not in mode or not str(filename).endswith("Kconfig"):
+                return f
+            import io
+            text = f.read()
+            f.close()
+            text = re.sub(r"(?m)^(\s+)modules\s*$", r"\1option modules", text)
+            return io.StringIO(text)
+
+    saved = dict(os.environ)
+    os.environ.update(env)
+    cwd = os.getcwd()
+    try:
+        os.chdir(tree)
+        return Kconfig61("Kconfig", warn=False, warn_to_stderr=False)
+    except kconfiglib.KconfigError as e:
+        raise InfraError(f"kconfiglib could not parse {tree}/Kconfig: {e}") from e
+    finally:
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def configure(layout: Layout, req: ConfigRequest) -> ConfigResult:
+    tree, state = require_tree(layout, req.base)
+    names = list(req.fragments) or fragment_names(layout, req.flavour)
+    frags = [resolve_fragment(layout, n) for n in names]
+    return generate(tree, state.kernelversion, Base.load(req.base),
+                    layout.out(req.base, req.flavour), frags)
+
+
+def generate(tree: Path, kernelversion: str, base: Base, out: Path,
+             frags: list[Path], allow_unknown: bool = False) -> ConfigResult:
+    """Write out/.config for `tree` from `frags`; check every request."""
+    start = time.monotonic()
+    requests: dict[str, Request] = {}
+    for f in frags:
+        for r in parse_fragment(f):
+            requests[r.symbol] = r  # later fragments win
+    out.mkdir(parents=True, exist_ok=True)
+    new = out / ".config.kzt-new"
+    mk = ["make", "-s", f"O={out}", f"ARCH={base.arch}", f"KCONFIG_CONFIG={new.name}"]
+    ui.step(f"config: allnoconfig + {', '.join(f.name for f in frags)}")
+    proc.run([*mk, "allnoconfig"], cwd=tree, what="make allnoconfig", timeout=300)
+
+    kconf = load_kconfig(tree, kconfig_env(tree, base, kernelversion))
+    kconf.load_config(str(new))
+    unknown = [r for r in requests.values() if r.symbol not in kconf.syms
+               or not kconf.syms[r.symbol].nodes]
+    if unknown and allow_unknown:
+        for r in unknown:
+            ui.info(f"CONFIG_{r.symbol} does not exist in this tree: skipped")
+            del requests[r.symbol]
+    elif unknown:
+        new.unlink()
+        raise KztError("unknown Kconfig symbol(s): " + ", ".join(
+            f"CONFIG_{r.symbol} ({r.origin})" for r in unknown),
+            "check the spelling, or whether this kernel version has it")
+    # Two passes: a symbol's prompt may depend on a later line.
+    for _ in range(2):
+        for r in requests.values():
+            kconf.syms[r.symbol].set_value(_unquote(r.value))
+    kconf.write_config(str(new), header="# generated by kzt config\n")
+    proc.run([*mk, "olddefconfig"], cwd=tree, what="make olddefconfig", timeout=300)
+
+    kconf.load_config(str(new))
+    mismatches = [m for r in requests.values()
+                  if (m := _check(kconf, r)) is not None]
+    cfg = out / ".config"
+    old = out / (new.name + ".old")
+    if old.exists():
+        old.unlink()
+    if mismatches:
+        new.unlink()
+        return ConfigResult(cfg, False, list(requests.values()), mismatches,
+                            time.monotonic() - start)
+    changed = not cfg.exists() or cfg.read_bytes() != new.read_bytes()
+    if changed:
+        new.replace(cfg)
+    else:
+        new.unlink()
+    (out / "kzt-fragments.txt").write_text("".join(f"{f}\n" for f in frags))
+    return ConfigResult(cfg, changed, list(requests.values()), [],
+                        time.monotonic() - start)
+
+
+def _unquote(v: str) -> str:
+    if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
+        return v[1:-1]
+    return v
+
+
+def _conjuncts(expr: Any) -> list[Any]:
+    """The terms of a top-level A && B && C expression."""
+    import kconfiglib
+    if isinstance(expr, tuple) and expr[0] == kconfiglib.AND:
+        return _conjuncts(expr[1]) + _conjuncts(expr[2])
+    return [expr]
+
+
+def _check(kconf: Any, r: Request) -> Mismatch | None:
+    import kconfiglib
+    sym = kconf.syms[r.symbol]
+    got = sym.str_value if sym.str_value != "" else "n"
+    wanted = _unquote(r.value)
+    if sym.orig_type in (kconfiglib.BOOL, kconfiglib.TRISTATE):
+        wanted = wanted or "n"
+    if got == wanted:
+        return None
+    why = []
+    node = sym.nodes[0]
+    where = f"{node.filename}:{node.linenr}"
+    dep = sym.direct_dep
+    if kconfiglib.expr_value(dep) == 0 or (wanted == "y" and kconfiglib.expr_value(dep) < 2):
+        unmet = [kconfiglib.expr_str(c) for c in _conjuncts(dep)
+                 if kconfiglib.expr_value(c) == 0]
+        why.append(f"depends on {kconfiglib.expr_str(dep)}"
+                   + (f" -- unmet: {', '.join(unmet)}" if unmet else ""))
+    if wanted == "n" and kconfiglib.expr_value(sym.rev_dep):
+        why.append(f"selected by {kconfiglib.expr_str(sym.rev_dep)}")
+    if not any(n.prompt for n in sym.nodes) and not why:
+        why.append("has no prompt: it can only be selected or defaulted; "
+                   f"default/select chain: {kconfiglib.expr_str(sym.rev_dep)}")
+    if not why:
+        why.append("value not accepted (range or type)")
+    return Mismatch(r.symbol, wanted, got, r.origin, f"{'; '.join(why)} [{where}]")

@@ -1,0 +1,146 @@
+"""Subprocesses with argument lists, deadlines and streamed output.
+
+Nothing the toolkit starts may run forever: every call has a deadline, and
+when it passes the whole process group is killed.
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Mapping, Sequence
+
+from .errors import InfraError
+
+
+@dataclass
+class Completed:
+    argv: list[str]
+    returncode: int
+    output: str
+    elapsed: float
+    timed_out: bool = False
+
+
+def which(name: str) -> str | None:
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        p = Path(d) / name
+        if p.is_file() and os.access(p, os.X_OK):
+            return str(p)
+    return None
+
+
+def run(argv: Sequence[str], *, cwd: Path | None = None,
+        env: Mapping[str, str] | None = None, timeout: float = 600,
+        check: bool = True, what: str | None = None) -> Completed:
+    """Run a command to completion and capture stdout+stderr."""
+    start = time.monotonic()
+    try:
+        p = subprocess.run(list(argv), cwd=cwd, env=_env(env),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, text=True,
+                           errors="replace", timeout=timeout,
+                           start_new_session=True)
+    except FileNotFoundError as e:
+        raise InfraError(f"{argv[0]}: command not found",
+                         "run './kzt setup' to install what is missing") from e
+    except subprocess.TimeoutExpired as e:
+        out = e.output if isinstance(e.output, str) else ""
+        raise InfraError(f"{what or argv[0]} did not finish within {timeout:.0f} s",
+                         f"last output:\n{out[-2000:]}") from e
+    res = Completed(list(argv), p.returncode, p.stdout, time.monotonic() - start)
+    if check and p.returncode != 0:
+        raise InfraError(f"{what or ' '.join(argv[:3])} failed (exit {p.returncode})",
+                         res.output.strip()[-3000:] or None)
+    return res
+
+
+def stream(argv: Sequence[str], *, cwd: Path | None = None,
+           env: Mapping[str, str] | None = None, timeout: float,
+           on_line: Callable[[str], None] | None = None,
+           log: Path | None = None) -> Completed:
+    """Run a command, passing each output line to on_line as it arrives.
+
+    The deadline covers the whole run; when it passes the process group gets
+    SIGTERM, then SIGKILL, and the result says timed_out.
+    """
+    start = time.monotonic()
+    lines: list[str] = []
+    logf = open(log, "w", encoding="utf-8") if log else None
+    try:
+        try:
+            p = subprocess.Popen(list(argv), cwd=cwd, env=_env(env),
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL,
+                                 start_new_session=True)
+        except FileNotFoundError as e:
+            raise InfraError(f"{argv[0]}: command not found",
+                             "run './kzt setup' to install what is missing") from e
+        timed_out = False
+        assert p.stdout is not None
+        for line in _lines(p, start + timeout):
+            lines.append(line)
+            if logf:
+                logf.write(line + "\n")
+                logf.flush()
+            if on_line:
+                on_line(line)
+        if p.poll() is None:
+            timed_out = True
+            kill_group(p)
+        rc = p.wait()
+    finally:
+        if logf:
+            logf.close()
+    return Completed(list(argv), rc, "\n".join(lines),
+                     time.monotonic() - start, timed_out)
+
+
+def kill_group(p: "subprocess.Popen[bytes]") -> None:
+    for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            p.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _lines(p: "subprocess.Popen[bytes]", deadline: float) -> Iterator[str]:
+    assert p.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
+    buf = b""
+    fd = p.stdout.fileno()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        if not sel.select(timeout=min(left, 1.0)):
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        buf += chunk
+        while b"\n" in buf:
+            raw, buf = buf.split(b"\n", 1)
+            yield raw.decode("utf-8", "replace").rstrip("\r")
+    if buf:
+        yield buf.decode("utf-8", "replace").rstrip("\r")
+    sel.close()
+
+
+def _env(extra: Mapping[str, str] | None) -> dict[str, str] | None:
+    if extra is None:
+        return None
+    env = dict(os.environ)
+    env.update(extra)
+    return env

@@ -1,0 +1,174 @@
+"""`kzt up` and `kzt check`: the steps chained, each one reported.
+
+check runs every stage it can; a stage that cannot run because an earlier
+one failed is reported as not run, never as passed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import proc, ui, vm
+from .errors import KztError
+from .layout import Layout
+
+
+def ensure_venv_python(layout: Layout) -> None:
+    """After setup, continue in the venv's interpreter (it has kconfiglib)."""
+    from .host import setup
+    setup(layout, quiet=True)
+    venv_py = layout.venv / "bin" / "python"
+    if Path(sys.prefix).resolve() != layout.venv.resolve():
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(layout.root / "tooling")
+        os.execve(str(venv_py), [str(venv_py), "-m", "kzt", *sys.argv[1:]], env)
+
+
+def _config_has(layout: Layout, base: str, flavour: str, sym: str) -> bool:
+    cfg = layout.out(base, flavour) / ".config"
+    return cfg.exists() and f"CONFIG_{sym}=y\n" in cfg.read_text()
+
+
+def _prepare_config_build(layout: Layout, base: str, flavour: str = "default") -> None:
+    from .build import BuildRequest, BuildStatus, build
+    from .kconfig import ConfigRequest, configure
+    from .tree import PrepareRequest, prepare
+    res = prepare(layout, PrepareRequest(base))
+    ui.step(f"tree: {res.status.value}, Linux {res.state.kernelversion} + "
+            f"{len(res.state.applied)} patch(es)")
+    cfg = configure(layout, ConfigRequest(base, flavour))
+    if cfg.mismatches:
+        raise KztError("config: " + "; ".join(
+            f"CONFIG_{m.symbol} wanted {m.wanted} got {m.got}: {m.why}" for m in cfg.mismatches),
+            "run './kzt config' for details")
+    b = build(layout, BuildRequest(base, flavour))
+    if b.status is not BuildStatus.SUCCESS:
+        raise KztError(f"build failed:\n{b.first_error}", f"full log: {b.log}")
+    ui.step(f"kernel built: {b.image} ({b.elapsed:.0f} s)")
+
+
+def up(layout: Layout, a: argparse.Namespace) -> int:
+    ensure_venv_python(layout)
+    _prepare_config_build(layout, a.base)
+    accel = vm.Accel(a.accel)
+    if _config_has(layout, a.base, "default", "KZTMEM"):
+        from .workrun import RunRequest, run_workload
+        from .stats import counters_table
+        r = run_workload(layout, RunRequest(a.workload or "memhog-mix-600", "kztmem",
+                                            a.base, accel=accel))
+        if not r.boot.ok or r.data is None:
+            raise KztError(f"the workload failed: {vm.explain(r.boot, 1200)}")
+        print(counters_table(r.data))
+        ui.step(f"kernel {r.data['during'].get('uname')}: workload {r.workload['name']} "
+                f"passed in {r.data['seconds']} s (run dir {r.run_dir})")
+        return 0
+    from .build import require_image
+    from .runs import new_run
+    from .tree import load_state
+    run_dir = new_run(layout, "up")
+    res = vm.boot(layout, vm.BootRequest(require_image(layout, a.base), ["uname", "-r"],
+                                         accel=accel, timeout=300,
+                                         console_log=run_dir / "console.log"))
+    if not res.ok:
+        raise KztError(vm.explain(res, 300))
+    state = load_state(layout, a.base)
+    ui.step(f"booted under {res.accel.value} in {res.elapsed:.1f} s; the driver is not "
+            "configured yet, applied series:")
+    for p in state.applied if state else []:
+        ui.info(p)
+    return 0
+
+
+@dataclass
+class Stage:
+    name: str
+    run: Callable[[], None]
+    needs: tuple[str, ...] = ()
+
+
+def check(layout: Layout, a: argparse.Namespace) -> int:
+    ensure_venv_python(layout)
+    accel = vm.Accel(a.accel)
+    py = str(layout.venv / "bin" / "python")
+    pyenv = {"PYTHONPATH": str(layout.root / "tooling"), "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def host_tests() -> None:
+        r = proc.stream([py, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                         str(layout.root / "tooling" / "tests")], env=pyenv,
+                        timeout=900, on_line=print)
+        if r.returncode != 0:
+            raise KztError("host tests failed")
+
+    def typecheck() -> None:
+        r = proc.run([py, "-m", "mypy", "--config-file",
+                      str(layout.root / "tooling" / "pyproject.toml"),
+                      str(layout.root / "tooling" / "kzt")], check=False, timeout=600)
+        print(r.output.strip().splitlines()[-1] if r.output.strip() else "")
+        if r.returncode != 0:
+            raise KztError("mypy found type errors:\n" + r.output[-4000:])
+
+    def workload_selftest() -> None:
+        r = proc.run(["make", "-s", "-C", str(layout.vm_tests / "workloads"),
+                      f"OUT={layout.build / 'workloads'}", "check"], check=False, timeout=600)
+        print(r.output.strip()[-1500:])
+        if r.returncode != 0:
+            raise KztError("workload self-test failed")
+
+    def kernel() -> None:
+        _prepare_config_build(layout, a.base)
+
+    def checkpatch() -> None:
+        from .review import checkpatch_all, report_checkpatch
+        if not report_checkpatch(checkpatch_all(layout, a.base)):
+            raise KztError("checkpatch --strict found problems")
+
+    def kunit() -> None:
+        from .kunitrun import KunitRequest, check_result, run_kunit
+        req = KunitRequest(a.base, "default", "kztmem*", accel)
+        check_result(run_kunit(layout, req), req)
+
+    def vmtests() -> None:
+        from .testrun import TestRequest, run_tests
+        res = run_tests(layout, TestRequest(a.base, "default", (), accel))
+        rows = [(g.append or "-", g.memory, str(g.tests), g.boot.status.value,
+                 str(g.boot.exit_code), f"{g.boot.elapsed:.0f}s") for g in res.groups]
+        print(ui.table(rows, ("boot args", "memory", "tests", "status", "exit", "time")))
+        if not res.ok:
+            raise KztError(f"vm-tests failed (results in {res.run_dir})")
+
+    stages = [
+        Stage("host-tests", host_tests),
+        Stage("mypy", typecheck),
+        Stage("workload-selftest", workload_selftest),
+        Stage("kernel", kernel),
+        Stage("checkpatch", checkpatch, ("kernel",)),
+        Stage("kunit", kunit, ("kernel",)),
+        Stage("vm-tests", vmtests, ("kernel",)),
+    ]
+    results: dict[str, tuple[str, float, str]] = {}
+    for st in stages:
+        if st.name in a.skip:
+            results[st.name] = ("skipped (--skip)", 0.0, "")
+            continue
+        if any(not results.get(n, ("",))[0].startswith("passed") for n in st.needs):
+            results[st.name] = ("not run", 0.0, f"needs {', '.join(st.needs)}")
+            continue
+        ui.step(f"=== stage {st.name}")
+        t0 = time.monotonic()
+        try:
+            st.run()
+            results[st.name] = ("passed", time.monotonic() - t0, "")
+        except KztError as e:
+            results[st.name] = ("FAILED", time.monotonic() - t0, str(e).splitlines()[0])
+            print(f"kzt check: stage {st.name} failed: {e}", file=sys.stderr)
+    rows = [(n, s, f"{t:.0f}s", d[:90]) for n, (s, t, d) in results.items()]
+    print(ui.table(rows, ("stage", "result", "time", "detail")))
+    passed = sum(1 for s, _, _ in results.values() if s == "passed")
+    failed = sum(1 for s, _, _ in results.values() if s in ("FAILED", "not run"))
+    print(f"check: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1

@@ -1,0 +1,284 @@
+"""`kzt prepare`: a kernel tree under git with the series applied.
+
+The tree lives in build/src/linux-<base>.  Its first commit is the source
+as given (with Debian's top-level "ignore everything" .gitignore stanza
+dropped, so git sees the tree); the series is applied on top with `git am`
+and drivers-staging-kztmem/ is linked into drivers/staging/kztmem.
+
+Guarantees: a source of the wrong version is refused before anything is
+touched; a patch that does not apply leaves the tree at its base commit;
+rerunning with nothing changed does nothing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tarfile
+import time
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from . import patches, proc, ui
+from .bases import Base
+from .errors import KztError
+from .layout import Layout
+
+DRIVER_LINK = "drivers/staging/kztmem"
+
+
+class PrepareStatus(Enum):
+    PREPARED = "prepared"
+    REAPPLIED = "reapplied"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class PrepareRequest:
+    base: str = "6.1"
+    source: Path | None = None
+    force: bool = False
+
+
+@dataclass
+class TreeState:
+    source_id: str
+    kernelversion: str
+    base_commit: str
+    head: str
+    series_digest: str
+    applied: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PrepareResult:
+    status: PrepareStatus
+    tree: Path
+    state: TreeState
+    elapsed: float
+
+
+def kernel_version(tree: Path) -> tuple[str, str]:
+    """(VERSION.PATCHLEVEL, full version) from a tree's top Makefile."""
+    mk = tree / "Makefile"
+    if not mk.exists():
+        raise KztError(f"{tree} is not a Linux source tree (no Makefile)")
+    vals: dict[str, str] = {}
+    for line in mk.read_text(errors="replace").splitlines()[:12]:
+        m = re.match(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)\s*=\s*(\S*)", line)
+        if m:
+            vals[m.group(1)] = m.group(2)
+    if "VERSION" not in vals or "PATCHLEVEL" not in vals:
+        raise KztError(f"{mk} has no VERSION/PATCHLEVEL: not a Linux source tree")
+    short = f"{vals['VERSION']}.{vals['PATCHLEVEL']}"
+    full = short + (f".{vals['SUBLEVEL']}" if vals.get("SUBLEVEL") else "")
+    return short, full + vals.get("EXTRAVERSION", "")
+
+
+def load_state(layout: Layout, base: str) -> TreeState | None:
+    f = layout.state_file(base)
+    if not f.exists():
+        return None
+    try:
+        return TreeState(**json.loads(f.read_text()))
+    except (ValueError, TypeError):
+        return None
+
+
+def save_state(layout: Layout, base: str, state: TreeState) -> None:
+    f = layout.state_file(base)
+    f.parent.mkdir(parents=True, exist_ok=True)
+    tmp = f.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(state), indent=2) + "\n")
+    tmp.replace(f)
+
+
+def require_tree(layout: Layout, base: str) -> tuple[Path, TreeState]:
+    state = load_state(layout, base)
+    tree = layout.src(base)
+    if state is None or not (tree / ".git").exists():
+        raise KztError(f"no prepared {base} tree in {tree}", "run './kzt prepare'")
+    return tree, state
+
+
+def _source_id(src: Path) -> str:
+    st = src.stat()
+    if src.is_dir():
+        st = (src / "Makefile").stat()
+    return f"{src.resolve()}:{st.st_size}:{int(st.st_mtime)}"
+
+
+def prepare(layout: Layout, req: PrepareRequest) -> PrepareResult:
+    start = time.monotonic()
+    base = Base.load(req.base)
+    series = patches.read_series(layout.patch_dir(req.base))
+    src = Path(req.source) if req.source else Path(base.tarball)
+    if not src.exists():
+        raise KztError(f"kernel source {src} does not exist",
+                       f"apt-get install --no-install-recommends {base.debian_package}"
+                       " (or './kzt setup'), or pass --source TARBALL|DIR")
+    tree = layout.src(req.base)
+    state = load_state(layout, req.base)
+    sid = _source_id(src)
+
+    if state and (tree / ".git").exists() and state.source_id == sid:
+        status = _update(tree, state, series, req.force)
+        _link_driver(layout, tree)
+        if status is PrepareStatus.UNCHANGED:
+            return PrepareResult(status, tree, state, time.monotonic() - start)
+        _apply_or_fail(layout, req.base, tree, state, series)
+        return PrepareResult(status, tree, state, time.monotonic() - start)
+
+    staged = _stage_source(layout, req.base, src, base)
+    try:
+        short, full = kernel_version(staged)
+        if short != req.base:
+            raise KztError(
+                f"{src} is Linux {full}, but the series in "
+                f"kernel-patches/v{req.base} is for Linux {req.base}",
+                f"use a {req.base} source (apt-get install "
+                f"{base.debian_package}) or pass --base {short} with a series for it")
+        for junk in (".config", "include/config", "include/generated"):
+            if (staged / junk).exists():
+                raise KztError(f"{src} has build output ({junk}); out-of-tree builds need a clean source",
+                               f"run 'make mrproper' in {src} first")
+        ui.step(f"putting Linux {full} under git (base commit)")
+        base_commit = _base_commit(staged, src, full)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    if tree.exists():
+        shutil.rmtree(tree)
+    staged.rename(tree)
+    # objects built from another source must not survive: their mtimes
+    # would look newer than the freshly extracted files
+    for out in layout.build.glob(f"out/{req.base}-*"):
+        shutil.rmtree(out, ignore_errors=True)
+    state = TreeState(sid, full, base_commit, base_commit, "", [])
+    _link_driver(layout, tree)
+    _apply_or_fail(layout, req.base, tree, state, series)
+    return PrepareResult(PrepareStatus.PREPARED, tree, state, time.monotonic() - start)
+
+
+def _update(tree: Path, state: TreeState, series: patches.Series, force: bool) -> PrepareStatus:
+    """Decide what an existing tree needs; reset it if the series changed."""
+    dirty = patches.git(tree, "status", "--porcelain", "--untracked-files=no").output.strip()
+    head = patches.git(tree, "rev-parse", "HEAD").output.strip()
+    if dirty and not force:
+        raise KztError(f"{tree} has uncommitted changes:\n{dirty[:1500]}",
+                       "commit them and run './kzt export-patches', or rerun with --force to discard them")
+    if not dirty and head == state.head and state.series_digest == series.digest:
+        return PrepareStatus.UNCHANGED
+    if head != state.head and not force:
+        # the developer committed in the tree: fine if the series matches it
+        if _series_matches_tree(tree, state.base_commit, series):
+            state.head = head
+            state.series_digest = series.digest
+            return PrepareStatus.UNCHANGED
+        raise KztError(f"{tree} has commits that are not in kernel-patches/",
+                       "run './kzt export-patches' to keep them, or './kzt prepare --force' to drop them")
+    ui.step("the series changed: resetting the tree to its base commit and re-applying")
+    patches.git(tree, "reset", "-q", "--hard", state.base_commit)
+    patches.git(tree, "clean", "-fdq")
+    return PrepareStatus.REAPPLIED
+
+
+def _series_matches_tree(tree: Path, base_commit: str, series: patches.Series) -> bool:
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        patches.git(tree, "format-patch", *patches.FORMAT_PATCH_OPTS, "-o", tmp,
+                    f"{base_commit}..HEAD")
+        new = sorted(Path(tmp).glob("*.patch"))
+        return ([p.name for p in new] == [p.name for p in series.patches]
+                and all(a.read_bytes() == b.read_bytes()
+                        for a, b in zip(new, series.patches)))
+
+
+def _apply_or_fail(layout: Layout, base: str, tree: Path, state: TreeState,
+                   series: patches.Series) -> None:
+    ui.step(f"applying {len(series.patches)} patch(es) from {series.directory}")
+    failure = patches.apply(tree, series, state.base_commit)
+    if failure:
+        state.head = state.base_commit
+        state.series_digest = ""
+        state.applied = []
+        save_state(layout, base, state)
+        raise KztError(f"patch {failure.patch} does not apply to Linux {state.kernelversion}:\n"
+                       f"{failure.detail}\nthe tree was left at its base commit "
+                       f"{state.base_commit[:12]}",
+                       f"fix or refresh {failure.patch.name}, then rerun './kzt prepare'")
+    state.head = patches.git(tree, "rev-parse", "HEAD").output.strip()
+    state.series_digest = series.digest
+    state.applied = [p.name for p in series.patches]
+    save_state(layout, base, state)
+
+
+def _stage_source(layout: Layout, base: str, src: Path, b: Base) -> Path:
+    staged = layout.build / "src" / f".linux-{base}.staging"
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        ui.step(f"copying {src}")
+        staged.mkdir()
+        proc.run(["rsync", "-a", "--exclude=/.git", f"{src}/", f"{staged}/"],
+                 timeout=900, what=f"copying {src}")
+        return staged
+    ui.step(f"extracting {src}")
+    tmp = staged.with_name(staged.name + ".x")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        if not tarfile.is_tarfile(src):
+            raise KztError(f"{src} is neither a directory nor a tar archive")
+        res = proc.run(["tar", "-xf", str(src), "-C", str(tmp)], timeout=900,
+                       check=False, what=f"tar -xf {src}")
+        if res.returncode != 0:
+            raise KztError(f"{src} could not be extracted (corrupt or truncated?)",
+                           res.output.strip()[-800:])
+        tops = [p for p in tmp.iterdir()]
+        top = tops[0] if len(tops) == 1 and tops[0].is_dir() else tmp
+        if top is tmp:
+            tmp.rename(staged)
+        else:
+            top.rename(staged)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return staged
+
+
+def _base_commit(tree: Path, src: Path, full: str) -> str:
+    gi = tree / ".gitignore"
+    if gi.exists():
+        text = gi.read_text()
+        cut = text.find("\n#\n# Debian packaging")
+        if cut < 0:
+            cut = text.find("# Debian packaging")
+        if cut >= 0:
+            gi.write_text(text[:cut].rstrip("\n") + "\n")
+    patches.git(tree, "init", "-q", "-b", "kzt")
+    exclude = tree / ".git" / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    exclude.write_text(f"/{DRIVER_LINK}\n")
+    patches.git(tree, "add", "-A", timeout=900)
+    patches.git(tree, "commit", "-q", "--no-verify", "-m",
+                f"base: Linux {full} from {src.name}\n\n"
+                "Imported by kzt prepare. Debian's top-level .gitignore stanza\n"
+                "that ignores everything at the top level was dropped.",
+                timeout=600)
+    return patches.git(tree, "rev-parse", "HEAD").output.strip()
+
+
+def _link_driver(layout: Layout, tree: Path) -> None:
+    link = tree / DRIVER_LINK
+    target = layout.driver
+    if link.is_symlink() and os.readlink(link) == str(target):
+        return
+    if link.exists() or link.is_symlink():
+        if link.is_symlink() or link.is_file():
+            link.unlink()
+        else:
+            raise KztError(f"{link} exists and is not the toolkit's link",
+                           f"move it away; kzt links {target} there")
+    link.symlink_to(target)
