@@ -62,11 +62,15 @@ def run(argv: Sequence[str], *, cwd: Path | None = None,
 def stream(argv: Sequence[str], *, cwd: Path | None = None,
            env: Mapping[str, str] | None = None, timeout: float,
            on_line: Callable[[str], None] | None = None,
+           on_err: Callable[[str], None] | None = None,
            log: Path | None = None) -> Completed:
-    """Run a command, passing each output line to on_line as it arrives.
+    """Run a command, passing each output line to a callback as it arrives.
 
-    The deadline covers the whole run; when it passes the process group gets
-    SIGTERM, then SIGKILL, and the result says timed_out.
+    stdout lines go to on_line; stderr lines to on_err when it is given
+    (otherwise stderr is merged into stdout).  Both are kept in the result
+    and the log in arrival order.  The deadline covers the whole run; when
+    it passes the process group gets SIGTERM, then SIGKILL, and the result
+    says timed_out.
     """
     start = time.monotonic()
     lines: list[str] = []
@@ -75,21 +79,27 @@ def stream(argv: Sequence[str], *, cwd: Path | None = None,
         try:
             p = subprocess.Popen(list(argv), cwd=cwd, env=_env(env),
                                  stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT,
+                                 stderr=subprocess.PIPE if on_err else subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL,
                                  start_new_session=True)
         except FileNotFoundError as e:
             raise InfraError(f"{argv[0]}: command not found",
                              "run './kzt setup' to install what is missing") from e
         timed_out = False
-        assert p.stdout is not None
-        for line in _lines(p, start + timeout):
+        for is_err, line in _lines(p, start + timeout):
             lines.append(line)
             if logf:
                 logf.write(line + "\n")
                 logf.flush()
-            if on_line:
-                on_line(line)
+            cb = on_err if is_err else on_line
+            if cb:
+                cb(line)
+        if p.poll() is None:
+            # output closed or deadline passed: give the process a moment
+            try:
+                p.wait(timeout=max(0.0, min(10.0, start + timeout - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                pass
         if p.poll() is None:
             timed_out = True
             kill_group(p)
@@ -114,27 +124,31 @@ def kill_group(p: "subprocess.Popen[bytes]") -> None:
             continue
 
 
-def _lines(p: "subprocess.Popen[bytes]", deadline: float) -> Iterator[str]:
-    assert p.stdout is not None
+def _lines(p: "subprocess.Popen[bytes]", deadline: float) -> Iterator[tuple[bool, str]]:
+    """(is_stderr, line) pairs until both pipes close or the deadline."""
     sel = selectors.DefaultSelector()
-    sel.register(p.stdout, selectors.EVENT_READ)
-    buf = b""
-    fd = p.stdout.fileno()
-    while True:
+    bufs: dict[int, bytes] = {}
+    for f, is_err in ((p.stdout, False), (p.stderr, True)):
+        if f is not None:
+            sel.register(f, selectors.EVENT_READ, is_err)
+            bufs[f.fileno()] = b""
+    while sel.get_map():
         left = deadline - time.monotonic()
         if left <= 0:
             break
-        if not sel.select(timeout=min(left, 1.0)):
-            continue
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        buf += chunk
-        while b"\n" in buf:
-            raw, buf = buf.split(b"\n", 1)
-            yield raw.decode("utf-8", "replace").rstrip("\r")
-    if buf:
-        yield buf.decode("utf-8", "replace").rstrip("\r")
+        for key, _ in sel.select(timeout=min(left, 1.0)):
+            fd = key.fileobj.fileno()  # type: ignore[union-attr]
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                sel.unregister(key.fileobj)
+                if bufs[fd]:
+                    yield key.data, bufs[fd].decode("utf-8", "replace").rstrip("\r")
+                    bufs[fd] = b""
+                continue
+            bufs[fd] += chunk
+            while b"\n" in bufs[fd]:
+                raw, bufs[fd] = bufs[fd].split(b"\n", 1)
+                yield key.data, raw.decode("utf-8", "replace").rstrip("\r")
     sel.close()
 
 

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shlex
+import tempfile
 import time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -20,7 +21,7 @@ from . import console, proc, ui
 from .errors import GuestError, KztError
 from .layout import Layout
 
-PROBE_TIMEOUT = 40.0
+PROBE_TIMEOUT = 30.0
 PROBE_CACHE_SECONDS = 6 * 3600
 _STATUS_MARK = "KZT-GUEST-EXIT="
 
@@ -99,17 +100,18 @@ def vng_argv(layout: Layout, req: BootRequest, accel: Accel) -> list[str]:
     # The guest prints its command's status last, so that it can be told
     # apart from vng's own exit status (and from a guest that never ran it).
     wrapped = f"{inner}; echo {_STATUS_MARK}$?"
-    argv = [venv_bin(layout, "vng"), "--run", str(req.image), "--verbose",
+    argv = [venv_bin(layout, "vng"), "--run", str(req.image), "--verbose", "--force-9p",
             "--memory", req.memory, "--cpus", str(req.cpus),
             "--append", " ".join(("printk.time=1", *req.append)) or "quiet"]
     if accel is Accel.TCG:
         argv.append("--disable-kvm")
+    # vng attaches `--disk PATH` as virtio-blk with PATH as its serial, so
+    # it runs in a directory of links named after the disks (see _run).
     for d in req.disks:
-        argv += ["--blk-disk", f"{d.name}={d.path}"]
+        argv += ["--disk", d.name]
     for r in req.rwdirs:
         argv += ["--rwdir", str(r)]
-    if req.cwd:
-        argv += ["--cwd", str(req.cwd)]
+    argv += ["--cwd", str(req.cwd or Path.cwd())]
     argv += ["--exec", wrapped]
     return argv
 
@@ -174,10 +176,18 @@ def _run(layout: Layout, req: BootRequest, accel: Accel) -> BootResult:
             except ValueError:
                 pass
             return
-        if req.echo and not console._KLINE.match(line):
+        if req.echo:
             print(line, flush=True)
 
-    res = proc.stream(argv, timeout=req.timeout, on_line=on_line, log=req.console_log)
+    # vng starts virtme-run through PATH
+    path = f"{layout.venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    with tempfile.TemporaryDirectory(prefix="kzt-disks-") as diskdir:
+        for d in req.disks:
+            os.symlink(d.path, Path(diskdir) / d.name)
+        # stdout carries the guest command's output, stderr the console
+        res = proc.stream(argv, cwd=Path(diskdir), timeout=req.timeout, on_line=on_line,
+                          on_err=lambda line: None, log=req.console_log,
+                          env={"PATH": path})
     lines = res.output.splitlines()
     reports = console.scan(lines)
     bad = console.fatal(reports, set(req.allow_reports))

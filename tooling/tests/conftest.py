@@ -1,0 +1,32 @@
+"""Shared fixtures of the host tests.
+
+The tests need no kernel: console and build logs are recorded text in
+data/, kernel trees are small fakes made in tmp_path, subprocesses that
+would boot a guest are replaced by fakes.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOLING = Path(__file__).resolve().parents[1]
+if str(TOOLING) not in sys.path:
+    sys.path.insert(0, str(TOOLING))
+
+DATA = Path(__file__).resolve().parent / "data"
+
+pytest_plugins = ["pytester"]
+
+
+def read_log(name: str) -> list[str]:
+    """A recorded log from data/, as the lines proc.stream would give."""
+    return (DATA / name).read_text().splitlines()
+
+
+@pytest.fixture(autouse=True)
+def _no_kzt_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's KZT_* settings must not leak into Layout()."""
+    for var in ("KZT_BUILD_DIR", "KZT_ROOT", "KZT_NO_CCACHE"):
+        monkeypatch.delenv(var, raising=False)

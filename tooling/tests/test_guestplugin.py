@@ -1,0 +1,109 @@
+"""kzt.guestplugin under pytester: boot groups from kzt_boot markers."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kzt import guestplugin
+
+MARKED = """
+import pytest
+
+pytestmark = pytest.mark.kzt_boot(append="kztmem")
+
+
+def test_swap():
+    pass
+
+
+def test_cleancache():
+    pass
+"""
+
+UNMARKED = """
+def test_plain():
+    pass
+"""
+
+MIXED = """
+import pytest
+
+
+@pytest.mark.kzt_boot(append="kztmem nofrontswap", memory="1G", cpus=1)
+def test_no_frontswap():
+    pass
+
+
+def test_default():
+    pass
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(test_marked=MARKED, test_unmarked=UNMARKED)
+    return pytester
+
+
+def test_list_writes_one_group_per_boot(suite: pytest.Pytester, tmp_path: Path) -> None:
+    out = tmp_path / "groups.json"
+    res = suite.runpytest("-p", "kzt.guestplugin", "--collect-only", "-q",
+                          f"--kzt-list={out}")
+    groups = json.loads(out.read_text())
+    assert len(groups) == 2, res.stdout.str()
+    by_append = {g["append"]: g for g in groups}
+    assert set(by_append) == {"kztmem", ""}
+    assert by_append["kztmem"]["tests"] == ["test_marked.py::test_swap",
+                                            "test_marked.py::test_cleancache"]
+    assert by_append[""]["tests"] == ["test_unmarked.py::test_plain"]
+    for g in groups:
+        assert g["memory"] == guestplugin.DEFAULT_MEMORY
+        assert g["cpus"] == 2
+    # listing runs nothing
+    res.assert_outcomes()
+
+
+def test_group_runs_only_that_group(suite: pytest.Pytester) -> None:
+    key = guestplugin.group_key({"append": "kztmem", "memory": "384M", "cpus": 2})
+    res = suite.runpytest("-p", "kzt.guestplugin", "--kzt-group", key, "-v")
+    res.assert_outcomes(passed=2, deselected=1)
+    res.stdout.fnmatch_lines(["*test_marked.py::test_swap PASSED*",
+                              "*test_marked.py::test_cleancache PASSED*"])
+    res.stdout.no_fnmatch_line("*test_plain*PASSED*")
+
+
+def test_group_of_unmarked_tests(suite: pytest.Pytester) -> None:
+    res = suite.runpytest("-p", "kzt.guestplugin", "--kzt-group", "384M|2|")
+    res.assert_outcomes(passed=1, deselected=2)
+
+
+def test_unknown_group_runs_nothing(suite: pytest.Pytester) -> None:
+    res = suite.runpytest("-p", "kzt.guestplugin", "--kzt-group", "1G|4|nothing")
+    res.assert_outcomes(deselected=3)
+
+
+def test_function_marker_with_memory_and_cpus(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makepyfile(test_mixed=MIXED)
+    out = tmp_path / "groups.json"
+    pytester.runpytest("-p", "kzt.guestplugin", "--collect-only", f"--kzt-list={out}")
+    groups = json.loads(out.read_text())
+    assert {(g["append"], g["memory"], g["cpus"], tuple(g["tests"])) for g in groups} == {
+        ("kztmem nofrontswap", "1G", 1, ("test_mixed.py::test_no_frontswap",)),
+        ("", "384M", 2, ("test_mixed.py::test_default",)),
+    }
+    key = "1G|1|kztmem nofrontswap"
+    res = pytester.runpytest("-p", "kzt.guestplugin", f"--kzt-group={key}")
+    res.assert_outcomes(passed=1, deselected=1)
+
+
+def test_marker_is_registered(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_marked=MARKED)
+    res = pytester.runpytest("-p", "kzt.guestplugin", "--strict-markers")
+    res.assert_outcomes(passed=2)
+
+
+def test_without_options_everything_runs(suite: pytest.Pytester) -> None:
+    res = suite.runpytest("-p", "kzt.guestplugin")
+    res.assert_outcomes(passed=3)
