@@ -179,6 +179,43 @@ def cmd_series_check(a: argparse.Namespace, layout: Layout) -> int:
     return 1 if bad else 0
 
 
+def cmd_stats(a: argparse.Namespace, layout: Layout) -> int:
+    from pathlib import Path as P
+    from .stats import run_cli
+    if not P("/sys/kernel/mm").exists() or not (P("/proc/vmstat").exists()):
+        raise KztError("kzt stats reads the running kernel's counters")
+    if not P("/sys/kernel/mm/kztmem").exists() and not a.any_kernel:
+        raise KztError("this kernel has no /sys/kernel/mm/kztmem (not booted with kztmem?)",
+                       "run it in a guest: ./kzt boot --append kztmem --exec './kzt stats', "
+                       "or use './kzt run WORKLOAD'; --any-kernel shows the other counters")
+    return run_cli(a.json, a.watch)
+
+
+def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
+    import json
+
+    from . import vm
+    from .stats import derive, render
+    from .workrun import RunRequest, run_workload
+    r = run_workload(layout, RunRequest(a.workload, a.with_, a.base, a.flavour,
+                                        vm.Accel(a.accel), a.timeout))
+    if r.data is None:
+        raise KztError(f"the workload produced no result: {vm.explain(r.boot, a.timeout)}")
+    if a.json:
+        print(json.dumps({"workload": r.workload["name"], "with": r.config,
+                          "exit_code": r.data["exit_code"], "seconds": r.data["seconds"],
+                          "derived": derive(r.data["during"]), "before": r.data["before"],
+                          "during": r.data["during"], "after": r.data["after"]}, indent=1))
+    else:
+        print(render(r.data["during"], r.data["before"]))
+        ui.step(f"{r.workload['name']} with {r.config}: exit {r.data['exit_code']} in "
+                f"{r.data['seconds']} s (run dir {r.run_dir})")
+    if not r.boot.ok:
+        print(f"kzt: {vm.explain(r.boot, a.timeout)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_up(a: argparse.Namespace, layout: Layout) -> int:
     from .stages import up
     return up(layout, a)
@@ -250,6 +287,21 @@ def parser() -> argparse.ArgumentParser:
             "checkpatch and a CLEANCACHE=y/n build at every prefix of the series")
     _base_arg(p)
     p.add_argument("-j", "--jobs", type=int, default=0)
+    p = add("stats", cmd_stats, "(in a guest) kztmem, frontswap, cleancache, zswap, zram "
+            "and vmstat counters with derived figures")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--watch", type=float, nargs="?", const=2.0, default=None,
+                   metavar="SECONDS", help="refresh in place (deltas since start)")
+    p.add_argument("--any-kernel", action="store_true", help="do not require kztmem")
+    p = add("run", cmd_run, "boot, run one workload with a configuration, print its stats")
+    _base_arg(p)
+    _flavour_arg(p)
+    _accel_arg(p)
+    p.add_argument("workload", help="name of a vm-tests/workloads/*.json file")
+    p.add_argument("--with", dest="with_", default="kztmem",
+                   help="configuration from tooling/kzt/data/configs.json (kztmem, zswap, none, ...)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--timeout", type=float, default=1200)
     p = add("up", cmd_up, "set up, prepare, configure, build, boot, run the default workload")
     _base_arg(p)
     _accel_arg(p)

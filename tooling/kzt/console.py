@@ -14,7 +14,7 @@ _KLINE = re.compile(r"^(?:<\d+>)?\[\s*\d+\.\d+\]\s?(?P<msg>.*)$")
 
 # (kind, pattern on the kernel message)
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("panic", re.compile(r"Kernel panic - not syncing")),
+    ("panic", re.compile(r"^Kernel panic - not syncing")),
     ("oops", re.compile(r"^Oops:|general protection fault|unable to handle (kernel|page)", re.I)),
     ("kasan", re.compile(r"BUG: KASAN:")),
     ("ubsan", re.compile(r"UBSAN:")),
@@ -59,7 +59,8 @@ def scan(lines: list[str], context: int = 12) -> list[Report]:
             if pat.search(msg):
                 excerpt = "\n".join(lines[n - 1: n - 1 + context])
                 reports.append(Report(kind, n, excerpt))
-                seen_until = n + context // 2
+                if kind in FATAL:
+                    seen_until = n + context // 2
                 break
     return reports
 

@@ -16,6 +16,7 @@ SNAPSHOT_DIRS = {
     "frontswap": "/sys/kernel/debug/frontswap",
     "cleancache": "/sys/kernel/debug/cleancache",
     "zswap": "/sys/kernel/debug/zswap",
+    "zswap_params": "/sys/module/zswap/parameters",
 }
 
 
@@ -45,10 +46,33 @@ def snapshot() -> dict[str, object]:
             k, v = line.split()
             vm[k] = int(v)
     snap["vmstat"] = vm
+    mem = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            k, v = line.split(":", 1)
+            mem[k] = int(v.split()[0])
+    snap["meminfo_kib"] = mem
+    snap["zram"] = {d.name: {"mm_stat": (d / "mm_stat").read_text().strip()}
+                    for d in Path("/sys/block").glob("zram*") if (d / "mm_stat").exists()}
+    snap["diskstats"] = _diskstats()
     snap["uname"] = os.uname().release
     with open("/proc/cmdline") as f:
         snap["cmdline"] = f.read().strip()
     return snap
+
+
+def _diskstats() -> dict[str, dict[str, int]]:
+    """Reads and sectors read/written of the virtio disks, by serial."""
+    out: dict[str, dict[str, int]] = {}
+    for dev in Path("/sys/block").glob("vd*"):
+        try:
+            serial = (dev / "serial").read_text().strip() or dev.name
+            f = (dev / "stat").read_text().split()
+        except OSError:
+            continue
+        out[serial] = {"reads": int(f[0]), "sectors_read": int(f[2]),
+                       "writes": int(f[4]), "sectors_written": int(f[6])}
+    return out
 
 
 def main(argv: list[str]) -> int:

@@ -131,7 +131,7 @@ def load_kconfig(tree: Path, env: dict[str, str]) -> Any:
             import io
             text = f.read()
             f.close()
-            text = re.sub(r"(?m)^(\s+)modules\s*$", r"\1option modules", text)
+            text = re.sub(r"(?m)^([ \t]+)modules[ \t]*$", r"\1option modules", text)
             return io.StringIO(text)
 
     saved = dict(os.environ)
@@ -228,9 +228,10 @@ def _conjuncts(expr: Any) -> list[Any]:
 def _check(kconf: Any, r: Request) -> Mismatch | None:
     import kconfiglib
     sym = kconf.syms[r.symbol]
-    got = sym.str_value if sym.str_value != "" else "n"
+    got = sym.str_value
     wanted = _unquote(r.value)
     if sym.orig_type in (kconfiglib.BOOL, kconfiglib.TRISTATE):
+        got = got or "n"
         wanted = wanted or "n"
     if got == wanted:
         return None

@@ -14,6 +14,7 @@ from .console import kernel_lines
 _RESULT = re.compile(r"^(?P<indent>\s*)(?P<not>not )?ok (?P<num>\d+)(?: -)? (?P<name>[^#\s]+)"
                      r"(?:\s*#\s*(?P<directive>SKIP|skip)\b.*)?")
 _SUBTEST = re.compile(r"^\s*# Subtest: (?P<name>\S+)")
+_NOISE = re.compile(r"^\s*(KTAP version|TAP version|1\.\.\d+|# \S+: pass:\d+)")
 
 
 @dataclass
@@ -45,36 +46,43 @@ class KtapResult:
     @property
     def ok(self) -> bool:
         c = self.counts
-        return c["fail"] == 0 and c["ok"] > 0 and all(s.status != "fail" for s in self.suites)
+        return (c["fail"] == 0 and c["ok"] > 0
+                and all(s.status in ("ok", "skip") for s in self.suites))
 
 
 def parse(console_lines: Iterable[str]) -> KtapResult:
-    """Parse KUnit output out of a console log (printk timestamps allowed)."""
+    """Parse KUnit output out of a console log (printk timestamps allowed).
+
+    Suites are the `# Subtest:` blocks at depth 4; their cases are the
+    results at depth 4 (a parameterised case's own results, at depth 8,
+    are summed up by its depth-4 line); the depth-0 result with the
+    suite's name closes it.  Diagnostic lines before a case's result are
+    kept with that case.
+    """
     suites: list[Suite] = []
     current: Suite | None = None
     pending: list[str] = []
     for _, msg in kernel_lines(console_lines):
+        depth = len(msg) - len(msg.lstrip(" "))
         m = _SUBTEST.match(msg)
-        if m and msg.startswith("    "):
-            current = Suite(m.group("name"))
-            suites.append(current)
-            pending = []
+        if m:
+            if depth == 4:
+                current = Suite(m.group("name"))
+                suites.append(current)
+                pending = []
             continue
         m = _RESULT.match(msg)
         if m:
             status = "skip" if m.group("directive") else ("fail" if m.group("not") else "ok")
-            depth = len(m.group("indent"))
-            if depth >= 8 and current is not None:
+            if current is None:
+                continue
+            if depth == 4:
                 current.cases.append(Case(m.group("name"), status, pending))
                 pending = []
-            elif depth >= 4 and current is not None and m.group("name") != current.name:
-                # a parameterised case's summary line at suite depth
-                current.cases.append(Case(m.group("name"), status, pending))
-                pending = []
-            elif current is not None and m.group("name") == current.name:
+            elif depth == 0 and m.group("name") == current.name:
                 current.status = status
                 current = None
             continue
-        if current is not None and msg.strip().startswith("#") and "Subtest" not in msg:
+        if current is not None and depth >= 4 and not _NOISE.match(msg):
             pending.append(msg.strip())
     return KtapResult(suites)

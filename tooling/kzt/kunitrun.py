@@ -52,8 +52,8 @@ def format_result(r: ktap.KtapResult) -> str:
             lines.append(f"  [{c.status.upper():4}] {c.name}")
             if c.status == "fail":
                 lines.extend(f"         {d}" for d in c.diagnostics[-8:])
-    c = r.counts
-    lines.append(f"{c['ok']} passed, {c['fail']} failed, {c['skip']} skipped")
+    totals = r.counts
+    lines.append(f"{totals['ok']} passed, {totals['fail']} failed, {totals['skip']} skipped")
     return "\n".join(lines)
 
 

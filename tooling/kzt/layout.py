@@ -25,7 +25,7 @@ class Layout:
 
     @property
     def build(self) -> Path:
-        return Path(os.environ.get("KZT_BUILD_DIR", self.root / "build"))
+        return Path(os.environ.get("KZT_BUILD_DIR", self.root / "build")).resolve()
 
     @property
     def venv(self) -> Path:

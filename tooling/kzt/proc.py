@@ -37,24 +37,17 @@ def which(name: str) -> str | None:
 def run(argv: Sequence[str], *, cwd: Path | None = None,
         env: Mapping[str, str] | None = None, timeout: float = 600,
         check: bool = True, what: str | None = None) -> Completed:
-    """Run a command to completion and capture stdout+stderr."""
-    start = time.monotonic()
-    try:
-        p = subprocess.run(list(argv), cwd=cwd, env=_env(env),
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           stdin=subprocess.DEVNULL, text=True,
-                           errors="replace", timeout=timeout,
-                           start_new_session=True)
-    except FileNotFoundError as e:
-        raise InfraError(f"{argv[0]}: command not found",
-                         "run './kzt setup' to install what is missing") from e
-    except subprocess.TimeoutExpired as e:
-        out = e.output if isinstance(e.output, str) else ""
+    """Run a command to completion and capture stdout+stderr.
+
+    On timeout the whole process group is killed (tar's xz, make's gcc)
+    and InfraError carries the last output.
+    """
+    res = stream(argv, cwd=cwd, env=env, timeout=timeout)
+    if res.timed_out:
         raise InfraError(f"{what or argv[0]} did not finish within {timeout:.0f} s",
-                         f"last output:\n{out[-2000:]}") from e
-    res = Completed(list(argv), p.returncode, p.stdout, time.monotonic() - start)
-    if check and p.returncode != 0:
-        raise InfraError(f"{what or ' '.join(argv[:3])} failed (exit {p.returncode})",
+                         f"last output:\n{res.output[-2000:]}")
+    if check and res.returncode != 0:
+        raise InfraError(f"{what or ' '.join(argv[:3])} failed (exit {res.returncode})",
                          res.output.strip()[-3000:] or None)
     return res
 
@@ -85,6 +78,8 @@ def stream(argv: Sequence[str], *, cwd: Path | None = None,
         except FileNotFoundError as e:
             raise InfraError(f"{argv[0]}: command not found",
                              "run './kzt setup' to install what is missing") from e
+        except PermissionError as e:
+            raise InfraError(f"{argv[0]}: cannot run it ({e.strerror})") from e
         timed_out = False
         for is_err, line in _lines(p, start + timeout):
             lines.append(line)
@@ -104,10 +99,15 @@ def stream(argv: Sequence[str], *, cwd: Path | None = None,
             timed_out = True
             kill_group(p)
         rc = p.wait()
+        # whatever the command left behind in its group goes too
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     finally:
         if logf:
             logf.close()
-    return Completed(list(argv), rc, "\n".join(lines),
+    return Completed(list(argv), rc, "".join(f"{ln}\n" for ln in lines),
                      time.monotonic() - start, timed_out)
 
 
@@ -132,11 +132,21 @@ def _lines(p: "subprocess.Popen[bytes]", deadline: float) -> Iterator[tuple[bool
         if f is not None:
             sel.register(f, selectors.EVENT_READ, is_err)
             bufs[f.fileno()] = b""
+    quiet_since: float | None = None
     while sel.get_map():
         left = deadline - time.monotonic()
         if left <= 0:
             break
-        for key, _ in sel.select(timeout=min(left, 1.0)):
+        ready = sel.select(timeout=min(left, 0.5))
+        if not ready:
+            # the command ended but something it started keeps the pipe open
+            if p.poll() is not None:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since > 2.0:
+                    break
+            continue
+        quiet_since = None
+        for key, _ in ready:
             fd = key.fileobj.fileno()  # type: ignore[union-attr]
             chunk = os.read(fd, 65536)
             if not chunk:

@@ -58,12 +58,12 @@ def up(layout: Layout, a: argparse.Namespace) -> int:
     accel = vm.Accel(a.accel)
     if _config_has(layout, a.base, "default", "KZTMEM"):
         from .workrun import RunRequest, run_workload
-        from .stats import counters_table
+        from .stats import render
         r = run_workload(layout, RunRequest(a.workload or "memhog-mix-600", "kztmem",
                                             a.base, accel=accel))
         if not r.boot.ok or r.data is None:
             raise KztError(f"the workload failed: {vm.explain(r.boot, 1200)}")
-        print(counters_table(r.data))
+        print(render(r.data["during"], r.data["before"]))
         ui.step(f"kernel {r.data['during'].get('uname')}: workload {r.workload['name']} "
                 f"passed in {r.data['seconds']} s (run dir {r.run_dir})")
         return 0

@@ -1,34 +1,119 @@
-"""Counters people can read: kztmem's sysfs, the frontswap and cleancache
-debugfs counters, and /proc/vmstat deltas, from a guest snapshot."""
+"""`kzt stats`: counters people can read.
+
+In the guest it reads kztmem's sysfs, the frontswap, cleancache and zswap
+debugfs counters, zram's mm_stat, /proc/vmstat and the test disks'
+/proc/diskstats (through kzt.guest.snapshot), and derives the figures that
+matter: effective compression ratio, hit rate, reject rate by reason and
+the pool's share of RAM.
+"""
 from __future__ import annotations
 
+import json
+import sys
+import time
 from typing import Any
 
 from . import ui
 
+PAGE_SIZE = 4096
 VMSTAT_KEYS = ("pswpin", "pswpout", "pgmajfault", "pgpgin", "pgpgout",
                "workingset_refault_file")
+Snapshot = dict[str, Any]
 
 
-def _num(v: Any) -> int | None:
+def num(v: Any) -> int | None:
+    """An integer counter value, or None for text/histograms/errors."""
     try:
         return int(str(v).split()[0])
     except (ValueError, IndexError):
         return None
 
 
-def counters_table(data: dict[str, Any]) -> str:
-    """Counters while the workload's swap was still on, and vmstat deltas."""
-    rows: list[tuple[str, ...]] = []
-    during = data.get("during", {})
-    before, after = data.get("before", {}), data.get("after", {})
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def derive(snap: Snapshot) -> dict[str, float | None]:
+    """Derived figures from one snapshot (None where not applicable)."""
+    k = {n: num(v) for n, v in (snap.get("kztmem") or {}).items()}
+    z = {n: num(v) for n, v in (snap.get("zswap") or {}).items()}
+    cc = {n: num(v) for n, v in (snap.get("cleancache") or {}).items()}
+    mem_kib = (snap.get("meminfo_kib") or {}).get("MemTotal")
+    ram = mem_kib * 1024 if mem_kib else None
+    d: dict[str, float | None] = {}
+    stored = k.get("curr_pers_pampd_count")
+    pool = k.get("pers_pool_bytes")
+    d["kztmem.pers_ratio"] = _ratio(stored * PAGE_SIZE if stored is not None else None, pool)
+    puts = k.get("pers_puts")
+    tries = None if puts is None else puts + (k.get("failed_pers_puts") or 0) + \
+        (k.get("compress_poor") or 0) + (k.get("pool_limit_hit") or 0)
+    d["kztmem.reject_rate.compress_poor"] = _ratio(k.get("compress_poor"), tries)
+    d["kztmem.reject_rate.pool_limit"] = _ratio(k.get("pool_limit_hit"), tries)
+    d["kztmem.reject_rate.failed"] = _ratio(k.get("failed_pers_puts"), tries)
+    d["kztmem.pool_share_of_ram"] = _ratio(pool, ram)
+    eph = k.get("zbud_curr_raw_pages")
+    d["kztmem.eph_ratio"] = _ratio(k.get("curr_eph_pampd_count"), eph)
+    d["cleancache.hit_rate"] = _ratio(cc.get("succ_gets"),
+                                      None if cc.get("succ_gets") is None else
+                                      (cc.get("succ_gets") or 0) + (cc.get("failed_gets") or 0))
+    zs = z.get("stored_pages")
+    d["zswap.ratio"] = _ratio(zs * PAGE_SIZE if zs is not None else None, z.get("pool_total_size"))
+    d["zswap.pool_share_of_ram"] = _ratio(z.get("pool_total_size"), ram)
+    for name, dev in (snap.get("zram") or {}).items():
+        f = [int(x) for x in str(dev.get("mm_stat", "")).split()[:3]]
+        if len(f) == 3:
+            d[f"{name}.ratio"] = _ratio(f[0], f[1])
+            d[f"{name}.pool_share_of_ram"] = _ratio(f[2], ram)
+    return {n: v for n, v in d.items() if v is not None}
+
+
+def rows(snap: Snapshot, before: Snapshot | None = None) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
     for group in ("kztmem", "frontswap", "cleancache", "zswap"):
-        vals = during.get(group) or {}
-        for k, v in vals.items():
-            end = (after.get(group) or {}).get(k, "")
-            rows.append((f"{group}/{k}", str(v), str(end)))
-    vb, va = before.get("vmstat", {}), during.get("vmstat", {})
-    for k in VMSTAT_KEYS:
-        if k in va:
-            rows.append((f"vmstat/{k} (delta)", str(va[k] - vb.get(k, 0)), ""))
-    return ui.table(rows, ("counter", "after workload", "after swapoff"))
+        for name, v in (snap.get(group) or {}).items():
+            out.append((f"{group}/{name}", str(v)))
+    for name, dev in (snap.get("zram") or {}).items():
+        out.append((f"{name}/mm_stat", str(dev.get("mm_stat"))))
+    vm = snap.get("vmstat") or {}
+    vb = (before or {}).get("vmstat") or {}
+    for key in VMSTAT_KEYS:
+        if key in vm:
+            label = f"vmstat/{key}" + (" (delta)" if before else "")
+            out.append((label, str(vm[key] - vb.get(key, 0))))
+    for serial, st in (snap.get("diskstats") or {}).items():
+        sb = ((before or {}).get("diskstats") or {}).get(serial, {})
+        out.append((f"disk {serial} reads/writes" + (" (delta)" if before else ""),
+                    f"{st['reads'] - sb.get('reads', 0)}/{st['writes'] - sb.get('writes', 0)}"))
+    for name, v in derive(snap).items():
+        out.append((f"derived/{name}", f"{v:.3f}"))
+    return out
+
+
+def render(snap: Snapshot, before: Snapshot | None = None) -> str:
+    return ui.table(rows(snap, before), ("counter", "value"))
+
+
+def run_cli(as_json: bool, watch: float | None) -> int:
+    """`kzt stats` inside the guest."""
+    from .guest import snapshot
+    if watch is None:
+        snap = snapshot()
+        if as_json:
+            print(json.dumps({"counters": snap, "derived": derive(snap)}, indent=1))
+        else:
+            print(render(snap))
+        return 0
+    first = snapshot()
+    try:
+        while True:
+            snap = snapshot()
+            text = render(snap, first)
+            if sys.stdout.isatty():
+                sys.stdout.write("\x1b[H\x1b[2J")
+            print(time.strftime("%H:%M:%S"), "(deltas since start)")
+            print(text, flush=True)
+            time.sleep(watch)
+    except KeyboardInterrupt:
+        return 0

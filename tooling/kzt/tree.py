@@ -131,6 +131,9 @@ def prepare(layout: Layout, req: PrepareRequest) -> PrepareResult:
         _apply_or_fail(layout, req.base, tree, state, series)
         return PrepareResult(status, tree, state, time.monotonic() - start)
 
+    if state and (tree / ".git").exists() and not req.force:
+        # a new source replaces the tree: never lose work doing so
+        _refuse_if_work_would_be_lost(tree, state, series)
     staged = _stage_source(layout, req.base, src, base)
     try:
         short, full = kernel_version(staged)
@@ -183,6 +186,19 @@ def _update(tree: Path, state: TreeState, series: patches.Series, force: bool) -
     patches.git(tree, "reset", "-q", "--hard", state.base_commit)
     patches.git(tree, "clean", "-fdq")
     return PrepareStatus.REAPPLIED
+
+
+def _refuse_if_work_would_be_lost(tree: Path, state: TreeState,
+                                  series: patches.Series) -> None:
+    dirty = patches.git(tree, "status", "--porcelain", "--untracked-files=no").output.strip()
+    if dirty:
+        raise KztError(f"the source changed, but {tree} has uncommitted changes:\n{dirty[:1500]}",
+                       "commit them and run './kzt export-patches', or rerun with --force "
+                       "to discard them")
+    head = patches.git(tree, "rev-parse", "HEAD").output.strip()
+    if head != state.head and not _series_matches_tree(tree, state.base_commit, series):
+        raise KztError(f"the source changed, but {tree} has commits that are not in kernel-patches/",
+                       "run './kzt export-patches' to keep them, or rerun with --force to drop them")
 
 
 def _series_matches_tree(tree: Path, base_commit: str, series: patches.Series) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Sequence
 
 _start = time.monotonic()
 
@@ -42,8 +43,8 @@ class Progress:
             sys.stdout.flush()
 
 
-def table(rows: list[tuple[str, ...]], header: tuple[str, ...] | None = None) -> str:
-    allrows = ([header] if header else []) + rows
+def table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...] | None = None) -> str:
+    allrows = ([header] if header else []) + list(rows)
     if not allrows:
         return ""
     widths = [max(len(r[i]) for r in allrows) for i in range(len(allrows[0]))]

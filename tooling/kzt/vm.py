@@ -100,7 +100,7 @@ def vng_argv(layout: Layout, req: BootRequest, accel: Accel) -> list[str]:
     # The guest prints its command's status last, so that it can be told
     # apart from vng's own exit status (and from a guest that never ran it).
     wrapped = f"{inner}; echo {_STATUS_MARK}$?"
-    argv = [venv_bin(layout, "vng"), "--run", str(req.image), "--verbose", "--force-9p",
+    argv = [venv_bin(layout, "vng"), "--run", str(req.image.resolve()), "--verbose", "--force-9p",
             "--memory", req.memory, "--cpus", str(req.cpus),
             "--append", " ".join(("printk.time=1", *req.append)) or "quiet"]
     if accel is Accel.TCG:
@@ -110,8 +110,8 @@ def vng_argv(layout: Layout, req: BootRequest, accel: Accel) -> list[str]:
     for d in req.disks:
         argv += ["--disk", d.name]
     for r in req.rwdirs:
-        argv += ["--rwdir", str(r)]
-    argv += ["--cwd", str(req.cwd or Path.cwd())]
+        argv += ["--rwdir", str(r.resolve())]
+    argv += ["--cwd", str((req.cwd or Path.cwd()).resolve())]
     argv += ["--exec", wrapped]
     return argv
 

@@ -77,7 +77,7 @@ def test_stream_output_lines_log_and_exit_code(tmp_path: Path) -> None:
     res = proc.stream(["bash", "-c", "echo one; echo two >&2; printf 'three\\r\\nno-newline'; exit 7"],
                       timeout=20, on_line=seen.append, log=log)
     assert seen == ["one", "two", "three", "no-newline"]
-    assert res.output == "one\ntwo\nthree\nno-newline"
+    assert res.output == "one\ntwo\nthree\nno-newline\n"
     assert res.returncode == 7
     assert log.read_text() == "one\ntwo\nthree\nno-newline\n"
 
@@ -96,7 +96,7 @@ def test_stream_waits_for_a_command_that_closed_its_output() -> None:
     # far from the 20 s deadline.
     res = proc.stream(["bash", "-c", "echo done; exec >&- 2>&-; sleep 0.3; exit 5"],
                       timeout=20)
-    assert res.output == "done"
+    assert res.output == "done\n"
     assert res.timed_out is False
     assert res.returncode == 5
 
