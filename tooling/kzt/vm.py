@@ -41,9 +41,18 @@ class BootStatus(Enum):
 
 
 @dataclass(frozen=True)
+class Throttle:
+    """QEMU block throttling, so that a disk behaves like a real HDD/SSD
+    instead of the host's page cache."""
+    iops: int
+    bps: int
+
+
+@dataclass(frozen=True)
 class Disk:
     name: str   # the guest sees /dev/vdX with /sys/block/vdX/serial == name
     path: Path
+    throttle: Throttle | None = None
 
     @classmethod
     def parse(cls, spec: str) -> "Disk":
@@ -107,12 +116,23 @@ def vng_argv(layout: Layout, req: BootRequest, accel: Accel) -> list[str]:
         argv.append("--disable-kvm")
     # vng attaches `--disk PATH` as virtio-blk with PATH as its serial, so
     # it runs in a directory of links named after the disks (see _run).
-    for d in req.disks:
-        argv += ["--disk", d.name]
+    qemu_opts: list[str] = []
+    for i, d in enumerate(req.disks):
+        if d.throttle is None:
+            argv += ["--disk", d.name]
+            continue
+        qemu_opts += ["-drive", f"if=none,id=kztd{i},file={d.name},format=raw,"
+                      f"throttling.iops-total={d.throttle.iops},"
+                      f"throttling.bps-total={d.throttle.bps}",
+                      "-device", f"virtio-blk-pci,drive=kztd{i},serial={d.name}"]
     for r in req.rwdirs:
         argv += ["--rwdir", str(r.resolve())]
     argv += ["--cwd", str((req.cwd or Path.cwd()).resolve())]
     argv += ["--exec", wrapped]
+    if qemu_opts:
+        # one word for vng, which pastes it into a shell command line; the
+        # values hold no blanks or shell characters (names are checked)
+        argv.append("--qemu-opts=" + " ".join(qemu_opts))
     return argv
 
 
