@@ -87,7 +87,12 @@ def build_tree(tree: Path, base: Base, out: Path, req: BuildRequest) -> BuildRes
             prog.update(f"{count} steps, {s}")
 
     ui.step(f"build: {' '.join(argv)}  (log: {log})")
-    res = proc.stream(argv, cwd=tree, timeout=req.timeout, on_line=on_line, log=log)
+    # ccache hashes absolute paths unless they are under its base dir: with
+    # the directory holding both tree and output as base dir, paths become
+    # relative and another clone of the project hits the same cache
+    env = {"CCACHE_BASEDIR": os.path.commonpath([tree.resolve(), out.resolve()])}
+    res = proc.stream(argv, cwd=tree, timeout=req.timeout, on_line=on_line, log=log,
+                      env=env)
     prog.done()
     image = out / base.image
     elapsed = time.monotonic() - start
