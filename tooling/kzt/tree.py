@@ -65,8 +65,30 @@ def kernel_version(tree: Path) -> tuple[str, str]:
     mk = tree / "Makefile"
     if not mk.exists():
         raise KztError(f"{tree} is not a Linux source tree (no Makefile)")
+    return _version_from_makefile(mk.read_text(errors="replace"), mk)
+
+
+def _peek_tarball_version(src: Path) -> tuple[str, str] | None:
+    """The version in a tarball's top Makefile, reading only up to it."""
+    try:
+        with tarfile.open(src, "r|*") as tf:
+            for member in tf:
+                parts = member.name.strip("./").split("/")
+                if parts[-1] == "Makefile" and len(parts) <= 2 and member.isfile():
+                    f = tf.extractfile(member)
+                    if f is None:
+                        return None
+                    return _version_from_makefile(f.read(4096).decode(errors="replace"),
+                                                  Path(member.name))
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise KztError(f"{src} could not be read as a tar archive ({e})",
+                       "is it truncated or corrupt? re-download it or pass another --source") from e
+    return None
+
+
+def _version_from_makefile(text: str, mk: Path) -> tuple[str, str]:
     vals: dict[str, str] = {}
-    for line in mk.read_text(errors="replace").splitlines()[:12]:
+    for line in text.splitlines()[:12]:
         m = re.match(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)\s*=\s*(\S*)", line)
         if m:
             vals[m.group(1)] = m.group(2)
@@ -134,15 +156,13 @@ def prepare(layout: Layout, req: PrepareRequest) -> PrepareResult:
     if state and (tree / ".git").exists() and not req.force:
         # a new source replaces the tree: never lose work doing so
         _refuse_if_work_would_be_lost(tree, state, series)
+    peeked = _peek_tarball_version(src) if src.is_file() else kernel_version(src)
+    if peeked:
+        _check_version(src, peeked, req.base, base)
     staged = _stage_source(layout, req.base, src, base)
     try:
         short, full = kernel_version(staged)
-        if short != req.base:
-            raise KztError(
-                f"{src} is Linux {full}, but the series in "
-                f"kernel-patches/v{req.base} is for Linux {req.base}",
-                f"use a {req.base} source (apt-get install "
-                f"{base.debian_package}) or pass --base {short} with a series for it")
+        _check_version(src, (short, full), req.base, base)
         for junk in (".config", "include/config", "include/generated"):
             if (staged / junk).exists():
                 raise KztError(f"{src} has build output ({junk}); out-of-tree builds need a clean source",
@@ -163,6 +183,16 @@ def prepare(layout: Layout, req: PrepareRequest) -> PrepareResult:
     _link_driver(layout, tree)
     _apply_or_fail(layout, req.base, tree, state, series)
     return PrepareResult(PrepareStatus.PREPARED, tree, state, time.monotonic() - start)
+
+
+def _check_version(src: Path, found: tuple[str, str], want: str, base: Base) -> None:
+    short, full = found
+    if short != want:
+        raise KztError(
+            f"{src} is Linux {full}, but the series in "
+            f"kernel-patches/v{want} is for Linux {want}",
+            f"use a {want} source (apt-get install "
+            f"{base.debian_package}) or pass --base {short} with a series for it")
 
 
 def _update(tree: Path, state: TreeState, series: patches.Series, force: bool) -> PrepareStatus:
