@@ -1,0 +1,92 @@
+"""pytest configuration for the kzt in-guest suites.
+
+These tests run inside the QEMU guest the toolkit boots, as root. The host
+runner decides how to boot each module from its ``kzt_boot`` marker, e.g.::
+
+    pytestmark = pytest.mark.kzt_boot(append="kztmem", memory="384M")
+
+In the guest the marker is only registered. Outside a virtme guest every
+test is skipped (they mkswap and mkfs block devices); KZT_GUEST=1 forces
+them to run anyway.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import kztguest as kg  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "kzt_boot(append='', memory='384M'): how the host runner boots the guest for this "
+        "module: extra kernel command line and guest memory. No effect inside the guest.",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if kg.in_kzt_guest():
+        return
+    skip = pytest.mark.skip(reason="not inside a kzt virtme guest (these tests format block "
+                                   "devices); run them through the toolkit, or set KZT_GUEST=1")
+    for item in items:
+        item.add_marker(skip)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"kzt guest: kernel {kg.kernel_release()}, "
+            f"MemTotal {kg.meminfo_kib().get('MemTotal', 0) // 1024} MiB, "
+            f"disks {kg.block_serials()}, workloads {kg.workloads_dir()}"]
+
+
+@pytest.fixture
+def swap() -> Iterator[kg.SwapDevice]:
+    """The kzt-swap disk, freshly mkswap'ed and swapped on; off at teardown."""
+    dev = kg.make_swap(kg.find_disk(kg.SWAP_SERIAL))
+    try:
+        dev.on()
+        yield dev
+    finally:
+        dev.off()
+
+
+@pytest.fixture
+def ext4(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh ext4 filesystem on the kzt-ext4 disk, mounted; unmounted at teardown."""
+    dev = kg.find_disk(kg.EXT4_SERIAL)
+    mnt = tmp_path_factory.mktemp("kzt-ext4")
+    kg.mkfs_ext4(dev)
+    kg.mount(dev, mnt)
+    try:
+        yield mnt
+    finally:
+        kg.umount(mnt)
+
+
+@pytest.fixture
+def ext4_device() -> str:
+    return kg.find_disk(kg.EXT4_SERIAL)
+
+
+@pytest.fixture(scope="session")
+def workloads() -> Path:
+    """The directory of built workload binaries (fails clearly if unbuilt)."""
+    kg.workload("memhog")
+    kg.workload("filecheck")
+    return kg.workloads_dir()
+
+
+@pytest.fixture
+def kztmem() -> Path:
+    """/sys/kernel/mm/kztmem, or skip when the driver is not active."""
+    if not kg.kztmem_present():
+        pytest.skip(f"{kg.KZTMEM_SYSFS} absent: kernel without CONFIG_KZTMEM or booted "
+                    "without 'kztmem'")
+    return kg.KZTMEM_SYSFS

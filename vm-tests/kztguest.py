@@ -1,0 +1,536 @@
+"""Helpers for the kzt in-guest tests.
+
+Everything here runs inside the QEMU guest that virtme-ng boots (as root,
+on the host's root filesystem). It finds the disks the toolkit attached,
+prepares swap and ext4 on them, reads kernel counters and drives the
+workload programs from vm-tests/workloads.
+
+Disks are found by the serial the toolkit gave them (``--blk-disk
+NAME=FILE`` shows up as /dev/vdX with /sys/block/vdX/serial == NAME); a
+device without one of our serials is never touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import selectors
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import IO, Iterator, Optional, Sequence, Union
+
+SWAP_SERIAL = "kzt-swap"
+EXT4_SERIAL = "kzt-ext4"
+
+KZTMEM_SYSFS = Path("/sys/kernel/mm/kztmem")
+ZSWAP_PARAMS = Path("/sys/module/zswap/parameters")
+DEBUGFS = Path("/sys/kernel/debug")
+
+VM_TESTS_DIR = Path(__file__).resolve().parent
+DEFAULT_WORKLOADS_DIR = VM_TESTS_DIR / "workloads" / "bin"
+
+#: Upper bound for one workload run under TCG (about 10x slower than KVM).
+WORKLOAD_TIMEOUT = 900.0
+
+Counter = Union[int, str]
+
+
+class GuestError(Exception):
+    """A problem with the guest environment; the message says what to do."""
+
+
+class DiskNotFound(GuestError):
+    def __init__(self, serial: str, seen: dict[str, str]) -> None:
+        found = ", ".join(f"{dev} (serial {s!r})" for s, dev in sorted(seen.items()))
+        super().__init__(
+            f"no virtio disk with serial {serial!r} in this guest; boot it with "
+            f"--blk-disk {serial}=IMAGE (disks seen: {found or 'none'})"
+        )
+        self.serial = serial
+
+
+class WorkloadMissing(GuestError):
+    pass
+
+
+class CommandFailed(GuestError):
+    def __init__(self, argv: Sequence[str], proc: subprocess.CompletedProcess) -> None:
+        out = (proc.stdout or "").strip()
+        err = (proc.stderr or "").strip()
+        super().__init__(
+            f"command {list(argv)} exited {proc.returncode}"
+            + (f"\nstdout: {out}" if out else "")
+            + (f"\nstderr: {err}" if err else "")
+        )
+        self.returncode = proc.returncode
+
+
+# ---------------------------------------------------------------- processes
+
+def tool(name: str) -> str:
+    """Absolute path of a system tool, looking in the sbin dirs too."""
+    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin"
+    found = shutil.which(name, path=path)
+    if not found:
+        raise GuestError(f"{name} not found in PATH or /usr/sbin, /sbin: install it on the host")
+    return found
+
+
+def run(argv: Sequence[str], timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command (argument list, no shell), capturing text output."""
+    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise CommandFailed(argv, proc)
+    return proc
+
+
+# ------------------------------------------------------------------- guest
+
+def kernel_release() -> str:
+    return os.uname().release
+
+
+def is_kernel_6_1(release: Optional[str] = None) -> bool:
+    """True for 6.1 and 6.1.x releases (not 6.10, 6.11, ...)."""
+    rel = kernel_release() if release is None else release
+    return re.match(r"6\.1(?![0-9])", rel) is not None
+
+
+def in_kzt_guest() -> bool:
+    """True inside a virtme-ng guest (or when KZT_GUEST=1 forces it)."""
+    forced = os.environ.get("KZT_GUEST")
+    if forced is not None:
+        return forced == "1"
+    try:
+        cmdline = Path("/proc/cmdline").read_text()
+    except OSError:
+        return False
+    return "virtme" in cmdline
+
+
+# ------------------------------------------------------------------- disks
+
+def block_serials(sys_block: Path = Path("/sys/block")) -> dict[str, str]:
+    """Map serial -> /dev path for every block device that reports one."""
+    out: dict[str, str] = {}
+    if not sys_block.is_dir():
+        return out
+    for dev in sorted(sys_block.iterdir()):
+        try:
+            serial = (dev / "serial").read_text().strip()
+        except OSError:
+            continue
+        if serial:
+            out[serial] = f"/dev/{dev.name}"
+    return out
+
+
+def find_disk(serial: str) -> str:
+    """/dev path of the disk the toolkit attached as ``serial``."""
+    seen = block_serials()
+    if serial not in seen:
+        raise DiskNotFound(serial, seen)
+    return seen[serial]
+
+
+# -------------------------------------------------------------------- swap
+
+def active_swaps() -> list[str]:
+    """Device paths listed in /proc/swaps."""
+    lines = Path("/proc/swaps").read_text().splitlines()[1:]
+    return [line.split()[0] for line in lines if line.strip()]
+
+
+@dataclasses.dataclass
+class SwapDevice:
+    path: str
+
+    @property
+    def active(self) -> bool:
+        return os.path.realpath(self.path) in {os.path.realpath(p) for p in active_swaps()}
+
+    def on(self) -> None:
+        if not self.active:
+            run([tool("swapon"), self.path])
+
+    def off(self, timeout: float = WORKLOAD_TIMEOUT) -> None:
+        if self.active:
+            run([tool("swapoff"), self.path], timeout=timeout)
+
+
+def make_swap(path: str) -> SwapDevice:
+    """mkswap ``path`` (after a swapoff if it is in use) and return it, off."""
+    dev = SwapDevice(path)
+    dev.off()
+    run([tool("mkswap"), "-f", path])
+    return dev
+
+
+def device_size_mib(path: str) -> int:
+    name = Path(os.path.realpath(path)).name
+    sectors = int(Path(f"/sys/class/block/{name}/size").read_text())
+    return sectors * 512 // (1 << 20)
+
+
+# -------------------------------------------------------------------- ext4
+
+def mkfs_ext4(path: str) -> None:
+    run([tool("mkfs.ext4"), "-F", "-q", path], timeout=300)
+
+
+def is_mounted(mountpoint: Union[str, Path]) -> bool:
+    target = os.path.realpath(mountpoint)
+    for line in Path("/proc/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 1 and fields[1] == target:
+            return True
+    return False
+
+
+def mount(dev: str, mountpoint: Union[str, Path], fstype: str = "ext4",
+          options: Optional[str] = None) -> None:
+    argv = [tool("mount"), "-t", fstype]
+    if options:
+        argv += ["-o", options]
+    run(argv + [dev, str(mountpoint)])
+
+
+def umount(mountpoint: Union[str, Path]) -> None:
+    if is_mounted(mountpoint):
+        os.sync()
+        run([tool("umount"), str(mountpoint)])
+
+
+# --------------------------------------------------------- counters, sysfs
+
+def _parse(text: str) -> Counter:
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def read_value(path: Union[str, Path]) -> Counter:
+    """One sysfs/debugfs value: an int if it parses as one, else the text."""
+    return _parse(Path(path).read_text())
+
+
+def read_dir(directory: Union[str, Path]) -> dict[str, Counter]:
+    """Every readable regular file of a sysfs/debugfs directory, by name."""
+    out: dict[str, Counter] = {}
+    for entry in sorted(Path(directory).iterdir()):
+        if not entry.is_file():
+            continue
+        try:
+            out[entry.name] = read_value(entry)
+        except OSError:
+            continue    # write-only or not readable right now
+    return out
+
+
+def kztmem_present() -> bool:
+    return KZTMEM_SYSFS.is_dir()
+
+
+def kernel_config() -> dict[str, str]:
+    """The running kernel's configuration (/proc/config.gz), or {}."""
+    import gzip
+    try:
+        text = gzip.decompress(Path("/proc/config.gz").read_bytes()).decode()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("CONFIG_") and "=" in line:
+            k, v = line.split("=", 1)
+            out[k] = v
+    return out
+
+
+def booted_with(param: str) -> bool:
+    return param in Path("/proc/cmdline").read_text().split()
+
+
+def kztmem_counters() -> dict[str, Counter]:
+    """All of /sys/kernel/mm/kztmem/* (counters and tunables)."""
+    if not kztmem_present():
+        raise GuestError(f"{KZTMEM_SYSFS} is absent: kernel without CONFIG_KZTMEM "
+                         "or booted without the 'kztmem' parameter")
+    return read_dir(KZTMEM_SYSFS)
+
+
+def int_values(values: dict[str, Counter]) -> dict[str, int]:
+    """Only the integer entries of a read_dir()-style dict."""
+    return {k: v for k, v in values.items() if isinstance(v, int)}
+
+
+def write_sysfs(path: Union[str, Path], data: Union[str, bytes]) -> int:
+    """Write ``data`` with one write(2), exactly as given (no newline added).
+
+    Errors surface as OSError with the kernel's errno (e.g. EINVAL), which a
+    plain ``Path.write_text`` would also raise but possibly after a partial
+    buffered write; this keeps the syscall explicit.
+    """
+    raw = data.encode() if isinstance(data, str) else data
+    fd = os.open(str(path), os.O_WRONLY)
+    try:
+        return os.write(fd, raw)
+    finally:
+        os.close(fd)
+
+
+def _kv_file(path: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in Path(path).read_text().splitlines():
+        fields = line.replace(":", " ").split()
+        if len(fields) >= 2:
+            try:
+                out[fields[0]] = int(fields[1])
+            except ValueError:
+                pass
+    return out
+
+
+def vmstat() -> dict[str, int]:
+    return _kv_file("/proc/vmstat")
+
+
+def meminfo_kib() -> dict[str, int]:
+    return _kv_file("/proc/meminfo")
+
+
+def drop_caches(level: int = 3) -> None:
+    os.sync()
+    write_sysfs("/proc/sys/vm/drop_caches", str(level))
+
+
+def ensure_debugfs() -> Path:
+    """Mount debugfs on /sys/kernel/debug unless it already is."""
+    if not is_mounted(DEBUGFS):
+        if not DEBUGFS.is_dir():
+            raise GuestError(f"{DEBUGFS} missing: kernel without CONFIG_DEBUG_FS")
+        mount("none", DEBUGFS, fstype="debugfs")
+    return DEBUGFS
+
+
+def zswap_present() -> bool:
+    return (ZSWAP_PARAMS / "enabled").exists()
+
+
+def zswap_stats() -> dict[str, Counter]:
+    directory = ensure_debugfs() / "zswap"
+    if not directory.is_dir():
+        raise GuestError(f"{directory} missing: zswap has no debugfs stats here")
+    return read_dir(directory)
+
+
+# --------------------------------------------------------------- workloads
+
+def workloads_dir() -> Path:
+    return Path(os.environ.get("KZT_WORKLOADS_DIR") or DEFAULT_WORKLOADS_DIR)
+
+
+def workload(name: str) -> Path:
+    """Path of a built workload binary."""
+    path = workloads_dir() / name
+    if not os.access(path, os.X_OK):
+        raise WorkloadMissing(
+            f"workload {name!r} not built: {path} is missing; run "
+            f"`make -C {VM_TESTS_DIR / 'workloads'}` on the host or set KZT_WORKLOADS_DIR")
+    return path
+
+
+def swap_pressure_mib(swap: Optional[SwapDevice] = None, extra_mib: int = 128) -> int:
+    """A working-set size that cannot fit in this guest's free memory.
+
+    MemAvailable + ``extra_mib``: at least ``extra_mib`` of anonymous pages
+    must go to swap. Bounded by the swap device size (64 MiB to spare)
+    when one is given. In a 384M guest this is ~440 MiB with the default.
+    Every MiB costs time under TCG: ask only for as much pressure as the
+    test needs.
+    """
+    avail = meminfo_kib()["MemAvailable"] // 1024
+    size = avail + extra_mib
+    if swap is not None:
+        limit = device_size_mib(swap.path) - 64
+        if limit < size:
+            raise GuestError(f"swap disk {swap.path} ({limit + 64} MiB) is too small for a "
+                             f"{size} MiB working set: make it >= {size + 128} MiB")
+    return size
+
+
+@dataclasses.dataclass
+class WorkloadResult:
+    """The outcome of one memhog or filecheck run."""
+
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    summary: dict   # the --json line
+
+    @property
+    def mismatches(self) -> int:
+        return int(self.summary.get("mismatches", -1))
+
+    def describe(self) -> str:
+        return (f"{' '.join(self.argv)} -> exit {self.returncode}\n"
+                f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}")
+
+
+def _summary(stdout: str) -> dict:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                break
+    return {}
+
+
+class Workload:
+    """A running workload program that may stop at ``paused stage=NAME``.
+
+    Use as a context manager: a program still running on exit is killed.
+    """
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.argv = [str(a) for a in argv]
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._stderr)
+        self._out = b""
+        self._lines_seen = 0
+
+    def __enter__(self) -> "Workload":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._stderr.close()
+
+    def _read_more(self, deadline: float) -> bool:
+        """Read what stdout has; False at EOF."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                raise TimeoutError(f"{self.argv[0]}: no output within the timeout")
+        chunk = os.read(fd, 65536)
+        self._out += chunk
+        return bool(chunk)
+
+    def wait_stage(self, stage: str, timeout: float = WORKLOAD_TIMEOUT) -> None:
+        """Block until the program prints ``paused stage=<stage>``."""
+        marker = f"paused stage={stage}".encode()
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self._out.split(b"\n")
+            for line in lines[self._lines_seen:-1]:
+                self._lines_seen += 1
+                if line.rstrip().endswith(marker):
+                    return
+            if not self._read_more(deadline):
+                rc = self.proc.wait()
+                raise GuestError(f"{self.argv[0]} exited {rc} before stage {stage!r}:\n"
+                                 f"{self._out.decode(errors='replace')}{self._err_text()}")
+
+    def resume(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"go\n")
+        self.proc.stdin.flush()
+
+    def _err_text(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")
+
+    def finish(self, timeout: float = WORKLOAD_TIMEOUT) -> WorkloadResult:
+        """Wait for the program to exit and parse its summary."""
+        deadline = time.monotonic() + timeout
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        while self._read_more(deadline):
+            pass
+        rc = self.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        out = self._out.decode(errors="replace")
+        return WorkloadResult(self.argv, rc, out, self._err_text(), _summary(out))
+
+
+def memhog_argv(size_mib: int, pattern: str = "mix", seed: int = 1, passes: int = 1,
+                keep_mib: Optional[int] = None, pause: bool = False,
+                self_test: bool = False) -> list[str]:
+    argv = [str(workload("memhog")), "--size", str(size_mib), "--pattern", pattern,
+            "--seed", str(seed), "--passes", str(passes), "--json", "--quiet"]
+    if keep_mib is not None:
+        argv += ["--keep", str(keep_mib)]
+    if pause:
+        argv.append("--pause")
+    if self_test:
+        argv.append("--self-test")
+    return argv
+
+
+def run_memhog(size_mib: int, pattern: str = "mix", timeout: float = WORKLOAD_TIMEOUT,
+               **kwargs: object) -> WorkloadResult:
+    """Run memhog to completion (no pauses)."""
+    with Workload(memhog_argv(size_mib, pattern, **kwargs)) as w:  # type: ignore[arg-type]
+        return w.finish(timeout)
+
+
+def run_filecheck(mode: str, directory: Union[str, Path], files: int = 8, size: str = "1M",
+                  pattern: str = "mix", seed: int = 1, self_test: bool = False,
+                  timeout: float = WORKLOAD_TIMEOUT) -> WorkloadResult:
+    argv = [str(workload("filecheck")), mode, str(directory), "--files", str(files),
+            "--size", size, "--pattern", pattern, "--seed", str(seed), "--json", "--quiet"]
+    if self_test:
+        argv.append("--self-test")
+    with Workload(argv) as w:
+        return w.finish(timeout)
+
+
+# ----------------------------------------------------------------- tunables
+
+class Tunable:
+    """A writable sysfs value whose original content is restored on exit."""
+
+    def __init__(self, path: Union[str, Path]) -> None:
+        self.path = Path(path)
+        self.original = self.path.read_text().strip()
+
+    def read(self) -> Counter:
+        return read_value(self.path)
+
+    def write(self, value: Union[str, bytes, int]) -> int:
+        return write_sysfs(self.path, str(value) if isinstance(value, int) else value)
+
+    def restore(self) -> None:
+        if self.path.read_text().strip() != self.original:
+            write_sysfs(self.path, self.original)
+
+    def __enter__(self) -> "Tunable":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.restore()
+
+
+def counters_delta(before: dict[str, Counter], after: dict[str, Counter]) -> dict[str, int]:
+    """after - before for every integer counter present in both."""
+    return {k: after[k] - before[k] for k in before  # type: ignore[operator]
+            if k in after and isinstance(before[k], int) and isinstance(after[k], int)}
+
+
+def iter_workload_defs() -> Iterator[dict]:
+    """The workload definitions (vm-tests/workloads/*.json)."""
+    for path in sorted((VM_TESTS_DIR / "workloads").glob("*.json")):
+        yield json.loads(path.read_text())

@@ -1,0 +1,236 @@
+"""kztmem frontswap half (issue 4): persistent pages under real swap pressure.
+
+Booted with ``kztmem``. Every test puts a working set larger than the
+guest's RAM through swap with memhog and checks two things: the data comes
+back byte for byte, and the driver's counters in /sys/kernel/mm/kztmem/
+moved the way the pages' compressibility says they must:
+
+- text / mixed pages are stored (pers_puts, curr_pers_pampd_count) and
+  loaded back (pers_gets);
+- random pages do not compress: compress_poor moves and they go to the
+  swap disk (pswpout);
+- zero pages take the same-filled path (same_filled_pages);
+- swapoff loads everything back and empties the pool;
+- the tunables max_pool_percent (1..100) and compress_limit
+  (64..PAGE_SIZE bytes) reject malformed writes with EINVAL, keep their
+  value, and take effect when written correctly.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import warnings
+from typing import Iterator
+
+import pytest
+
+import kztguest as kg
+
+pytestmark = pytest.mark.kzt_boot(append="kztmem", memory="384M")
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+COUNTERS = ("curr_pers_pampd_count", "pers_puts", "pers_gets", "compress_poor",
+            "same_filled_pages", "pool_limit_hit", "failed_pers_puts", "pers_pool_bytes")
+
+# name -> (smallest valid, largest valid)
+TUNABLES = {
+    "max_pool_percent": (1, 100),
+    "compress_limit": (64, PAGE_SIZE),
+}
+
+GARBAGE = ("abc", "-1", "", " ", "99999999999999999999", "0x", "12abc", "1.5", "+",
+           "4294967296", "18446744073709551616")
+
+
+class StoreFailureWarning(UserWarning):
+    """Most frontswap stores of compressible pages failed without a reason."""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _require_kztmem() -> None:
+    if kg.kztmem_present():
+        return
+    if kg.kernel_config().get("CONFIG_KZTMEM") == "y" and kg.booted_with("kztmem"):
+        pytest.fail(f"{kg.KZTMEM_SYSFS} absent although the kernel has CONFIG_KZTMEM=y and "
+                    "was booted with 'kztmem': the driver failed to start (see the console)")
+    pytest.skip(f"{kg.KZTMEM_SYSFS} absent: kernel built without CONFIG_KZTMEM or booted "
+                "without the 'kztmem' parameter")
+
+
+@pytest.fixture
+def tunable(request: pytest.FixtureRequest) -> Iterator[kg.Tunable]:
+    """The tunable named by the test's ``name`` parameter, restored afterwards."""
+    t = kg.Tunable(kg.KZTMEM_SYSFS / request.param)
+    with t:
+        yield t
+    assert t.path.read_text().strip() == t.original
+
+
+def counters() -> dict[str, int]:
+    return kg.int_values(kg.kztmem_counters())
+
+
+def pressure_run(swap: kg.SwapDevice, pattern: str,
+                 extra_mib: int = 64) -> tuple[dict, dict, dict, kg.WorkloadResult]:
+    """memhog through swap, pausing once filled; counters before/during/after.
+
+    vmstat values are included with a ``vm_`` prefix.
+    """
+    size = kg.swap_pressure_mib(swap, extra_mib)
+    before = {**counters(), **{"vm_" + k: v for k, v in kg.vmstat().items()}}
+    with kg.Workload(kg.memhog_argv(size, pattern, pause=True)) as w:
+        w.wait_stage("filled")
+        during = {**counters(), **{"vm_" + k: v for k, v in kg.vmstat().items()}}
+        w.resume()
+        res = w.finish()
+    after = {**counters(), **{"vm_" + k: v for k, v in kg.vmstat().items()}}
+    assert res.returncode == 0 and res.mismatches == 0, res.describe()
+    return before, during, after, res
+
+
+def test_sysfs_interface() -> None:
+    raw = kg.kztmem_counters()
+    missing = [n for n in COUNTERS + tuple(TUNABLES) if n not in raw]
+    assert not missing, f"missing in {kg.KZTMEM_SYSFS}: {missing} (have {sorted(raw)})"
+    not_int = {n: raw[n] for n in COUNTERS + tuple(TUNABLES) if not isinstance(raw[n], int)}
+    assert not not_int, f"values that are not one integer: {not_int}"
+    values = kg.int_values(raw)
+    for name in COUNTERS:
+        assert values[name] >= 0, f"{name} = {values[name]}"
+        mode = (kg.KZTMEM_SYSFS / name).stat().st_mode
+        assert not mode & 0o222, f"counter {name} is writable (mode {oct(mode)})"
+    for name, (lo, hi) in TUNABLES.items():
+        assert lo <= values[name] <= hi, f"{name} default {values[name]} outside {lo}..{hi}"
+
+
+@pytest.mark.parametrize("pattern", ["text", "mixed"])
+def test_compressible_pages_stored_and_loaded(workloads, swap, pattern: str) -> None:
+    before, during, after, res = pressure_run(swap, pattern, extra_mib=128)
+    delta = {k: v for k, v in kg.counters_delta(before, during).items()
+             if not k.startswith("vm_")}
+    assert during["curr_pers_pampd_count"] > 0, f"nothing held while {res.summary['pages']} " \
+        f"pages were swapped: {during}"
+    assert during["pers_puts"] > before["pers_puts"], during
+    assert during["pers_pool_bytes"] > 0, during
+    assert after["pers_gets"] > before["pers_gets"], \
+        f"verification loaded nothing from kztmem: before {before} after {after}"
+    # memhog's pages were freed on exit: their entries must be gone.
+    assert after["curr_pers_pampd_count"] < during["curr_pers_pampd_count"], (during, after)
+    # Compressible pages, pool far below max_pool_percent: most stores
+    # should succeed. Declines for a stated reason are fine; the rest
+    # (allocation failures under reclaim, with no counter of their own)
+    # should not dominate. Their share varies from run to run, so this is
+    # reported as a warning, not a failure.
+    unexplained = delta["failed_pers_puts"] - delta["compress_poor"] - delta["pool_limit_hit"]
+    if unexplained > delta["pers_puts"]:
+        warnings.warn(StoreFailureWarning(
+            f"{unexplained} of {delta['failed_pers_puts'] + delta['pers_puts']} stores of "
+            f"{pattern} pages failed for no counted reason (not compress_poor, not "
+            f"pool_limit_hit) against {delta['pers_puts']} stored; deltas while filled: "
+            f"{delta}"))
+
+
+def test_incompressible_pages_go_to_disk(workloads, swap) -> None:
+    before, during, after, res = pressure_run(swap, "random")
+    assert during["compress_poor"] > before["compress_poor"], \
+        f"random pages were not rejected as compress_poor: before {before} during {during}"
+    assert during["vm_pswpout"] > before["vm_pswpout"], \
+        "rejected pages should have been written to the swap disk"
+    assert after["vm_pswpin"] > before["vm_pswpin"]
+
+
+def test_zero_pages_same_filled(workloads, swap) -> None:
+    before, during, after, res = pressure_run(swap, "zero")
+    assert during["same_filled_pages"] > before["same_filled_pages"], \
+        f"zero pages did not take the same-filled path: before {before} during {during}"
+    assert during["curr_pers_pampd_count"] > 0
+
+
+def test_swapoff_empties_pool(workloads, swap) -> None:
+    size = kg.swap_pressure_mib(swap, 64)
+    start = counters()
+    with kg.Workload(kg.memhog_argv(size, "text", keep_mib=48, pause=True)) as w:
+        w.wait_stage("filled")
+        assert counters()["curr_pers_pampd_count"] > 0
+        w.resume()
+        w.wait_stage("trimmed")
+        held = counters()
+        assert held["curr_pers_pampd_count"] > 0, \
+            "nothing left in kztmem after trimming: the swapoff below would test nothing"
+        swap.off()
+        emptied = counters()
+        assert emptied["curr_pers_pampd_count"] == 0, \
+            f"swapoff left {emptied['curr_pers_pampd_count']} pages in kztmem"
+        assert emptied["pers_gets"] > start["pers_gets"], "swapoff loaded nothing back"
+        w.resume()
+        res = w.finish()
+    assert res.returncode == 0 and res.mismatches == 0, \
+        "pages loaded back by swapoff differ:\n" + res.describe()
+
+
+def _garbage_cases() -> list:
+    cases = []
+    for name, (lo, hi) in TUNABLES.items():
+        out_of_range = [str(lo - 1), str(hi + 1), str(hi * 1000)]
+        for value in GARBAGE + tuple(out_of_range):
+            for newline in (True, False):
+                if value == "" and not newline:
+                    # A zero-byte write never reaches the driver (kernfs
+                    # returns 0 first); `echo > file` writes "\n", covered
+                    # by the newline case.
+                    continue
+                cases.append(pytest.param(name, value + ("\n" if newline else ""),
+                                          id=f"{name}-{value!r}{'-nl' if newline else ''}"))
+    return cases
+
+
+@pytest.mark.parametrize("tunable,value", _garbage_cases(), indirect=["tunable"])
+def test_tunable_rejects_garbage(tunable: kg.Tunable, value: str) -> None:
+    before = tunable.read()
+    with pytest.raises(OSError) as info:
+        tunable.write(value)
+    assert info.value.errno == errno.EINVAL, \
+        f"write {value!r} to {tunable.path.name}: errno {info.value.errno} " \
+        f"({os.strerror(info.value.errno or 0)}), expected EINVAL"
+    assert tunable.read() == before, f"{tunable.path.name} changed after rejected {value!r}"
+
+
+def _valid_cases() -> list:
+    cases = []
+    for name, (lo, hi) in TUNABLES.items():
+        for value in (lo, hi, (lo + hi) // 2):
+            for newline in (True, False):
+                cases.append(pytest.param(name, value, newline,
+                                          id=f"{name}-{value}{'-nl' if newline else ''}"))
+    return cases
+
+
+@pytest.mark.parametrize("tunable,value,newline", _valid_cases(), indirect=["tunable"])
+def test_tunable_accepts_valid(tunable: kg.Tunable, value: int, newline: bool) -> None:
+    text = str(value) + ("\n" if newline else "")
+    assert tunable.write(text) == len(text)
+    assert tunable.read() == value
+
+
+@pytest.mark.parametrize("tunable", ["compress_limit"], indirect=True)
+def test_compress_limit_takes_effect(workloads, swap, tunable: kg.Tunable) -> None:
+    """With the smallest limit even text pages are too big: all compress_poor."""
+    tunable.write("64")
+    before, during, after, res = pressure_run(swap, "text")
+    assert during["compress_poor"] > before["compress_poor"], \
+        f"compress_limit=64 rejected nothing: before {before} during {during}"
+    assert during["vm_pswpout"] > before["vm_pswpout"]
+
+
+@pytest.mark.parametrize("tunable", ["max_pool_percent"], indirect=True)
+def test_max_pool_percent_takes_effect(workloads, swap, tunable: kg.Tunable) -> None:
+    """With a 1% pool the limit is hit, the pool stays small, the rest goes to disk."""
+    tunable.write("1")
+    total = kg.meminfo_kib()["MemTotal"] * 1024
+    before, during, after, res = pressure_run(swap, "mixed")
+    assert during["pool_limit_hit"] > before["pool_limit_hit"], (before, during)
+    assert during["pers_pool_bytes"] <= total // 100 + (2 << 20), \
+        f"pool {during['pers_pool_bytes']} bytes with max_pool_percent=1 of {total} bytes"
+    assert during["vm_pswpout"] > before["vm_pswpout"]
