@@ -216,6 +216,17 @@ def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
     return 0
 
 
+def cmd_bench(a: argparse.Namespace, layout: Layout) -> int:
+    from . import vm
+    from .bench import BenchRequest, main
+
+    def words(s: str | None) -> tuple[str, ...]:
+        return tuple(w for w in (s or "").split(",") if w)
+    return main(layout, BenchRequest(a.quick, a.reps, words(a.configs), words(a.workloads),
+                                     a.base, a.flavour, vm.Accel(a.accel), a.timeout),
+                Path(a.render) if a.render else None)
+
+
 def cmd_up(a: argparse.Namespace, layout: Layout) -> int:
     from .stages import up
     return up(layout, a)
@@ -302,6 +313,17 @@ def parser() -> argparse.ArgumentParser:
                    help="configuration from tooling/kzt/data/configs.json (kztmem, zswap, none, ...)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--timeout", type=float, default=1200)
+    p = add("bench", cmd_bench, "every configuration x every bench workload, N interleaved "
+            "repetitions; report.html + report.json in build/runs/<id>-bench")
+    _base_arg(p)
+    _flavour_arg(p)
+    _accel_arg(p)
+    p.add_argument("--quick", action="store_true", help="the quick subset of data/bench.json")
+    p.add_argument("--reps", type=int, help="repetitions (default: from data/bench.json)")
+    p.add_argument("--configs", metavar="A,B", help="CONFIG or CONFIG@DISK list (default: data/bench.json)")
+    p.add_argument("--workloads", metavar="X,Y", help="workload names (default: data/bench.json)")
+    p.add_argument("--timeout", type=float, default=1800, help="deadline per guest boot")
+    p.add_argument("--render", metavar="RUN_DIR", help="only render the report of a bench directory again")
     p = add("up", cmd_up, "set up, prepare, configure, build, boot, run the default workload")
     _base_arg(p)
     _accel_arg(p)

@@ -1,33 +1,203 @@
 """Runs inside the guest: one workload from its data file, then counters.
 
-`python -m kzt.guestwork WORKLOAD.json OUT.json` prepares the disks the
-workload names (swap on kzt-swap, ext4 on kzt-ext4), runs its program,
-and writes the program's result with before/after counters to OUT.json.
-It prints a counters table; its exit status is the program's.
+`python -m kzt.guestwork WORKLOAD.json OUT.json [CONFIG.json]` checks the
+configuration's requirements (CONFIG.json: one entry of data/configs.json
+plus its "name"), prepares the disks the workload names (swap on kzt-swap,
+ext4 on kzt-ext4), runs the configuration's set-up steps (e.g. a zram swap
+device above the disk swap), runs the workload's program while sampling
+the compressed stores every few seconds, and writes the program's result
+with before/after counters, CPU time and the samples to OUT.json.
+
+A configuration whose requirement is not met (e.g. no /sys/kernel/mm/kztmem)
+is not run: OUT.json then holds "unavailable" with the reason, and the exit
+status is UNAVAILABLE (77).  Otherwise the exit status is the program's.
 """
 from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "vm-tests"))
 
 import kztguest as kg  # noqa: E402
 
 from .guest import snapshot  # noqa: E402
+from .stats import cpu_busy, cpu_jiffies, density, pools  # noqa: E402
+
+UNAVAILABLE = 77
+SAMPLE_SECONDS = 2.0
+Teardown = Callable[[], None]
+
+
+# ----------------------------------------------------------- requirements
+
+def unmet(requires: list[dict[str, Any]]) -> str | None:
+    """The reason of the first requirement this guest does not meet."""
+    for r in requires:
+        p = Path(r["path"])
+        why = str(r.get("why") or f"{p} is missing")
+        if r.get("absent"):
+            if p.exists():
+                return why
+            continue
+        if not p.exists():
+            if r.get("missing_ok"):
+                continue
+            return why
+        if "equals" in r:
+            try:
+                got = p.read_text().strip()
+            except OSError as e:
+                return f"{why} ({p}: {e.strerror})"
+            if got != str(r["equals"]):
+                return f"{why} ({p} is '{got}', not '{r['equals']}')"
+    return None
+
+
+# ----------------------------------------------------------- set-up steps
+
+def _mem_total_bytes() -> int:
+    return int(kg.meminfo_kib()["MemTotal"]) * 1024
+
+
+def setup_zram_swap(step: dict[str, Any]) -> Teardown:
+    """A zram swap device with a RAM budget, above the disk swap."""
+    dev = Path("/sys/block/zram0")
+    if not dev.exists() or (dev / "disksize").read_text().strip() != "0":
+        dev = Path(f"/sys/block/zram{Path('/sys/class/zram-control/hot_add').read_text().strip()}")
+    ram = _mem_total_bytes()
+    if "comp_algorithm" in step:
+        kg.write_sysfs(dev / "comp_algorithm", str(step["comp_algorithm"]))
+    if "mem_limit_percent" in step:
+        kg.write_sysfs(dev / "mem_limit", str(ram * int(step["mem_limit_percent"]) // 100))
+    size = ram * int(step.get("disksize_percent", 50)) // 100
+    kg.write_sysfs(dev / "disksize", str(size // 4096 * 4096))
+    path = f"/dev/{dev.name}"
+    kg.run([kg.tool("mkswap"), "-f", path])
+    kg.run([kg.tool("swapon"), "-p", str(int(step.get("priority", 100))), path])
+    print(f"kzt: {path}: swap priority {step.get('priority', 100)}, disksize {size >> 20} MiB, "
+          f"mem_limit {step.get('mem_limit_percent', '-')}% of {ram >> 20} MiB, "
+          f"comp_algorithm {(dev / 'comp_algorithm').read_text().strip()}", file=sys.stderr)
+
+    def teardown() -> None:
+        kg.SwapDevice(path).off()
+        kg.write_sysfs(dev / "reset", "1")
+    return teardown
+
+
+def setup_sysfs(step: dict[str, Any]) -> Teardown:
+    """Write one value to a sysfs/procfs file (restored afterwards)."""
+    t = kg.Tunable(step["path"])
+    t.write(str(step["value"]))
+
+    def teardown() -> None:
+        t.restore()
+    return teardown
+
+
+SETUP_STEPS: dict[str, Callable[[dict[str, Any]], Teardown]] = {
+    "zram-swap": setup_zram_swap,
+    "sysfs": setup_sysfs,
+}
+
+
+# --------------------------------------------------------------- sampling
+
+def _pool_sample(t0: float) -> dict[str, Any]:
+    """The few counters that move during a workload (cheap to read)."""
+    snap: dict[str, Any] = {
+        "kztmem": {n: _read(f"/sys/kernel/mm/kztmem/{n}")
+                   for n in ("curr_pers_pampd_count", "pers_pool_bytes")},
+        "zswap": {n: _read(f"/sys/kernel/debug/zswap/{n}")
+                  for n in ("stored_pages", "pool_total_size")},
+        "zram": {d.name: {"mm_stat": _read(str(d / "mm_stat"))}
+                 for d in Path("/sys/block").glob("zram*")},
+    }
+    vm = kg.vmstat()
+    s: dict[str, Any] = {"t": round(time.monotonic() - t0, 1),
+                         "pswpin": vm.get("pswpin"), "pswpout": vm.get("pswpout"),
+                         "pools": {n: list(v) for n, v in pools(snap).items()}}
+    d = density(snap)
+    if d is not None:
+        s["density"] = round(d, 3)
+    return s
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
+
+
+class Sampler(threading.Thread):
+    def __init__(self, interval: float) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.samples: list[dict[str, Any]] = []
+        self._halt = threading.Event()
+        self._t0 = time.monotonic()
+
+    def run(self) -> None:
+        while not self._halt.wait(self.interval):
+            try:
+                self.samples.append(_pool_sample(self._t0))
+            except (OSError, ValueError) as e:
+                self.samples.append({"t": round(time.monotonic() - self._t0, 1), "error": str(e)})
+
+    def stop(self) -> list[dict[str, Any]]:
+        self._halt.set()
+        self.join(timeout=10)
+        return self.samples
+
+
+# ------------------------------------------------------------------- main
+
+def _summary(stdout: str) -> dict[str, Any]:
+    """The program's --json line (the last line that parses as an object)."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{"):
+            try:
+                obj = json.loads(line)
+                return obj if isinstance(obj, dict) else {}
+            except ValueError:
+                break
+    return {}
+
+
+def _cpu() -> dict[str, int]:
+    return cpu_jiffies(Path("/proc/stat").read_text())
 
 
 def main(argv: list[str]) -> int:
+    t_start = time.monotonic()
+    phases: dict[str, float] = {}
+
+    def phase(name: str) -> None:
+        phases[name] = round(time.monotonic() - t_start, 2)
+
     spec = json.loads(Path(argv[0]).read_text())
     out = Path(argv[1])
+    config: dict[str, Any] = json.loads(Path(argv[2]).read_text()) if len(argv) > 2 else {}
+    snapshot()  # mounts debugfs, which some requirements read
+    why = unmet(list(config.get("requires", [])))
+    if why:
+        print(f"kzt: configuration {config.get('name')} unavailable: {why}")
+        out.write_text(json.dumps({"workload": spec["name"], "config": config.get("name"),
+                                   "unavailable": why, "uname": os.uname().release}) + "\n")
+        return UNAVAILABLE
     disks = set(spec.get("disks", []))
     swap = None
     mnt = None
+    teardowns: list[Teardown] = []
     if kg.SWAP_SERIAL in disks:
         swap = kg.make_swap(kg.find_disk(kg.SWAP_SERIAL))
         swap.on()
@@ -36,26 +206,57 @@ def main(argv: list[str]) -> int:
         kg.mkfs_ext4(dev)
         mnt = tempfile.mkdtemp(prefix="kzt-ext4-")
         kg.mount(dev, mnt)
+    for step in config.get("setup", []):
+        try:
+            teardowns.append(SETUP_STEPS[step["kind"]](step))
+        except (OSError, KeyError, ValueError, kg.GuestError) as e:
+            why = f"set-up step {step.get('kind')} failed: {e}"
+            print(f"kzt: {why}", file=sys.stderr)
+            out.write_text(json.dumps({"workload": spec["name"], "config": config.get("name"),
+                                       "error": why, "uname": os.uname().release}) + "\n")
+            return 2
+    phase("set_up")
     prog = str(kg.workload(spec["program"]))
     args = [a.replace("{ext4_mount}", mnt or "/tmp") for a in spec.get("args", [])]
+    kg.drop_caches()  # every configuration starts from the same empty page cache
     before = snapshot()
+    cpu0, ru0 = _cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    sampler = Sampler(float(spec.get("sample_seconds", SAMPLE_SECONDS)))
+    sampler.start()
     t0 = time.monotonic()
     try:
         p = subprocess.run([prog, *args], stdout=subprocess.PIPE, text=True,
-                           timeout=float(spec.get("timeout_seconds", 900)))
+                           timeout=float(config.get("workload_timeout_seconds")
+                                         or spec.get("timeout_seconds", 900)))
         rc, stdout = p.returncode, p.stdout
     except subprocess.TimeoutExpired as e:
-        rc, stdout = 124, str(e.stdout or "")
+        rc = 124
+        stdout = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
     seconds = time.monotonic() - t0
+    samples = sampler.stop()
+    cpu1, ru1 = _cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    phase("workload_done")
     during = snapshot()
     if mnt:
         kg.umount(mnt)
+    for td in reversed(teardowns):
+        td()
     if swap:
         swap.off()
     after = snapshot()
+    phase("torn_down")
     print(stdout.strip())
-    result = {"workload": spec["name"], "exit_code": rc, "seconds": round(seconds, 2),
-              "stdout": stdout, "before": before, "during": during, "after": after}
+    hz = os.sysconf("SC_CLK_TCK")
+    result = {"workload": spec["name"], "config": config.get("name"), "exit_code": rc,
+              "seconds": round(seconds, 2), "stdout": stdout, "summary": _summary(stdout),
+              "cpu": {"busy_seconds": round((cpu_busy(cpu1) - cpu_busy(cpu0)) / hz, 2),
+                      "jiffies": {k: cpu1[k] - cpu0.get(k, 0) for k in cpu1}, "hz": hz},
+              "rusage": {"user_seconds": round(ru1.ru_utime - ru0.ru_utime, 2),
+                         "system_seconds": round(ru1.ru_stime - ru0.ru_stime, 2),
+                         "max_rss_kib": ru1.ru_maxrss},
+              "samples": samples, "sample_seconds": sampler.interval,
+              "phases": phases, "guest_uptime": float(Path("/proc/uptime").read_text().split()[0]),
+              "before": before, "during": during, "after": after}
     out.write_text(json.dumps(result, indent=1) + "\n")
     return rc
 

@@ -35,6 +35,51 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
+def pools(snap: Snapshot) -> dict[str, tuple[int, int]]:
+    """(stored bytes, pool bytes) of each compressed store in a snapshot.
+
+    stored: the uncompressed size of what the store holds; pool: the RAM
+    it takes for that (allocator pages, not just compressed bytes).
+    kztmem counts its persistent (frontswap) pool, zswap its zpool and
+    zram its mem_used_total.  A store that holds nothing is left out.
+    """
+    out: dict[str, tuple[int, int]] = {}
+    k = snap.get("kztmem") or {}
+    stored, pool = num(k.get("curr_pers_pampd_count")), num(k.get("pers_pool_bytes"))
+    if stored is not None and pool is not None:
+        out["kztmem"] = (stored * PAGE_SIZE, pool)
+    z = snap.get("zswap") or {}
+    stored, pool = num(z.get("stored_pages")), num(z.get("pool_total_size"))
+    if stored is not None and pool is not None:
+        out["zswap"] = (stored * PAGE_SIZE, pool)
+    for name, dev in (snap.get("zram") or {}).items():
+        f = str(dev.get("mm_stat", "")).split()
+        if len(f) >= 3 and all(x.isdigit() for x in f[:3]):
+            out[name] = (int(f[0]), int(f[2]))
+    return {n: v for n, v in out.items() if v[0] or v[1]}
+
+
+def density(snap: Snapshot) -> float | None:
+    """Stored bytes / pool bytes over all compressed stores of a snapshot."""
+    p = pools(snap)
+    return _ratio(sum(s for s, _ in p.values()), sum(b for _, b in p.values())) if p else None
+
+
+def cpu_jiffies(stat_text: str) -> dict[str, int]:
+    """The first (all-CPU) line of /proc/stat as named jiffy counts."""
+    names = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+    for line in stat_text.splitlines():
+        f = line.split()
+        if f and f[0] == "cpu":
+            return {n: int(v) for n, v in zip(names, f[1:])}
+    return {}
+
+
+def cpu_busy(j: dict[str, int]) -> int:
+    """Jiffies spent neither idle nor waiting for I/O."""
+    return sum(v for n, v in j.items() if n not in ("idle", "iowait"))
+
+
 def derive(snap: Snapshot) -> dict[str, float | None]:
     """Derived figures from one snapshot (None where not applicable)."""
     k = {n: num(v) for n, v in (snap.get("kztmem") or {}).items()}
@@ -46,12 +91,14 @@ def derive(snap: Snapshot) -> dict[str, float | None]:
     stored = k.get("curr_pers_pampd_count")
     pool = k.get("pers_pool_bytes")
     d["kztmem.pers_ratio"] = _ratio(stored * PAGE_SIZE if stored is not None else None, pool)
+    # every store is either a put or a declined one; each decline has
+    # one reason (compress_poor, pool_limit_hit or failed_alloc)
     puts = k.get("pers_puts")
-    tries = None if puts is None else puts + (k.get("failed_pers_puts") or 0) + \
-        (k.get("compress_poor") or 0) + (k.get("pool_limit_hit") or 0)
+    tries = None if puts is None else puts + (k.get("failed_pers_puts") or 0)
+    d["kztmem.reject_rate"] = _ratio(k.get("failed_pers_puts"), tries)
     d["kztmem.reject_rate.compress_poor"] = _ratio(k.get("compress_poor"), tries)
     d["kztmem.reject_rate.pool_limit"] = _ratio(k.get("pool_limit_hit"), tries)
-    d["kztmem.reject_rate.failed"] = _ratio(k.get("failed_pers_puts"), tries)
+    d["kztmem.reject_rate.failed_alloc"] = _ratio(k.get("failed_alloc"), tries)
     d["kztmem.pool_share_of_ram"] = _ratio(pool, ram)
     eph = k.get("zbud_curr_raw_pages")
     d["kztmem.eph_ratio"] = _ratio(k.get("curr_eph_pampd_count"), eph)
@@ -65,6 +112,7 @@ def derive(snap: Snapshot) -> dict[str, float | None]:
         f = [int(x) for x in str(dev.get("mm_stat", "")).split()[:3]]
         if len(f) == 3:
             d[f"{name}.ratio"] = _ratio(f[0], f[1])
+            d[f"{name}.density"] = _ratio(f[0], f[2])
             d[f"{name}.pool_share_of_ram"] = _ratio(f[2], ram)
     return {n: v for n, v in d.items() if v is not None}
 
@@ -92,7 +140,14 @@ def rows(snap: Snapshot, before: Snapshot | None = None) -> list[tuple[str, str]
 
 
 def render(snap: Snapshot, before: Snapshot | None = None) -> str:
-    return ui.table(rows(snap, before), ("counter", "value"))
+    """Scalar counters as a table; histograms and multi-field files below."""
+    all_rows = rows(snap, before)
+    scalar = [r for r in all_rows if " " not in r[1].strip()]
+    multi = [r for r in all_rows if " " in r[1].strip()]
+    text = ui.table(scalar, ("counter", "value"))
+    if multi:
+        text += "\n" + "\n".join(f"{n}: {' '.join(v.split())}" for n, v in multi)
+    return text
 
 
 def run_cli(as_json: bool, watch: float | None) -> int:

@@ -1,0 +1,502 @@
+"""`kzt bench`: planning, per-run figures, aggregation, ratios and the report.
+
+No guest is booted: runs are fake RunResults built from small result.json
+documents like the ones kzt.guestwork writes.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kzt import bench, report, vm, workrun
+from kzt.bench import (ERROR, FAILED, OK, UNAVAILABLE, BenchData, BenchRequest, Plan, Planned,
+                       Variant, aggregate, classify, make_plan, metrics, peak_pool, spread)
+from kzt.errors import KztError
+from kzt.layout import Layout
+
+REPO = Path(__file__).resolve().parents[2]
+
+# ------------------------------------------------------------ fake data
+
+
+def snap(pswpin: int = 0, pswpout: int = 0, disk: tuple[int, int, int, int] = (0, 0, 0, 0),
+         **extra: Any) -> dict[str, Any]:
+    reads, sr, writes, sw = disk
+    s: dict[str, Any] = {"vmstat": {"pswpin": pswpin, "pswpout": pswpout},
+                         "diskstats": {"kzt-swap": {"reads": reads, "sectors_read": sr,
+                                                    "writes": writes, "sectors_written": sw}},
+                         "uname": "6.1.192", "meminfo_kib": {"MemTotal": 368640}}
+    s.update(extra)
+    return s
+
+
+def result_doc(seconds: float = 50.0, mismatches: int = 0, exit_code: int = 0,
+               pswp: tuple[int, int] = (1000, 2000), disk_mib: tuple[int, int] = (10, 20),
+               samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    rd, wr = disk_mib
+    return {
+        "workload": "w", "exit_code": exit_code, "seconds": seconds,
+        "summary": {"program": "memhog", "mismatches": mismatches,
+                    "first_bad": [3] if mismatches else []},
+        "cpu": {"busy_seconds": seconds * 1.5}, "rusage": {"user_seconds": 10.0, "system_seconds": 2.5},
+        "samples": samples or [],
+        "before": snap(100, 100, (5, 80, 5, 80)),
+        "during": snap(100 + pswp[0], 100 + pswp[1],
+                       (105, 80 + rd * 2048, 205, 80 + wr * 2048)),
+    }
+
+
+def boot(status: vm.BootStatus = vm.BootStatus.OK, code: int | None = 0) -> vm.BootResult:
+    return vm.BootResult(status, code, vm.Accel.TCG, 70.0, None, "")
+
+
+def run_record(variant: str, workload: str, status: str = OK, seconds: float = 10.0,
+               index: int = 1, **m: float) -> dict[str, Any]:
+    config, _, disk = variant.partition("@")
+    rec: dict[str, Any] = {"index": index, "rep": 1, "variant": variant, "config": config,
+                           "disk": disk or None, "workload": workload, "status": status,
+                           "reason": "" if status == OK else f"{status} reason"}
+    if status != UNAVAILABLE:
+        rec["metrics"] = {"seconds": seconds, "cpu_seconds": seconds * 2, "swap_pages": 100.0,
+                          "disk_mib": 50.0, **m}
+    return rec
+
+
+BASELINES = {"plain": "none", "zswap": "zswap"}
+
+
+# ------------------------------------------------------------ plan
+
+
+def bench_data() -> BenchData:
+    return BenchData({"hdd": vm.Throttle(200, 60_000_000), "ssd": vm.Throttle(1500, 100_000_000)},
+                     dict(BASELINES),
+                     {"full": {"reps": 3, "disks": ["ssd", "hdd"],
+                               "variants": ["none", "zswap", "kztmem@ssd"],
+                               "workloads": ["w1", "w2"]},
+                      "quick": {"reps": 1, "variants": ["none@hdd", "zswap@ssd"],
+                                "workloads": ["w1"]}})
+
+
+CONFIGS = ("none", "zswap", "kztmem", "zram")
+
+
+def test_variant_parse() -> None:
+    assert Variant.parse("zswap@hdd", ["ssd"]) == [Variant("zswap", "hdd")]
+    assert Variant.parse("zswap", ["ssd", "hdd"]) == [Variant("zswap", "ssd"), Variant("zswap", "hdd")]
+    assert Variant.parse("zswap", []) == [Variant("zswap")]
+    assert Variant("zswap", "hdd").name == "zswap@hdd" and Variant("none").name == "none"
+
+
+def test_full_plan_expands_configs_over_disks() -> None:
+    plan = make_plan(BenchRequest(), bench_data(), CONFIGS, ["w1", "w2"])
+    assert [v.name for v in plan.variants] == ["none@ssd", "none@hdd", "zswap@ssd", "zswap@hdd",
+                                               "kztmem@ssd"]
+    assert plan.reps == 3 and plan.workloads == ("w1", "w2") and plan.mode == "full"
+
+
+def test_quick_plan_and_overrides() -> None:
+    d = bench_data()
+    q = make_plan(BenchRequest(quick=True), d, CONFIGS, ["w1", "w2"])
+    assert [v.name for v in q.variants] == ["none@hdd", "zswap@ssd"] and q.reps == 1
+    o = make_plan(BenchRequest(quick=True, reps=2, configs=("zram@hdd", "none"), workloads=("w2",)),
+                  d, CONFIGS, ["w1", "w2"])
+    assert [v.name for v in o.variants] == ["zram@hdd", "none"]
+    assert o.workloads == ("w2",) and o.reps == 2
+
+
+@pytest.mark.parametrize("req, words", [
+    (BenchRequest(configs=("zcache",)), ["unknown configuration 'zcache'", "none"]),
+    (BenchRequest(configs=("zswap@floppy",)), ["unknown disk profile 'floppy'", "hdd"]),
+    (BenchRequest(workloads=("nope",)), ["unknown workload 'nope'", "w1"]),
+    (BenchRequest(reps=0), ["at least 1"]),
+])
+def test_plan_refuses_bad_input(req: BenchRequest, words: list[str]) -> None:
+    with pytest.raises(KztError) as ei:
+        make_plan(req, bench_data(), CONFIGS, ["w1", "w2"])
+    text = str(ei.value)
+    for w in words:
+        assert w in text
+
+
+def test_runs_are_interleaved() -> None:
+    plan = Plan((Variant("a"), Variant("b"), Variant("c")), ("x", "y"), 2, "full")
+    order = [(p.rep, p.workload, p.variant.name) for p in plan.runs()]
+    assert order[:6] == [(1, "x", "a"), (1, "x", "b"), (1, "x", "c"),
+                         (1, "y", "a"), (1, "y", "b"), (1, "y", "c")]
+    assert order[6:9] == [(2, "x", "a"), (2, "x", "b"), (2, "x", "c")]
+    assert [p.index for p in plan.runs()] == list(range(1, 13))
+
+
+# ------------------------------------------------------------ one run
+
+
+def test_metrics_from_a_result() -> None:
+    m = metrics(result_doc(seconds=42.0, pswp=(300, 700), disk_mib=(12, 30)))
+    assert m["seconds"] == 42.0 and m["cpu_seconds"] == 63.0
+    assert m["workload_cpu_seconds"] == 12.5
+    assert (m["pswpin"], m["pswpout"], m["swap_pages"]) == (300, 700, 1000)
+    assert (m["disk_read_mib"], m["disk_write_mib"], m["disk_mib"]) == (12, 30, 42)
+    assert m["disk_ios"] == 300
+    assert "density" not in m
+
+
+def test_density_is_taken_at_the_peak_sample() -> None:
+    samples = [{"t": 2, "pools": {"zswap": [4096 * 100, 200000]}},
+               {"t": 4, "pools": {"zswap": [4096 * 1000, 1024 * 1024]}},
+               {"t": 6, "pools": {}},
+               {"t": 8, "pools": {"zswap": [4096 * 10, 409600]}}]
+    doc = result_doc(samples=samples)
+    assert peak_pool(doc) == (4096 * 1000, 1024 * 1024)
+    m = metrics(doc)
+    assert m["density"] == pytest.approx(4096 * 1000 / (1024 * 1024), abs=1e-3)
+    assert m["pool_peak_mib"] == 1.0
+
+
+def test_density_falls_back_to_the_end_snapshot() -> None:
+    doc = result_doc()
+    doc["during"]["zram"] = {"zram0": {"mm_stat": "8192000 2000000 4096000 0 4096000 0 0 0 0"}}
+    assert peak_pool(doc) == (8192000, 4096000)
+    assert metrics(doc)["density"] == 2.0
+
+
+def test_classify() -> None:
+    ok = vm.BootStatus.OK.value
+    failed_cmd = vm.BootStatus.COMMAND_FAILED.value
+    assert classify(ok, result_doc()) == (OK, "")
+    st, why = classify(failed_cmd, result_doc(mismatches=3, exit_code=1))
+    assert st == FAILED and "3 mismatch" in why and "DID NOT VERIFY" in why
+    # mismatches fail a run even if the kernel also complained
+    assert classify(vm.BootStatus.KERNEL_REPORT.value, result_doc(mismatches=1))[0] == FAILED
+    assert classify(failed_cmd, result_doc(exit_code=124))[0] == ERROR
+    assert classify(failed_cmd, result_doc(exit_code=2))[0] == ERROR
+    assert classify(vm.BootStatus.KERNEL_REPORT.value, result_doc(), "oops at line 3") == \
+        (ERROR, "oops at line 3")
+    assert classify(vm.BootStatus.TIMEOUT.value, None, "no time")[0] == ERROR
+    assert classify(failed_cmd, {"unavailable": "kernel has no kztmem"}) == \
+        (UNAVAILABLE, "kernel has no kztmem")
+    nosum = result_doc()
+    nosum["summary"] = {}
+    assert classify(ok, nosum)[0] == ERROR
+    nosum["exit_code"] = 1
+    assert classify(failed_cmd, nosum)[0] == FAILED
+
+
+# ------------------------------------------------------------ aggregation
+
+
+def test_spread() -> None:
+    assert spread([3.0, 1.0, 2.0]) == {"n": 3.0, "median": 2.0, "min": 1.0, "max": 3.0}
+    s = spread([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert s["median"] == 3.0 and s["q1"] == 2.0 and s["q3"] == 4.0
+
+
+def test_aggregate_medians_only_over_ok_runs_and_ratios() -> None:
+    recs = [run_record("none@ssd", "w", seconds=s) for s in (100.0, 110.0, 90.0)]
+    recs += [run_record("zswap@ssd", "w", seconds=s) for s in (50.0, 60.0, 55.0)]
+    recs += [run_record("kztmem@ssd", "w", seconds=s) for s in (20.0, 30.0)]
+    recs.append(run_record("kztmem@ssd", "w", status=FAILED, seconds=1.0))
+    recs.append(run_record("none@hdd", "w", seconds=400.0))
+    recs.append(run_record("zram@hdd", "w", seconds=100.0))
+    cells = {c["variant"]: c for c in aggregate(recs, BASELINES)}
+    k = cells["kztmem@ssd"]
+    assert k["counts"] == {OK: 2, FAILED: 1, ERROR: 0, UNAVAILABLE: 0}
+    assert k["stats"]["seconds"]["median"] == 25.0      # the FAILED 1.0 s run is not in it
+    assert k["stats"]["seconds"]["min"] == 20.0
+    assert k["reasons"] == ["failed reason"]
+    assert k["ratios"]["plain"]["baseline"] == "none@ssd"
+    assert k["ratios"]["plain"]["seconds"] == pytest.approx(0.25)
+    assert k["ratios"]["zswap"]["seconds"] == pytest.approx(25 / 55)
+    assert cells["none@ssd"]["ratios"]["plain"]["seconds"] == 1.0
+    # baselines are taken on the same disk profile; a missing one gives None
+    z = cells["zram@hdd"]
+    assert z["ratios"]["plain"]["seconds"] == pytest.approx(0.25)
+    assert z["ratios"]["zswap"]["seconds"] is None
+
+
+def test_aggregate_unavailable_and_all_failed_cells_have_no_figures() -> None:
+    recs = [run_record("none", "w"), run_record("kztmem", "w", status=UNAVAILABLE),
+            run_record("zswap", "w", status=FAILED)]
+    cells = {c["variant"]: c for c in aggregate(recs, BASELINES)}
+    assert cells["kztmem"]["stats"] == {} and cells["kztmem"]["ratios"]["plain"]["seconds"] is None
+    assert cells["zswap"]["stats"] == {}
+    assert cells["none"]["ratios"]["zswap"]["seconds"] is None
+
+
+def test_aggregate_keeps_the_given_order() -> None:
+    recs = [run_record("b", "y"), run_record("a", "x"), run_record("a", "y")]
+    cells = aggregate(recs, BASELINES, variants=["a", "b"], workloads=["x", "y"])
+    assert [(c["workload"], c["variant"]) for c in cells] == [("x", "a"), ("y", "a"), ("y", "b")]
+
+
+# ------------------------------------------------------------ report
+
+
+def bench_doc(runs: list[dict[str, Any]], **meta: Any) -> dict[str, Any]:
+    m = {"mode": "quick", "reps": 1, "variants": list(dict.fromkeys(r["variant"] for r in runs)),
+         "workloads": {w: {"memory": "384M", "description": f"{w} <desc>", "program": "memhog",
+                           "args": ["--size", "480"], "disks": ["kzt-swap"]}
+                       for w in dict.fromkeys(r["workload"] for r in runs)},
+         "baselines": BASELINES, "disk_profiles": {"ssd": {"iops": 1500, "bps": 100_000_000}},
+         "configs": {"none": {"append": [], "description": "plain", "setup": []},
+                     "zram": {"append": [], "description": "zram",
+                              "setup": [{"kind": "zram-swap", "priority": 100}]}},
+         "image": "/x/bzImage", "base": "6.1", "flavour": "plain", "accel_requested": "tcg",
+         "guest_cpus": 2, "machine": bench.machine(), "toolkit": "abc123",
+         "started": "2026-11-26 05:00:00 UTC", "finished": None, "interrupted": None,
+         "planned_runs": len(runs), "accels": ["tcg"], "kernel": "6.1.192"}
+    m.update(meta)
+    return {"meta": m, "plan": [], "runs": runs}
+
+
+def test_report_json_and_html(tmp_path: Path) -> None:
+    runs = [run_record("none@ssd", "memhog-a", seconds=100.0, index=1),
+            run_record("zswap@ssd", "memhog-a", seconds=50.0, index=2, density=2.5, pool_peak_mib=60.0),
+            run_record("kztmem@ssd", "memhog-a", status=UNAVAILABLE, index=3),
+            run_record("zram@ssd", "memhog-a", status=FAILED, index=4),
+            run_record("zram@ssd", "memhog-b", status=ERROR, index=5)]
+    runs[3]["reason"] = "DATA DID NOT VERIFY: 7 mismatch(es)"
+    jpath, hpath = report.write(tmp_path, bench_doc(runs))
+    rep = json.loads(jpath.read_text())
+    assert [r["index"] for r in rep["failed"]] == [4]
+    assert [r["index"] for r in rep["errors"]] == [5]
+    assert [r["index"] for r in rep["unavailable"]] == [3]
+    assert rep["meta"]["runs_done"] == 5 and rep["meta"]["runs_ok"] == 2
+    z = next(c for c in rep["cells"] if c["variant"] == "zswap@ssd")
+    assert z["ratios"]["plain"]["seconds"] == 0.5
+    html = hpath.read_text()
+    assert "<script" not in html.lower() and "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")
+    assert html.count("<svg") == 6          # 3 charts x 2 workloads
+    assert "FAILED: 1 run(s) whose data did not verify" in html
+    assert "DATA DID NOT VERIFY: 7 mismatch(es)" in html
+    assert "TCG" in html and "6.1.192" in html and "2 vCPUs" in html
+    assert "1 repetition(s)" in html and "2026-11-26 05:00:00" in html
+    assert "&lt;desc&gt;" in html            # autoescaped
+    assert "0.50×" in html                   # zswap vs plain
+    assert "unavailable" in html and "kztmem@ssd" in html
+
+
+def test_report_of_an_interrupted_bench_says_so(tmp_path: Path) -> None:
+    doc = bench_doc([run_record("none", "w")], interrupted="interrupted (Ctrl-C)", planned_runs=9)
+    _, hpath = report.write(tmp_path, doc)
+    html = hpath.read_text()
+    assert "did not finish: interrupted (Ctrl-C)" in html
+    assert "1 of 9 run(s) done" in html
+
+
+def test_report_with_no_runs_yet(tmp_path: Path) -> None:
+    _, hpath = report.write(tmp_path, bench_doc([], accels=[]))
+    assert "0 of 0 run(s) done" in hpath.read_text()
+
+
+def test_bar_chart_geometry() -> None:
+    ch = report.bar_chart([{"label": "a", "value": 50.0, "min": 40.0, "max": 60.0},
+                           {"label": "b", "value": 25.0},
+                           {"label": "c", "note": "unavailable"}], " s", "t")
+    a, b, c = ch["rows"]
+    assert a["w"] == pytest.approx(2 * b["w"], abs=0.2)
+    assert a["lo"] < ch["x0"] + a["w"] < a["hi"]
+    assert "w" not in c and c["note"] == "unavailable"
+    assert ch["ticks"][-1]["text"] == "60" and ch["height"] > 3 * 18
+
+
+def test_rerender_needs_bench_json(tmp_path: Path) -> None:
+    with pytest.raises(KztError, match="bench.json"):
+        report.rerender(tmp_path)
+
+
+# ------------------------------------------------------------ run_bench
+
+
+@pytest.fixture
+def fake_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Layout:
+    wl = tmp_path / "vm-tests" / "workloads"
+    wl.mkdir(parents=True)
+    for name in ("w1", "w2"):
+        (wl / f"{name}.json").write_text(json.dumps(
+            {"name": name, "program": "memhog", "args": [], "memory": "256M",
+             "disks": ["kzt-swap"], "description": name}))
+    monkeypatch.setattr(bench, "require_image", lambda layout, base, flavour: tmp_path / "bzImage")
+    return Layout(tmp_path)
+
+
+class FakeRunner:
+    """Stands in for workrun.run_workload; kztmem is unavailable."""
+
+    def __init__(self, layout: Layout, mismatches_for: str = "", interrupt_at: int = 0) -> None:
+        self.layout = layout
+        self.calls: list[workrun.RunRequest] = []
+        self.saved_before_call: list[int] = []
+        self.mismatches_for = mismatches_for
+        self.interrupt_at = interrupt_at
+
+    def __call__(self, req: workrun.RunRequest) -> workrun.RunResult:
+        self.calls.append(req)
+        bj = self.layout.runs / "latest-bench" / "bench.json"
+        self.saved_before_call.append(len(json.loads(bj.read_text())["runs"]))
+        if self.interrupt_at and len(self.calls) == self.interrupt_at:
+            raise KeyboardInterrupt
+        assert req.run_dir is not None
+        wl = {"name": req.workload}
+        if req.with_ == "kztmem":
+            res = workrun.RunResult(wl, req.with_, boot(vm.BootStatus.COMMAND_FAILED, 77),
+                                    {"unavailable": "kernel has no kztmem"}, req.run_dir)
+            raise workrun.Unavailable(res, "kernel has no kztmem")
+        bad = req.with_ == self.mismatches_for
+        doc = result_doc(seconds=10.0 * (1 + len(self.calls)), mismatches=2 if bad else 0,
+                         exit_code=1 if bad else 0)
+        st = (vm.BootStatus.COMMAND_FAILED, 1) if bad else (vm.BootStatus.OK, 0)
+        return workrun.RunResult(wl, req.with_, boot(*st), doc, req.run_dir, memory="256M")
+
+
+def small_data() -> BenchData:
+    d = bench_data()
+    return BenchData(d.disk_profiles, d.baselines,
+                     {"quick": {"reps": 2, "variants": ["none@ssd", "kztmem@ssd", "zswap@ssd"],
+                                "workloads": ["w1"]}})
+
+
+def test_run_bench_saves_after_every_run_and_skips_unavailable(fake_layout: Layout) -> None:
+    runner = FakeRunner(fake_layout, mismatches_for="zswap")
+    state = bench.run_bench(fake_layout, BenchRequest(quick=True), runner=runner, data=small_data())
+    # kztmem booted once, then its later runs are marked without a boot
+    assert [c.with_ for c in runner.calls] == ["none", "kztmem", "zswap", "none", "zswap"]
+    assert runner.saved_before_call == [0, 1, 2, 3, 5]
+    assert all(c.disk == "ssd" and not c.echo for c in runner.calls)
+    # virtme-ng refuses --rwdir paths with other characters (such as @)
+    assert all(c.run_dir and re.fullmatch(r"[a-zA-Z0-9_+ /.-]+", str(c.run_dir))
+               for c in runner.calls)
+    assert runner.calls[0].run_dir is not None and runner.calls[0].run_dir.name == "r001-none_ssd-w1"
+    statuses = [(r["variant"], r["status"]) for r in state.records]
+    assert statuses == [("none@ssd", OK), ("kztmem@ssd", UNAVAILABLE), ("zswap@ssd", FAILED),
+                        ("none@ssd", OK), ("kztmem@ssd", UNAVAILABLE), ("zswap@ssd", FAILED)]
+    assert "not booted again" in state.records[4]["reason"]
+    assert all(len(r["host_load"]) == 2 for r in state.records if r["booted"])
+    d = state.run_dir
+    doc = json.loads((d / "bench.json").read_text())
+    assert len(doc["runs"]) == 6 and doc["meta"]["finished"] and doc["meta"]["accels"] == ["tcg"]
+    rep = json.loads((d / "report.json").read_text())
+    assert len(rep["failed"]) == 2
+    html = (d / "report.html").read_text()
+    assert "FAILED: 2 run(s)" in html and "1-minute load average" in html
+    rows = bench.summary_rows(doc)
+    assert ("w1", "zswap@ssd") == rows[2][:2] and "2 FAILED" in rows[2][2]
+    assert rows[1][2] == "unavailable"
+
+
+def test_main_exit_status_and_rerender(fake_layout: Layout, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    runner = FakeRunner(fake_layout, mismatches_for="zswap")
+    real = bench.run_bench
+    monkeypatch.setattr(bench, "run_bench", lambda layout, req: real(
+        layout, req, runner=runner, data=small_data()))
+    assert bench.main(fake_layout, BenchRequest(quick=True)) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: DATA DID NOT VERIFY" in out
+    d = fake_layout.runs / "latest-bench"
+    (d / "report.html").unlink()
+    assert bench.main(fake_layout, BenchRequest(), render=d) == 1
+    assert (d / "report.html").exists()
+
+
+def test_interrupted_bench_keeps_its_runs_and_report(fake_layout: Layout) -> None:
+    runner = FakeRunner(fake_layout, interrupt_at=3)
+    with pytest.raises(KeyboardInterrupt):
+        bench.run_bench(fake_layout, BenchRequest(quick=True, configs=("none@ssd", "zswap@hdd")),
+                        runner=runner, data=small_data())
+    d = fake_layout.runs / "latest-bench"
+    doc = json.loads((d / "bench.json").read_text())
+    assert [r["variant"] for r in doc["runs"]] == ["none@ssd", "zswap@hdd"]
+    assert doc["meta"]["interrupted"] == "interrupted (Ctrl-C)"
+    html = (d / "report.html").read_text()
+    assert "did not finish" in html and "2 of 4 run(s) done" in html
+
+
+def test_a_guest_that_never_boots_stops_the_bench(fake_layout: Layout) -> None:
+    def runner(req: workrun.RunRequest) -> workrun.RunResult:
+        assert req.run_dir is not None
+        return workrun.RunResult({"name": req.workload}, req.with_,
+                                 boot(vm.BootStatus.NO_BOOT, None), None, req.run_dir)
+    with pytest.raises(KztError, match="never ran its command"):
+        bench.run_bench(fake_layout, BenchRequest(quick=True), runner=runner, data=small_data())
+    doc = json.loads((fake_layout.runs / "latest-bench" / "bench.json").read_text())
+    assert len(doc["runs"]) == 1 and doc["runs"][0]["status"] == ERROR
+
+
+# ------------------------------------------------------------ the data files
+
+
+def test_bench_data_names_existing_configs_workloads_and_profiles() -> None:
+    data = BenchData.load()
+    configs = workrun.load_configs()
+    workloads = {p.stem for p in (REPO / "vm-tests" / "workloads").glob("*.json")}
+    assert set(data.baselines.values()) <= set(configs)
+    for quick in (False, True):
+        plan = make_plan(BenchRequest(quick=quick), data, configs, workloads)
+        assert plan.variants and plan.workloads
+    quick = make_plan(BenchRequest(quick=True), data, configs, workloads)
+    # the quick bench shows every configuration
+    assert {v.config for v in quick.variants} == set(configs)
+    for p in data.disk_profiles.values():
+        assert p.iops > 0 and p.bps > 0
+
+
+def test_configs_are_data_the_guest_can_use() -> None:
+    for name, c in workrun.load_configs().items():
+        spec = c.guest_spec()
+        assert spec["name"] == name
+        for r in spec["requires"]:
+            assert r["path"].startswith("/sys/") and r.get("why")
+        from kzt.guestwork import SETUP_STEPS
+        for step in spec["setup"]:
+            assert step["kind"] in SETUP_STEPS
+
+
+def test_unknown_config_and_disk_profile_are_user_errors() -> None:
+    with pytest.raises(KztError, match="choose one of"):
+        workrun.get_config("zcache")
+    with pytest.raises(KztError, match="hdd"):
+        workrun.get_disk_profile("floppy")
+
+
+def test_guest_requirements(tmp_path: Path) -> None:
+    from kzt.guestwork import unmet
+    (tmp_path / "enabled").write_text("Y\n")
+    present = str(tmp_path / "enabled")
+    missing = str(tmp_path / "kztmem")
+    assert unmet([{"path": present, "equals": "Y"}]) is None
+    assert unmet([{"path": missing, "why": "kernel has no kztmem"}]) == "kernel has no kztmem"
+    assert unmet([{"path": missing, "missing_ok": True}]) is None
+    assert unmet([{"path": missing, "absent": True}]) is None
+    assert unmet([{"path": present, "absent": True, "why": "on"}]) == "on"
+    why = unmet([{"path": present, "equals": "N", "why": "zswap is on"}])
+    assert why is not None and why.startswith("zswap is on") and "'Y'" in why
+
+
+def test_planned_record_of_a_skipped_run() -> None:
+    p = Planned(3, 1, Variant("kztmem", "ssd"), "w")
+    rec = bench.record(p, None, started=0.0, why="kernel has no kztmem")
+    assert rec["status"] == UNAVAILABLE and rec["booted"] is False
+    assert re.match(r"\d{4}-\d\d-\d\dT", rec["started"])
+
+
+def test_console_notes_are_counted_and_aggregated(tmp_path: Path) -> None:
+    notes = {"Write-error on swap-device": "swap write errors", "Out of memory": "OOM"}
+    out = ("[ 1.0] Write-error on swap-device (253:0:8)\n[ 1.1] fine\n"
+           "[ 1.2] Write-error on swap-device (253:0:16)\n")
+    assert bench.console_notes(out, notes) == {"swap write errors": 2}
+    p = Planned(1, 1, Variant("zram", "ssd"), "w")
+    res = workrun.RunResult({"name": "w"}, "zram", vm.BootResult(
+        vm.BootStatus.OK, 0, vm.Accel.TCG, 5.0, None, out), result_doc(), tmp_path)
+    rec = bench.record(p, res, started=0.0, notes=notes)
+    assert rec["status"] == OK and rec["console_notes"] == {"swap write errors": 2}
+    rec2 = dict(rec, index=2, console_notes={})
+    cell = aggregate([rec, rec2], BASELINES)[0]
+    assert cell["notes"] == {"swap write errors": {"lines": 2, "runs": 1}}
+    _, hpath = report.write(tmp_path, bench_doc([rec, rec2]))
+    assert "swap write errors (2 line(s) in 1 of 2 run(s))" in hpath.read_text()
