@@ -1,0 +1,1452 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kztmem.c - compressed in-kernel transcendent memory
+ *
+ * kztmem is the host for the generic tmem layer (tmem.c) and provides
+ * the page-addressable memory (PAM) behind it.  It has two halves:
+ *
+ * - frontswap: anonymous pages on their way to a swap device are
+ *   compressed with LZO and kept in an xvmalloc pool, one persistent
+ *   tmem pool per swap type.  A store that kztmem declines (the page
+ *   compresses badly, the pool is at its size limit, memory is short)
+ *   is not an error: the page simply goes to the swap device.
+ *
+ * - cleancache (only with CONFIG_CLEANCACHE): clean page-cache pages
+ *   that the kernel evicts are compressed with LZO into zbud (zbud.c),
+ *   one ephemeral tmem pool per mounted file system that opted in.  A
+ *   get that hits hands the page back and forgets it; a shrinker gives
+ *   zbud frames back under memory pressure, dropping the pages in them.
+ *
+ * The driver does nothing unless the kernel is booted with "kztmem".
+ * "nofrontswap" and "nocleancache" switch a half off.  kztmem registers
+ * with frontswap from a device initcall, before zswap tries from its
+ * late initcall, so one kernel can run either of them.  Statistics and
+ * tunables live in /sys/kernel/mm/kztmem/.
+ *
+ * Swap slots map onto tmem names as follows: the pool is the swap
+ * type's pool, the object id is the slot offset without its low
+ * KZT_SWIZ_BITS bits and the index is those bits, so that one object,
+ * with a one-level index tree, covers 64 neighbouring slots.
+ */
+
+#define pr_fmt(fmt) "kztmem: " fmt
+
+#include <linux/atomic.h>
+#include <linux/cleancache.h>
+#include <linux/cpuhotplug.h>
+#include <linux/err.h>
+#include <linux/frontswap.h>
+#include <linux/gfp.h>
+#include <linux/highmem.h>
+#include <linux/init.h>
+#include <linux/kernel.h>
+#include <linux/kobject.h>
+#include <linux/local_lock.h>
+#include <linux/lzo.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/rcupdate.h>
+#include <linux/shrinker.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/swap.h>
+#include <linux/sysfs.h>
+#include <linux/wait_bit.h>
+
+#include "tmem.h"
+#include "xvmalloc.h"
+#include "zbud.h"
+
+/*
+ * Boot parameters
+ *
+ * kztmem_enabled is set by "kztmem", kzt_nofrontswap by "nofrontswap"
+ * and kzt_nocleancache by "nocleancache".  They are read once, by
+ * kztmem_init().
+ */
+static bool kztmem_enabled __initdata;
+static bool kzt_nofrontswap __initdata;
+static bool kzt_nocleancache __initdata;
+
+static int __init kztmem_setup(char *str)
+{
+	kztmem_enabled = true;
+	return 0;
+}
+early_param("kztmem", kztmem_setup);
+
+static int __init kzt_nofrontswap_setup(char *str)
+{
+	kzt_nofrontswap = true;
+	return 0;
+}
+early_param("nofrontswap", kzt_nofrontswap_setup);
+
+static int __init kzt_nocleancache_setup(char *str)
+{
+	kzt_nocleancache = true;
+	return 0;
+}
+early_param("nocleancache", kzt_nocleancache_setup);
+
+/*
+ * Tunables (/sys/kernel/mm/kztmem/, root-writable)
+ *
+ * kzt_max_pool_percent: compressed pages may take at most this share of
+ * RAM (totalram_pages()), counted in xvmalloc pages plus zbud frames.
+ * At the limit a store first evicts the oldest zbud frame (ephemeral
+ * pages are the cheaper ones to lose); if that does not help it is
+ * declined and counted in pool_limit_hit (persistent) or
+ * eph_pool_limit_hit (ephemeral).
+ *
+ * kzt_compress_limit: the largest compressed size accepted, in bytes;
+ * worse pages are declined and counted in compress_poor (persistent) or
+ * eph_compress_poor (ephemeral).  Above XV_MAX_ALLOC_SIZE nothing fits
+ * in xvmalloc, and above zbud_max_size() nothing fits in a zbud frame,
+ * so those are the real bounds.
+ *
+ * Written with WRITE_ONCE() by the sysfs handlers, read with READ_ONCE()
+ * in the store path; no lock.
+ */
+#define KZT_MAX_POOL_PERCENT_DEFAULT	20
+#define KZT_COMPRESS_LIMIT_DEFAULT	(PAGE_SIZE * 7 / 8)
+#define KZT_COMPRESS_LIMIT_MIN		64
+
+static unsigned int kzt_max_pool_percent = KZT_MAX_POOL_PERCENT_DEFAULT;
+static unsigned int kzt_compress_limit = KZT_COMPRESS_LIMIT_DEFAULT;
+
+/*
+ * Statistics (/sys/kernel/mm/kztmem/, read-only)
+ *
+ * Atomic, updated without any lock; a reader sees each value on its
+ * own, not a snapshot of all of them.  The _max values are updated
+ * with a compare-and-exchange loop and never go down.
+ */
+
+/* tmem metadata, from the host ops */
+static atomic_long_t kzt_curr_obj_count;
+static atomic_long_t kzt_curr_obj_count_max;
+static atomic_long_t kzt_curr_objnode_count;
+static atomic_long_t kzt_curr_objnode_count_max;
+
+/* Persistent pages held, same-filled ones included */
+static atomic_long_t kzt_curr_pers_pampd_count;
+static atomic_long_t kzt_curr_pers_pampd_count_max;
+/* Same-filled pages held (no compressed data, only the repeated word) */
+static atomic_long_t kzt_same_filled_pages;
+/* Sum of the compressed sizes of the pages held */
+static atomic_long_t kzt_pers_compressed_bytes;
+
+/* frontswap traffic */
+static atomic_long_t kzt_pers_puts;		/* successful stores */
+static atomic_long_t kzt_failed_pers_puts;	/* declined stores */
+static atomic_long_t kzt_pers_gets;		/* successful loads */
+static atomic_long_t kzt_flush_total;		/* invalidate_page calls */
+static atomic_long_t kzt_flush_found;		/* ... that freed a page */
+/* Objects flushed by invalidate_area (total and found are equal here) */
+static atomic_long_t kzt_flobj_total;
+static atomic_long_t kzt_flobj_found;
+
+/* Why stores were declined (each also counts in failed_pers_puts) */
+static atomic_long_t kzt_compress_poor;		/* above compress_limit */
+static atomic_long_t kzt_pool_limit_hit;	/* at max_pool_percent */
+static atomic_long_t kzt_failed_alloc;		/* data or metadata, both */
+
+#ifdef CONFIG_CLEANCACHE
+/*
+ * Ephemeral pages (cleancache).  The zbud_* and evicted_* counters are
+ * zbud's own, see struct zbud_stats and kzt_eph_attrs below.
+ */
+static atomic_long_t kzt_curr_eph_pampd_count;
+static atomic_long_t kzt_curr_eph_pampd_count_max;
+static atomic_long_t kzt_eph_puts;		/* pages stored */
+static atomic_long_t kzt_failed_eph_puts;	/* puts declined */
+static atomic_long_t kzt_eph_gets;		/* gets that hit */
+static atomic_long_t kzt_eph_get_misses;	/* gets that missed */
+static atomic_long_t kzt_eph_compress_poor;	/* too big for zbud */
+static atomic_long_t kzt_eph_pool_limit_hit;	/* at max_pool_percent */
+static atomic_long_t kzt_eph_flush_found;	/* invalidate_page hits */
+static atomic_long_t kzt_eph_flobj_found;	/* invalidate_inode hits */
+static atomic_long_t kzt_eph_evict_missed;	/* victim owned elsewhere */
+#endif
+
+static void kzt_stat_inc(atomic_long_t *stat, atomic_long_t *max)
+{
+	long val = atomic_long_inc_return(stat);
+	long old = atomic_long_read(max);
+
+	do {
+		if (val <= old)
+			return;
+	} while (!atomic_long_try_cmpxchg(max, &old, val));
+}
+
+/*
+ * Allocation flags of the store path
+ *
+ * frontswap stores run from swap_writepage(), i.e. from reclaim, with
+ * the page locked and with a per-CPU compression buffer held.  kztmem
+ * therefore neither sleeps nor reclaims there: GFP_NOWAIT may wake
+ * kswapd but does no direct reclaim (we are reclaim), __GFP_NORETRY
+ * gives up early, and __GFP_NOWARN because failing is harmless: the
+ * page then goes to the swap device and failed_alloc counts it.
+ *
+ * Unlike GFP_ATOMIC (the "rude" choice of the origin driver) this does
+ * not ask for __GFP_HIGH.  Like zswap it does not set __GFP_NOMEMALLOC
+ * either: a reclaiming task (PF_MEMALLOC) may dip into the reserves,
+ * which pays off because each store lets a whole page be freed for a
+ * fraction of one, and max_pool_percent bounds the total.  A first run
+ * with __GFP_NOMEMALLOC declined a third of the compressible pages.
+ * The same flags serve tmem's metadata of persistent pools, which is
+ * allocated under a bucket spinlock.  Compressed data may live in
+ * highmem.
+ *
+ * Ephemeral pages are put from the page cache's eviction path, with
+ * interrupts disabled, and are worth little: they can be read from the
+ * disk again.  They get the same flags plus __GFP_NOMEMALLOC, so that
+ * they never eat into the reserves reclaim needs.  zbud frames are
+ * lowmem (the frame header is addressed directly).
+ */
+#define KZT_STORE_GFP	(GFP_NOWAIT | __GFP_NORETRY | __GFP_NOWARN)
+#define KZT_EPH_GFP	(KZT_STORE_GFP | __GFP_NOMEMALLOC)
+
+/*
+ * Per-CPU compression buffers
+ *
+ * @lock protects @workmem and @dst; it is held from the start of a
+ * compression until the result has been copied into xvmalloc or zbud.
+ * Both halves share the buffers.  Cleancache puts run with interrupts
+ * disabled under the interrupt-safe i_pages lock, so @lock is always
+ * taken with local_lock_irqsave().  The buffers are allocated when a
+ * CPU is being brought up and freed once it is dead (CPU hotplug
+ * "prepare" callbacks).
+ */
+struct kzt_pcpu {
+	local_lock_t lock;
+	void *workmem;
+	u8 *dst;
+};
+
+static DEFINE_PER_CPU(struct kzt_pcpu, kzt_pcpu) = {
+	.lock = INIT_LOCAL_LOCK(lock),
+};
+
+static int kzt_cpuhp_state;
+
+#define KZT_DST_SIZE	lzo1x_worst_compress(PAGE_SIZE)
+
+static int kzt_cpu_prepare(unsigned int cpu)
+{
+	struct kzt_pcpu *pcpu = per_cpu_ptr(&kzt_pcpu, cpu);
+	void *workmem, *dst;
+
+	workmem = kmalloc_node(LZO1X_1_MEM_COMPRESS, GFP_KERNEL,
+			       cpu_to_node(cpu));
+	dst = kmalloc_node(KZT_DST_SIZE, GFP_KERNEL, cpu_to_node(cpu));
+	if (!workmem || !dst) {
+		kfree(workmem);
+		kfree(dst);
+		return -ENOMEM;
+	}
+	pcpu->workmem = workmem;
+	pcpu->dst = dst;
+	return 0;
+}
+
+static int kzt_cpu_dead(unsigned int cpu)
+{
+	struct kzt_pcpu *pcpu = per_cpu_ptr(&kzt_pcpu, cpu);
+
+	kfree(pcpu->workmem);
+	kfree(pcpu->dst);
+	pcpu->workmem = NULL;
+	pcpu->dst = NULL;
+	return 0;
+}
+
+/*
+ * Host services for tmem: objects and index-tree nodes come from two
+ * slab caches.  Called under a bucket lock, hence no sleeping.
+ */
+static struct kmem_cache *kzt_obj_cache;
+static struct kmem_cache *kzt_objnode_cache;
+
+static gfp_t kzt_meta_gfp(struct tmem_pool *pool)
+{
+	return tmem_pool_persistent(pool) ? KZT_STORE_GFP : KZT_EPH_GFP;
+}
+
+static struct tmem_obj *kzt_obj_alloc(struct tmem_pool *pool)
+{
+	struct tmem_obj *obj = kmem_cache_alloc(kzt_obj_cache,
+						kzt_meta_gfp(pool));
+
+	if (obj)
+		kzt_stat_inc(&kzt_curr_obj_count, &kzt_curr_obj_count_max);
+	else
+		atomic_long_inc(&kzt_failed_alloc);
+	return obj;
+}
+
+static void kzt_obj_free(struct tmem_pool *pool, struct tmem_obj *obj)
+{
+	atomic_long_dec(&kzt_curr_obj_count);
+	kmem_cache_free(kzt_obj_cache, obj);
+}
+
+static struct tmem_objnode *kzt_objnode_alloc(struct tmem_pool *pool)
+{
+	struct tmem_objnode *node;
+
+	node = kmem_cache_alloc(kzt_objnode_cache, kzt_meta_gfp(pool));
+	if (node)
+		kzt_stat_inc(&kzt_curr_objnode_count,
+			     &kzt_curr_objnode_count_max);
+	else
+		atomic_long_inc(&kzt_failed_alloc);
+	return node;
+}
+
+static void kzt_objnode_free(struct tmem_pool *pool,
+			     struct tmem_objnode *node)
+{
+	atomic_long_dec(&kzt_curr_objnode_count);
+	kmem_cache_free(kzt_objnode_cache, node);
+}
+
+static const struct tmem_hostops kzt_hostops = {
+	.obj_alloc = kzt_obj_alloc,
+	.obj_free = kzt_obj_free,
+	.objnode_alloc = kzt_objnode_alloc,
+	.objnode_free = kzt_objnode_free,
+};
+
+/*
+ * The persistent PAM: LZO-compressed pages in xvmalloc
+ *
+ * struct kzt_pampd - what tmem keeps for one persistent page
+ * @page:	xvmalloc page holding the compressed data, or NULL for a
+ *		same-filled page
+ * @value:	the word repeated over a same-filled page
+ * @offset:	offset of the compressed data in @page
+ * @len:	compressed length in bytes
+ *
+ * A pampd is owned by tmem once create() returned it; it is freed by
+ * kzt_pers_pampd_free() only.  kzt_xvpool holds the data of all
+ * persistent pools; its lock is the only PAM lock and nests inside
+ * tmem's bucket locks.
+ */
+struct kzt_pampd {
+	struct page *page;
+	union {
+		unsigned long value;
+		struct {
+			u32 offset;
+			u32 len;
+		};
+	};
+};
+
+static struct kmem_cache *kzt_pampd_cache;
+static struct xv_pool *kzt_xvpool;
+
+static bool kzt_page_same_filled(const void *data, unsigned long *value)
+{
+	const unsigned long *word = data;
+	unsigned int i;
+
+	for (i = 1; i < PAGE_SIZE / sizeof(*word); i++)
+		if (word[i] != word[0])
+			return false;
+	*value = word[0];
+	return true;
+}
+
+/* The zbud pool of all ephemeral pools, NULL without the cleancache half */
+static struct zbud_pool *kzt_zbud;
+
+static bool kzt_pool_at_limit(void)
+{
+	unsigned long max_pages, pages;
+
+	max_pages = totalram_pages() * READ_ONCE(kzt_max_pool_percent) / 100;
+	pages = xv_get_total_size_bytes(kzt_xvpool) >> PAGE_SHIFT;
+	if (kzt_zbud)
+		pages += zbud_reclaimable(kzt_zbud);
+	return pages >= max_pages;
+}
+
+/*
+ * At the pool limit: give the oldest zbud frame back and tell whether
+ * that made room.  Takes no lock of its own; see zbud_shrink().
+ */
+static bool kzt_make_room(void)
+{
+	if (!kzt_zbud || !zbud_shrink(kzt_zbud, 1))
+		return false;
+	return !kzt_pool_at_limit();
+}
+
+/* Compress @src into xvmalloc and fill in @pampd. */
+static int kzt_pers_compress(const void *src, struct kzt_pampd *pampd)
+{
+	unsigned int limit = min_t(unsigned int, READ_ONCE(kzt_compress_limit),
+				   XV_MAX_ALLOC_SIZE);
+	unsigned long flags;
+	struct kzt_pcpu *pcpu;
+	struct page *page;
+	size_t len;
+	u32 offset;
+	void *dst;
+	int ret;
+
+	local_lock_irqsave(&kzt_pcpu.lock, flags);
+	pcpu = this_cpu_ptr(&kzt_pcpu);
+
+	ret = lzo1x_1_compress(src, PAGE_SIZE, pcpu->dst, &len, pcpu->workmem);
+	if (ret != LZO_E_OK) {
+		pr_err_ratelimited("compression failed: %d\n", ret);
+		ret = -EIO;
+		goto unlock;
+	}
+	if (len > limit) {
+		atomic_long_inc(&kzt_compress_poor);
+		ret = -E2BIG;
+		goto unlock;
+	}
+
+	ret = xv_malloc(kzt_xvpool, len, &page, &offset,
+			KZT_STORE_GFP | __GFP_HIGHMEM);
+	if (ret) {
+		atomic_long_inc(&kzt_failed_alloc);
+		goto unlock;
+	}
+
+	dst = kmap_local_page(page);
+	memcpy(dst + offset, pcpu->dst, len);
+	kunmap_local(dst);
+
+	pampd->page = page;
+	pampd->offset = offset;
+	pampd->len = len;
+unlock:
+	local_unlock_irqrestore(&kzt_pcpu.lock, flags);
+	return ret;
+}
+
+static void *kzt_pers_pampd_create(struct tmem_pool *pool,
+				   const struct tmem_oid *oid, pgoff_t index,
+				   struct page *page)
+{
+	struct kzt_pampd *pampd;
+	unsigned long value;
+	bool same_filled;
+	void *src;
+	int ret;
+
+	pampd = kmem_cache_alloc(kzt_pampd_cache, KZT_STORE_GFP);
+	if (!pampd) {
+		atomic_long_inc(&kzt_failed_alloc);
+		return ERR_PTR(-ENOMEM);
+	}
+
+	src = kmap_local_page(page);
+	same_filled = kzt_page_same_filled(src, &value);
+	if (same_filled) {
+		pampd->page = NULL;
+		pampd->value = value;
+		ret = 0;
+	} else if (kzt_pool_at_limit() && !kzt_make_room()) {
+		atomic_long_inc(&kzt_pool_limit_hit);
+		ret = -ENOSPC;
+	} else {
+		ret = kzt_pers_compress(src, pampd);
+	}
+	kunmap_local(src);
+
+	if (ret) {
+		kmem_cache_free(kzt_pampd_cache, pampd);
+		return ERR_PTR(ret);
+	}
+
+	if (same_filled)
+		atomic_long_inc(&kzt_same_filled_pages);
+	else
+		atomic_long_add(pampd->len, &kzt_pers_compressed_bytes);
+	kzt_stat_inc(&kzt_curr_pers_pampd_count, &kzt_curr_pers_pampd_count_max);
+	return pampd;
+}
+
+static int kzt_pers_pampd_get_data(struct tmem_pool *pool, void *data,
+				   struct page *page)
+{
+	struct kzt_pampd *pampd = data;
+	size_t len = PAGE_SIZE;
+	void *src, *dst;
+	int ret;
+
+	dst = kmap_local_page(page);
+	if (!pampd->page) {
+		memset_l(dst, pampd->value, PAGE_SIZE / sizeof(unsigned long));
+		kunmap_local(dst);
+		return 0;
+	}
+
+	src = kmap_local_page(pampd->page);
+	ret = lzo1x_decompress_safe(src + pampd->offset, pampd->len, dst, &len);
+	kunmap_local(src);
+	kunmap_local(dst);
+
+	if (ret != LZO_E_OK || len != PAGE_SIZE) {
+		pr_err_ratelimited("decompression failed: %d, %zu bytes\n",
+				   ret, len);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void kzt_pers_pampd_free(struct tmem_pool *pool, void *data)
+{
+	struct kzt_pampd *pampd = data;
+
+	if (pampd->page) {
+		atomic_long_sub(pampd->len, &kzt_pers_compressed_bytes);
+		xv_free(kzt_xvpool, pampd->page, pampd->offset);
+	} else {
+		atomic_long_dec(&kzt_same_filled_pages);
+	}
+	atomic_long_dec(&kzt_curr_pers_pampd_count);
+	kmem_cache_free(kzt_pampd_cache, pampd);
+}
+
+static const struct tmem_pamops kzt_pers_pamops = {
+	.create = kzt_pers_pampd_create,
+	.get_data = kzt_pers_pampd_get_data,
+	.free = kzt_pers_pampd_free,
+};
+
+/*
+ * The frontswap half
+ *
+ * kzt_frontswap_pools[type] is the persistent pool of a swap type.  It
+ * is created by the first swapon of that type (under swapon_mutex) and
+ * kept for later swapons; swapoff only empties it.  The pointer is
+ * published before swapon makes the device usable, so the data path
+ * reads it without a lock.
+ */
+#define KZT_SWIZ_BITS	TMEM_OBJNODE_TREE_MAP_SHIFT
+#define KZT_SWIZ_MASK	(BIT(KZT_SWIZ_BITS) - 1)
+
+static struct tmem_pool *kzt_frontswap_pools[MAX_SWAPFILES];
+
+static struct tmem_pool *kzt_swap_pool(unsigned int type)
+{
+	if (type >= MAX_SWAPFILES)
+		return NULL;
+	return READ_ONCE(kzt_frontswap_pools[type]);
+}
+
+static pgoff_t kzt_swap_name(pgoff_t offset, struct tmem_oid *oid)
+{
+	oid->oid[0] = offset >> KZT_SWIZ_BITS;
+	oid->oid[1] = 0;
+	oid->oid[2] = 0;
+	return offset & KZT_SWIZ_MASK;
+}
+
+static void kzt_frontswap_init(unsigned int type)
+{
+	struct tmem_pool *pool;
+
+	if (type >= MAX_SWAPFILES || kzt_swap_pool(type))
+		return;
+	pool = tmem_pool_create(TMEM_POOL_PERSIST, &kzt_pers_pamops,
+				&kzt_hostops, NULL);
+	if (IS_ERR(pool)) {
+		pr_warn("no pool for swap type %u: %ld\n", type, PTR_ERR(pool));
+		return;
+	}
+	WRITE_ONCE(kzt_frontswap_pools[type], pool);
+}
+
+static int kzt_frontswap_store(unsigned int type, pgoff_t offset,
+			       struct page *page)
+{
+	struct tmem_pool *pool = kzt_swap_pool(type);
+	struct tmem_oid oid;
+	pgoff_t index;
+
+	index = kzt_swap_name(offset, &oid);
+	if (!pool || tmem_put(pool, &oid, index, page)) {
+		atomic_long_inc(&kzt_failed_pers_puts);
+		return -1;
+	}
+	atomic_long_inc(&kzt_pers_puts);
+	return 0;
+}
+
+static int kzt_frontswap_load(unsigned int type, pgoff_t offset,
+			      struct page *page)
+{
+	struct tmem_pool *pool = kzt_swap_pool(type);
+	struct tmem_oid oid;
+	pgoff_t index;
+
+	index = kzt_swap_name(offset, &oid);
+	if (!pool || tmem_get(pool, &oid, index, page))
+		return -1;
+	atomic_long_inc(&kzt_pers_gets);
+	return 0;
+}
+
+static void kzt_frontswap_invalidate_page(unsigned int type, pgoff_t offset)
+{
+	struct tmem_pool *pool = kzt_swap_pool(type);
+	struct tmem_oid oid;
+	pgoff_t index;
+
+	atomic_long_inc(&kzt_flush_total);
+	index = kzt_swap_name(offset, &oid);
+	if (pool && !tmem_flush_page(pool, &oid, index))
+		atomic_long_inc(&kzt_flush_found);
+}
+
+static void kzt_frontswap_invalidate_area(unsigned int type)
+{
+	struct tmem_pool *pool = kzt_swap_pool(type);
+	unsigned long objs;
+
+	if (!pool)
+		return;
+	objs = tmem_flush_pool(pool);
+	atomic_long_add(objs, &kzt_flobj_total);
+	atomic_long_add(objs, &kzt_flobj_found);
+}
+
+static const struct frontswap_ops kzt_frontswap_ops = {
+	.init = kzt_frontswap_init,
+	.store = kzt_frontswap_store,
+	.load = kzt_frontswap_load,
+	.invalidate_page = kzt_frontswap_invalidate_page,
+	.invalidate_area = kzt_frontswap_invalidate_area,
+};
+
+#ifdef CONFIG_CLEANCACHE
+/*
+ * The ephemeral PAM: LZO-compressed pages in zbud
+ *
+ * The pampd of an ephemeral page is its zbud handle.  The frame keeps
+ * the page's tmem name (pool id, object id, index) next to the data, so
+ * that the zbud shrinker can find the tmem entry again.
+ *
+ * The cleancache half
+ * -------------------
+ * Each mounted file system that opts in gets an ephemeral tmem pool; its
+ * cleancache pool id is the index of its struct kzt_eph_pool in
+ * kzt_eph_pools[].  A file key (inode number or file handle, unused
+ * bytes zero) is the tmem object id and the page index is the tmem
+ * index.  Shared pools are not supported.
+ *
+ * Pool lifetime: kzt_eph_pools_mutex serializes creating and destroying
+ * pools (init_fs and invalidate_fs, which run in process context under
+ * cleancache's own pool mutex).  Everything else looks a pool up under
+ * rcu_read_lock() and holds it by @users until done: the page hooks and
+ * the zbud shrinker's evict callback, neither of which may sleep.  A
+ * pool being destroyed is first unpublished, then an RCU grace period
+ * makes sure every lookup that found it has raised @users, then the
+ * destroyer waits for @users to drop to zero before flushing and
+ * freeing it.  Lock order: cleancache's pool mutex, then
+ * kzt_eph_pools_mutex, then tmem's bucket locks, then zbud's pool lock;
+ * the per-CPU compression lock nests outside zbud's and xvmalloc's pool
+ * locks only, never around a bucket lock: a store at the pool limit
+ * evicts (kzt_make_room(), which goes through tmem) before it takes it.
+ */
+#define KZT_MAX_EPH_POOLS	32
+#define KZT_ZBUD_MAX_UNUSED	16
+
+/*
+ * struct kzt_eph_pool - one file system's ephemeral pool
+ * @tmem:	the tmem pool
+ * @users:	lookups in progress
+ * @id:		the cleancache pool id, the index in kzt_eph_pools[]
+ */
+struct kzt_eph_pool {
+	struct tmem_pool *tmem;
+	atomic_t users;
+	u32 id;
+};
+
+static struct kzt_eph_pool __rcu *kzt_eph_pools[KZT_MAX_EPH_POOLS];
+static DEFINE_MUTEX(kzt_eph_pools_mutex);
+
+static struct kzt_eph_pool *kzt_eph_pool_get(int id)
+{
+	struct kzt_eph_pool *ep;
+
+	if (id < 0 || id >= KZT_MAX_EPH_POOLS)
+		return NULL;
+	rcu_read_lock();
+	ep = rcu_dereference(kzt_eph_pools[id]);
+	if (ep)
+		atomic_inc(&ep->users);
+	rcu_read_unlock();
+	return ep;
+}
+
+static void kzt_eph_pool_put(struct kzt_eph_pool *ep)
+{
+	if (atomic_dec_and_test(&ep->users))
+		wake_up_var(&ep->users);
+}
+
+static unsigned int kzt_eph_compress_limit(void)
+{
+	return min_t(unsigned int, READ_ONCE(kzt_compress_limit),
+		     zbud_max_size());
+}
+
+static void *kzt_eph_pampd_create(struct tmem_pool *pool,
+				  const struct tmem_oid *oid, pgoff_t index,
+				  struct page *page)
+{
+	struct kzt_eph_pool *ep = pool->private;
+	struct zbud_bref bref = {
+		.oid = *oid,
+		.index = index,
+		.pool_id = ep->id,
+	};
+	unsigned long handle, flags;
+	struct kzt_pcpu *pcpu;
+	size_t len;
+	void *src;
+	int ret;
+
+	if (kzt_pool_at_limit() && !kzt_make_room()) {
+		atomic_long_inc(&kzt_eph_pool_limit_hit);
+		return ERR_PTR(-ENOSPC);
+	}
+
+	local_lock_irqsave(&kzt_pcpu.lock, flags);
+	pcpu = this_cpu_ptr(&kzt_pcpu);
+
+	src = kmap_local_page(page);
+	ret = lzo1x_1_compress(src, PAGE_SIZE, pcpu->dst, &len, pcpu->workmem);
+	kunmap_local(src);
+	if (ret != LZO_E_OK) {
+		pr_err_ratelimited("compression failed: %d\n", ret);
+		ret = -EIO;
+	} else if (len > kzt_eph_compress_limit()) {
+		atomic_long_inc(&kzt_eph_compress_poor);
+		ret = -E2BIG;
+	} else {
+		ret = zbud_store(kzt_zbud, pcpu->dst, len, &bref, KZT_EPH_GFP,
+				 &handle);
+		if (ret)
+			atomic_long_inc(&kzt_failed_alloc);
+	}
+	local_unlock_irqrestore(&kzt_pcpu.lock, flags);
+
+	if (ret)
+		return ERR_PTR(ret);
+	kzt_stat_inc(&kzt_curr_eph_pampd_count, &kzt_curr_eph_pampd_count_max);
+	return (void *)handle;
+}
+
+static int kzt_eph_pampd_get_data(struct tmem_pool *pool, void *pampd,
+				  struct page *page)
+{
+	size_t len = PAGE_SIZE;
+	unsigned int size;
+	const void *src;
+	void *dst;
+	int ret;
+
+	src = zbud_data((unsigned long)pampd, &size);
+	dst = kmap_local_page(page);
+	ret = lzo1x_decompress_safe(src, size, dst, &len);
+	kunmap_local(dst);
+
+	if (ret != LZO_E_OK || len != PAGE_SIZE) {
+		pr_err_ratelimited("decompression failed: %d, %zu bytes\n",
+				   ret, len);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void kzt_eph_pampd_free(struct tmem_pool *pool, void *pampd)
+{
+	zbud_free(kzt_zbud, (unsigned long)pampd);
+	atomic_long_dec(&kzt_curr_eph_pampd_count);
+}
+
+static const struct tmem_pamops kzt_eph_pamops = {
+	.create = kzt_eph_pampd_create,
+	.get_data = kzt_eph_pampd_get_data,
+	.free = kzt_eph_pampd_free,
+};
+
+/*
+ * zbud's evict callback: drop the entry if it still holds @handle.  Runs
+ * from the shrinker or from a store at the pool limit, with no kztmem
+ * or zbud lock held.
+ */
+static int kzt_zbud_evict(struct zbud_pool *zpool,
+			  const struct zbud_bref *bref, unsigned long handle)
+{
+	struct kzt_eph_pool *ep = kzt_eph_pool_get(bref->pool_id);
+	int ret = -ENOENT;
+
+	if (ep) {
+		ret = tmem_evict_page(ep->tmem, &bref->oid, bref->index,
+				      (void *)handle);
+		kzt_eph_pool_put(ep);
+	}
+	if (ret)
+		atomic_long_inc(&kzt_eph_evict_missed);
+	return ret;
+}
+
+static const struct zbud_ops kzt_zbud_ops = {
+	.evict = kzt_zbud_evict,
+};
+
+/*
+ * The shrinker counts and frees zbud frames; frames that are being
+ * evicted already are not counted.  A frame holds up to two pages, each
+ * of which costs a disk read to get back, hence twice the default seek
+ * cost: under streaming reads reclaim would otherwise turn the whole
+ * pool over about twice for each pass over the page cache LRU.
+ *
+ * drop_caches levels 2 and 3 run every shrinker, this one included, and
+ * so empty the pool; level 1 (page cache only) feeds it.
+ */
+static unsigned long kzt_shrink_count(struct shrinker *shrinker,
+				      struct shrink_control *sc)
+{
+	return zbud_reclaimable(kzt_zbud);
+}
+
+static unsigned long kzt_shrink_scan(struct shrinker *shrinker,
+				     struct shrink_control *sc)
+{
+	unsigned long freed = zbud_shrink(kzt_zbud, sc->nr_to_scan);
+
+	return freed ? freed : SHRINK_STOP;
+}
+
+static struct shrinker kzt_shrinker = {
+	.count_objects = kzt_shrink_count,
+	.scan_objects = kzt_shrink_scan,
+	.seeks = 2 * DEFAULT_SEEKS,
+};
+
+static void kzt_cc_oid(const struct cleancache_filekey *key,
+		       struct tmem_oid *oid)
+{
+	BUILD_BUG_ON(sizeof(*key) > sizeof(*oid));
+	memset(oid, 0, sizeof(*oid));
+	memcpy(oid, key, sizeof(*key));
+}
+
+static int kzt_cc_init_fs(size_t pagesize)
+{
+	struct kzt_eph_pool *ep;
+	struct tmem_pool *tmem;
+	int id;
+
+	if (pagesize != PAGE_SIZE)
+		return -EINVAL;
+	ep = kzalloc(sizeof(*ep), GFP_KERNEL);
+	if (!ep)
+		return -ENOMEM;
+	tmem = tmem_pool_create(0, &kzt_eph_pamops, &kzt_hostops, ep);
+	if (IS_ERR(tmem)) {
+		kfree(ep);
+		return PTR_ERR(tmem);
+	}
+	ep->tmem = tmem;
+	atomic_set(&ep->users, 0);
+
+	mutex_lock(&kzt_eph_pools_mutex);
+	for (id = 0; id < KZT_MAX_EPH_POOLS; id++)
+		if (!rcu_access_pointer(kzt_eph_pools[id]))
+			break;
+	if (id < KZT_MAX_EPH_POOLS) {
+		ep->id = id;
+		rcu_assign_pointer(kzt_eph_pools[id], ep);
+	}
+	mutex_unlock(&kzt_eph_pools_mutex);
+
+	if (id == KZT_MAX_EPH_POOLS) {
+		pr_warn_ratelimited("no ephemeral pool left (%d in use)\n",
+				    KZT_MAX_EPH_POOLS);
+		tmem_destroy_pool(tmem);
+		kfree(ep);
+		return -ENOSPC;
+	}
+	return id;
+}
+
+static int kzt_cc_init_shared_fs(uuid_t *uuid, size_t pagesize)
+{
+	return -EOPNOTSUPP;
+}
+
+static int kzt_cc_get_page(int pool_id, struct cleancache_filekey key,
+			   pgoff_t index, struct page *page)
+{
+	struct kzt_eph_pool *ep = kzt_eph_pool_get(pool_id);
+	struct tmem_oid oid;
+	int ret = -ENOENT;
+
+	if (ep) {
+		kzt_cc_oid(&key, &oid);
+		ret = tmem_get(ep->tmem, &oid, index, page);
+		kzt_eph_pool_put(ep);
+	}
+	if (ret) {
+		atomic_long_inc(&kzt_eph_get_misses);
+		return -ENODATA;
+	}
+	atomic_long_inc(&kzt_eph_gets);
+	return 0;
+}
+
+static void kzt_cc_put_page(int pool_id, struct cleancache_filekey key,
+			    pgoff_t index, struct page *page)
+{
+	struct kzt_eph_pool *ep = kzt_eph_pool_get(pool_id);
+	struct tmem_oid oid;
+	int ret = -ENOENT;
+
+	if (ep) {
+		kzt_cc_oid(&key, &oid);
+		/* On failure tmem_put() also drops any older copy. */
+		ret = tmem_put(ep->tmem, &oid, index, page);
+		kzt_eph_pool_put(ep);
+	}
+	if (ret)
+		atomic_long_inc(&kzt_failed_eph_puts);
+	else
+		atomic_long_inc(&kzt_eph_puts);
+}
+
+static void kzt_cc_invalidate_page(int pool_id, struct cleancache_filekey key,
+				   pgoff_t index)
+{
+	struct kzt_eph_pool *ep = kzt_eph_pool_get(pool_id);
+	struct tmem_oid oid;
+
+	if (!ep)
+		return;
+	kzt_cc_oid(&key, &oid);
+	if (!tmem_flush_page(ep->tmem, &oid, index))
+		atomic_long_inc(&kzt_eph_flush_found);
+	kzt_eph_pool_put(ep);
+}
+
+static void kzt_cc_invalidate_inode(int pool_id, struct cleancache_filekey key)
+{
+	struct kzt_eph_pool *ep = kzt_eph_pool_get(pool_id);
+	struct tmem_oid oid;
+
+	if (!ep)
+		return;
+	kzt_cc_oid(&key, &oid);
+	if (!tmem_flush_object(ep->tmem, &oid))
+		atomic_long_inc(&kzt_eph_flobj_found);
+	kzt_eph_pool_put(ep);
+}
+
+static void kzt_cc_invalidate_fs(int pool_id)
+{
+	struct kzt_eph_pool *ep = NULL;
+
+	if (pool_id < 0 || pool_id >= KZT_MAX_EPH_POOLS)
+		return;
+
+	/* Held throughout, so the id is not handed out again too early. */
+	mutex_lock(&kzt_eph_pools_mutex);
+	ep = rcu_dereference_protected(kzt_eph_pools[pool_id],
+				       lockdep_is_held(&kzt_eph_pools_mutex));
+	RCU_INIT_POINTER(kzt_eph_pools[pool_id], NULL);
+	if (ep) {
+		synchronize_rcu();
+		wait_var_event(&ep->users, !atomic_read(&ep->users));
+		tmem_destroy_pool(ep->tmem);
+		kfree(ep);
+	}
+	mutex_unlock(&kzt_eph_pools_mutex);
+}
+
+static const struct cleancache_ops kzt_cleancache_ops = {
+	.init_fs = kzt_cc_init_fs,
+	.init_shared_fs = kzt_cc_init_shared_fs,
+	.get_page = kzt_cc_get_page,
+	.put_page = kzt_cc_put_page,
+	.invalidate_page = kzt_cc_invalidate_page,
+	.invalidate_inode = kzt_cc_invalidate_inode,
+	.invalidate_fs = kzt_cc_invalidate_fs,
+};
+#endif /* CONFIG_CLEANCACHE */
+
+/*
+ * sysfs: /sys/kernel/mm/kztmem/
+ *
+ * One read-only file per statistic, named after the counter, plus the
+ * pool size files and the two tunables.
+ */
+struct kzt_stat_attr {
+	struct kobj_attribute kattr;
+	atomic_long_t *stat;
+};
+
+static ssize_t kzt_stat_show(struct kobject *kobj,
+			     struct kobj_attribute *attr, char *buf)
+{
+	struct kzt_stat_attr *sa = container_of(attr, struct kzt_stat_attr,
+						kattr);
+
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(sa->stat));
+}
+
+#define KZT_STAT_ATTR(_name)						\
+static struct kzt_stat_attr kzt_attr_##_name = {			\
+	.kattr = __ATTR(_name, 0444, kzt_stat_show, NULL),		\
+	.stat = &kzt_##_name,						\
+}
+
+KZT_STAT_ATTR(curr_obj_count);
+KZT_STAT_ATTR(curr_obj_count_max);
+KZT_STAT_ATTR(curr_objnode_count);
+KZT_STAT_ATTR(curr_objnode_count_max);
+KZT_STAT_ATTR(curr_pers_pampd_count);
+KZT_STAT_ATTR(curr_pers_pampd_count_max);
+KZT_STAT_ATTR(same_filled_pages);
+KZT_STAT_ATTR(pers_compressed_bytes);
+KZT_STAT_ATTR(pers_puts);
+KZT_STAT_ATTR(failed_pers_puts);
+KZT_STAT_ATTR(pers_gets);
+KZT_STAT_ATTR(flush_total);
+KZT_STAT_ATTR(flush_found);
+KZT_STAT_ATTR(flobj_total);
+KZT_STAT_ATTR(flobj_found);
+KZT_STAT_ATTR(compress_poor);
+KZT_STAT_ATTR(pool_limit_hit);
+KZT_STAT_ATTR(failed_alloc);
+
+static ssize_t pers_pool_pages_show(struct kobject *kobj,
+				    struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n",
+			  xv_get_total_size_bytes(kzt_xvpool) >> PAGE_SHIFT);
+}
+
+static struct kobj_attribute kzt_attr_pers_pool_pages =
+	__ATTR_RO(pers_pool_pages);
+
+static ssize_t pers_pool_bytes_show(struct kobject *kobj,
+				    struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", xv_get_total_size_bytes(kzt_xvpool));
+}
+
+static struct kobj_attribute kzt_attr_pers_pool_bytes =
+	__ATTR_RO(pers_pool_bytes);
+
+/* Parse a tunable: a decimal number in [@min, @max], or -EINVAL. */
+static int kzt_parse_tunable(const char *buf, unsigned int min,
+			     unsigned int max, unsigned int *val)
+{
+	if (kstrtouint(buf, 10, val) || *val < min || *val > max)
+		return -EINVAL;
+	return 0;
+}
+
+static ssize_t max_pool_percent_show(struct kobject *kobj,
+				     struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(kzt_max_pool_percent));
+}
+
+static ssize_t max_pool_percent_store(struct kobject *kobj,
+				      struct kobj_attribute *attr,
+				      const char *buf, size_t count)
+{
+	unsigned int val;
+
+	if (kzt_parse_tunable(buf, 1, 100, &val))
+		return -EINVAL;
+	WRITE_ONCE(kzt_max_pool_percent, val);
+	return count;
+}
+
+static struct kobj_attribute kzt_attr_max_pool_percent =
+	__ATTR_RW(max_pool_percent);
+
+static ssize_t compress_limit_show(struct kobject *kobj,
+				   struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(kzt_compress_limit));
+}
+
+static ssize_t compress_limit_store(struct kobject *kobj,
+				    struct kobj_attribute *attr,
+				    const char *buf, size_t count)
+{
+	unsigned int val;
+
+	if (kzt_parse_tunable(buf, KZT_COMPRESS_LIMIT_MIN, PAGE_SIZE, &val))
+		return -EINVAL;
+	WRITE_ONCE(kzt_compress_limit, val);
+	return count;
+}
+
+static struct kobj_attribute kzt_attr_compress_limit =
+	__ATTR_RW(compress_limit);
+
+static struct attribute *kzt_attrs[] = {
+	&kzt_attr_curr_obj_count.kattr.attr,
+	&kzt_attr_curr_obj_count_max.kattr.attr,
+	&kzt_attr_curr_objnode_count.kattr.attr,
+	&kzt_attr_curr_objnode_count_max.kattr.attr,
+	&kzt_attr_curr_pers_pampd_count.kattr.attr,
+	&kzt_attr_curr_pers_pampd_count_max.kattr.attr,
+	&kzt_attr_same_filled_pages.kattr.attr,
+	&kzt_attr_pers_compressed_bytes.kattr.attr,
+	&kzt_attr_pers_puts.kattr.attr,
+	&kzt_attr_failed_pers_puts.kattr.attr,
+	&kzt_attr_pers_gets.kattr.attr,
+	&kzt_attr_flush_total.kattr.attr,
+	&kzt_attr_flush_found.kattr.attr,
+	&kzt_attr_flobj_total.kattr.attr,
+	&kzt_attr_flobj_found.kattr.attr,
+	&kzt_attr_compress_poor.kattr.attr,
+	&kzt_attr_pool_limit_hit.kattr.attr,
+	&kzt_attr_failed_alloc.kattr.attr,
+	&kzt_attr_pers_pool_pages.attr,
+	&kzt_attr_pers_pool_bytes.attr,
+	&kzt_attr_max_pool_percent.attr,
+	&kzt_attr_compress_limit.attr,
+	NULL,
+};
+
+static const struct attribute_group kzt_attr_group = {
+	.attrs = kzt_attrs,
+};
+
+#ifdef CONFIG_CLEANCACHE
+/*
+ * The cleancache half's files, present when that half is on: the
+ * kztmem counters above, zbud's counters (struct zbud_stats, one value
+ * per file) and two histograms.
+ *
+ * zbud_unbuddied_list_counts and zbud_cumul_chunk_counts are one line
+ * each of zbud_usable_chunks() + 1 space-separated decimal numbers,
+ * entry i for i = 0, 1, ...: the number of unbuddied frames with i free
+ * chunks now, and the number of zpages ever stored that took i chunks
+ * (entry 0 of the latter is always 0).  A chunk is ZBUD_CHUNK_SIZE
+ * bytes.
+ */
+KZT_STAT_ATTR(curr_eph_pampd_count);
+KZT_STAT_ATTR(curr_eph_pampd_count_max);
+KZT_STAT_ATTR(eph_puts);
+KZT_STAT_ATTR(failed_eph_puts);
+KZT_STAT_ATTR(eph_gets);
+KZT_STAT_ATTR(eph_get_misses);
+KZT_STAT_ATTR(eph_compress_poor);
+KZT_STAT_ATTR(eph_pool_limit_hit);
+KZT_STAT_ATTR(eph_flush_found);
+KZT_STAT_ATTR(eph_flobj_found);
+KZT_STAT_ATTR(eph_evict_missed);
+
+struct kzt_zbud_attr {
+	struct kobj_attribute kattr;
+	size_t offset;
+};
+
+static ssize_t kzt_zbud_show(struct kobject *kobj,
+			     struct kobj_attribute *attr, char *buf)
+{
+	struct kzt_zbud_attr *za = container_of(attr, struct kzt_zbud_attr,
+						kattr);
+	struct zbud_stats stats;
+
+	zbud_get_stats(kzt_zbud, &stats);
+	return sysfs_emit(buf, "%lu\n",
+			  *(unsigned long *)((u8 *)&stats + za->offset));
+}
+
+#define KZT_ZBUD_ATTR(_name, _field)					\
+static struct kzt_zbud_attr kzt_attr_##_name = {			\
+	.kattr = __ATTR(_name, 0444, kzt_zbud_show, NULL),		\
+	.offset = offsetof(struct zbud_stats, _field),			\
+}
+
+KZT_ZBUD_ATTR(zbud_curr_raw_pages, raw_pages);
+KZT_ZBUD_ATTR(zbud_curr_zpages, zpages);
+KZT_ZBUD_ATTR(zbud_curr_zbytes, zbytes);
+KZT_ZBUD_ATTR(zbud_cumul_zpages, cumul_zpages);
+KZT_ZBUD_ATTR(zbud_cumul_zbytes, cumul_zbytes);
+KZT_ZBUD_ATTR(zbud_buddied_count, buddied);
+KZT_ZBUD_ATTR(zbud_unbuddied_count, unbuddied);
+KZT_ZBUD_ATTR(zbpg_unused_list_count, unused);
+KZT_ZBUD_ATTR(zbud_evicting_pages, evicting);
+KZT_ZBUD_ATTR(evicted_raw_pages, evicted_raw);
+KZT_ZBUD_ATTR(evicted_buddied_pages, evicted_buddied);
+KZT_ZBUD_ATTR(evicted_unbuddied_pages, evicted_unbuddied);
+
+static ssize_t kzt_histogram_show(char *buf,
+				  void (*read)(struct zbud_pool *pool,
+					       unsigned long *counts))
+{
+	unsigned int i, n = zbud_usable_chunks();
+	unsigned long *counts;
+	int len = 0;
+
+	counts = kcalloc(ZBUD_NCHUNKS, sizeof(*counts), GFP_KERNEL);
+	if (!counts)
+		return -ENOMEM;
+	read(kzt_zbud, counts);
+	for (i = 0; i <= n; i++)
+		len += sysfs_emit_at(buf, len, "%lu%c", counts[i],
+				     i == n ? '\n' : ' ');
+	kfree(counts);
+	return len;
+}
+
+static ssize_t zbud_unbuddied_list_counts_show(struct kobject *kobj,
+					       struct kobj_attribute *attr,
+					       char *buf)
+{
+	return kzt_histogram_show(buf, zbud_unbuddied_counts);
+}
+
+static struct kobj_attribute kzt_attr_zbud_unbuddied_list_counts =
+	__ATTR_RO(zbud_unbuddied_list_counts);
+
+static ssize_t zbud_cumul_chunk_counts_show(struct kobject *kobj,
+					    struct kobj_attribute *attr,
+					    char *buf)
+{
+	return kzt_histogram_show(buf, zbud_cumul_chunk_counts);
+}
+
+static struct kobj_attribute kzt_attr_zbud_cumul_chunk_counts =
+	__ATTR_RO(zbud_cumul_chunk_counts);
+
+static struct attribute *kzt_eph_attrs[] = {
+	&kzt_attr_curr_eph_pampd_count.kattr.attr,
+	&kzt_attr_curr_eph_pampd_count_max.kattr.attr,
+	&kzt_attr_eph_puts.kattr.attr,
+	&kzt_attr_failed_eph_puts.kattr.attr,
+	&kzt_attr_eph_gets.kattr.attr,
+	&kzt_attr_eph_get_misses.kattr.attr,
+	&kzt_attr_eph_compress_poor.kattr.attr,
+	&kzt_attr_eph_pool_limit_hit.kattr.attr,
+	&kzt_attr_eph_flush_found.kattr.attr,
+	&kzt_attr_eph_flobj_found.kattr.attr,
+	&kzt_attr_eph_evict_missed.kattr.attr,
+	&kzt_attr_zbud_curr_raw_pages.kattr.attr,
+	&kzt_attr_zbud_curr_zpages.kattr.attr,
+	&kzt_attr_zbud_curr_zbytes.kattr.attr,
+	&kzt_attr_zbud_cumul_zpages.kattr.attr,
+	&kzt_attr_zbud_cumul_zbytes.kattr.attr,
+	&kzt_attr_zbud_buddied_count.kattr.attr,
+	&kzt_attr_zbud_unbuddied_count.kattr.attr,
+	&kzt_attr_zbpg_unused_list_count.kattr.attr,
+	&kzt_attr_zbud_evicting_pages.kattr.attr,
+	&kzt_attr_evicted_raw_pages.kattr.attr,
+	&kzt_attr_evicted_buddied_pages.kattr.attr,
+	&kzt_attr_evicted_unbuddied_pages.kattr.attr,
+	&kzt_attr_zbud_unbuddied_list_counts.attr,
+	&kzt_attr_zbud_cumul_chunk_counts.attr,
+	NULL,
+};
+
+static const struct attribute_group kzt_eph_attr_group = {
+	.attrs = kzt_eph_attrs,
+};
+#endif /* CONFIG_CLEANCACHE */
+
+static struct kobject *kzt_kobj;
+
+static int __init kzt_sysfs_init(bool cleancache)
+{
+	int ret;
+
+	kzt_kobj = kobject_create_and_add("kztmem", mm_kobj);
+	if (!kzt_kobj)
+		return -ENOMEM;
+	ret = sysfs_create_group(kzt_kobj, &kzt_attr_group);
+	if (ret)
+		goto put;
+#ifdef CONFIG_CLEANCACHE
+	if (cleancache) {
+		ret = sysfs_create_group(kzt_kobj, &kzt_eph_attr_group);
+		if (ret) {
+			sysfs_remove_group(kzt_kobj, &kzt_attr_group);
+			goto put;
+		}
+	}
+#endif
+	return 0;
+
+put:
+	kobject_put(kzt_kobj);
+	kzt_kobj = NULL;
+	return ret;
+}
+
+static void __init kzt_sysfs_exit(bool cleancache)
+{
+#ifdef CONFIG_CLEANCACHE
+	if (cleancache)
+		sysfs_remove_group(kzt_kobj, &kzt_eph_attr_group);
+#endif
+	sysfs_remove_group(kzt_kobj, &kzt_attr_group);
+	kobject_put(kzt_kobj);
+	kzt_kobj = NULL;
+}
+
+#ifdef CONFIG_CLEANCACHE
+/* zbud and its shrinker, for the cleancache half */
+static int __init kzt_eph_init(void)
+{
+	int ret;
+
+	kzt_zbud = zbud_create_pool(&kzt_zbud_ops, KZT_ZBUD_MAX_UNUSED);
+	if (!kzt_zbud)
+		return -ENOMEM;
+	ret = register_shrinker(&kzt_shrinker, "kztmem-zbud");
+	if (ret) {
+		zbud_destroy_pool(kzt_zbud);
+		kzt_zbud = NULL;
+	}
+	return ret;
+}
+
+static void __init kzt_eph_exit(void)
+{
+	unregister_shrinker(&kzt_shrinker);
+	zbud_destroy_pool(kzt_zbud);
+	kzt_zbud = NULL;
+}
+
+static int __init kzt_cleancache_register(void)
+{
+	return cleancache_register_ops(&kzt_cleancache_ops);
+}
+#else
+static int __init kzt_eph_init(void)
+{
+	return 0;
+}
+
+static void __init kzt_eph_exit(void)
+{
+}
+
+static int __init kzt_cleancache_register(void)
+{
+	return -ENODEV;
+}
+#endif /* CONFIG_CLEANCACHE */
+
+/*
+ * Initialization
+ *
+ * Everything that can be undone comes first.  The registrations with
+ * frontswap and cleancache cannot be undone: a half whose registration
+ * fails (another backend was first) stays off, and only if both are
+ * off is the rest torn down again.
+ */
+static int __init kztmem_init(void)
+{
+	bool frontswap = !kzt_nofrontswap;
+	bool cleancache = IS_ENABLED(CONFIG_CLEANCACHE) && !kzt_nocleancache;
+	const bool eph = cleancache;
+	int ret;
+
+	if (!kztmem_enabled)
+		return 0;
+	if (!frontswap && !cleancache) {
+		pr_info("frontswap and cleancache halves disabled, nothing to do\n");
+		return 0;
+	}
+
+	ret = -ENOMEM;
+	kzt_obj_cache = KMEM_CACHE(tmem_obj, 0);
+	if (!kzt_obj_cache)
+		goto fail;
+	kzt_objnode_cache = KMEM_CACHE(tmem_objnode, 0);
+	if (!kzt_objnode_cache)
+		goto destroy_obj_cache;
+	kzt_pampd_cache = KMEM_CACHE(kzt_pampd, 0);
+	if (!kzt_pampd_cache)
+		goto destroy_objnode_cache;
+	kzt_xvpool = xv_create_pool();
+	if (!kzt_xvpool)
+		goto destroy_pampd_cache;
+
+	ret = cpuhp_setup_state(CPUHP_BP_PREPARE_DYN, "mm/kztmem:prepare",
+				kzt_cpu_prepare, kzt_cpu_dead);
+	if (ret < 0)
+		goto destroy_xvpool;
+	kzt_cpuhp_state = ret;
+
+	if (eph) {
+		ret = kzt_eph_init();
+		if (ret)
+			goto remove_cpuhp;
+	}
+
+	ret = kzt_sysfs_init(eph);
+	if (ret)
+		goto eph_exit;
+
+	if (frontswap && frontswap_register_ops(&kzt_frontswap_ops)) {
+		pr_err("another frontswap backend is registered\n");
+		frontswap = false;
+	}
+	if (cleancache && kzt_cleancache_register()) {
+		pr_err("another cleancache backend is registered\n");
+		if (frontswap) {
+			/* Keep the files; the counters stay at zero. */
+			cleancache = false;
+		}
+	}
+	if (!frontswap && !cleancache) {
+		ret = -EBUSY;
+		goto remove_sysfs;
+	}
+
+	pr_info("enabled:%s%s (lzo1x)\n",
+		frontswap ? " frontswap (xvmalloc)" : "",
+		cleancache ? " cleancache (zbud)" : "");
+	return 0;
+
+remove_sysfs:
+	kzt_sysfs_exit(eph);
+eph_exit:
+	if (eph)
+		kzt_eph_exit();
+remove_cpuhp:
+	cpuhp_remove_state(kzt_cpuhp_state);
+destroy_xvpool:
+	xv_destroy_pool(kzt_xvpool);
+	kzt_xvpool = NULL;
+destroy_pampd_cache:
+	kmem_cache_destroy(kzt_pampd_cache);
+destroy_objnode_cache:
+	kmem_cache_destroy(kzt_objnode_cache);
+destroy_obj_cache:
+	kmem_cache_destroy(kzt_obj_cache);
+fail:
+	pr_err("initialization failed: %d\n", ret);
+	return ret;
+}
+device_initcall(kztmem_init);

@@ -1,0 +1,482 @@
+"""kztmem cleancache half (issue 5): ephemeral pages in zbud, end to end.
+
+Booted with ``kztmem`` (kztmem is then the cleancache backend; the test
+backend stays off). Every test formats the ``kzt-ext4`` disk with 4 KiB
+blocks (cleancache ignores smaller blocks, and mke2fs picks 1 KiB on
+small disks), mounts it, and checks through /sys/kernel/mm/kztmem/ that:
+
+- clean pages evicted from the page cache are stored (eph_puts) and a
+  re-read is served from kztmem (eph_gets), every byte verified by
+  vm-tests/workloads/filecheck; pages that do not compress are refused
+  and counted (eph_compress_poor);
+- overwriting in place, truncating, unlinking, renaming over and
+  remounting between the eviction and the re-read never return stale
+  data: each read is compared byte for byte with the new content;
+- memory pressure (memhog through swap) makes the zbud shrinker evict
+  frames (evicted_* move), the files still verify, the guest stays up;
+- re-reading a file set larger than the guest's page cache needs fewer
+  block reads from the ext4 disk once its pages went through kztmem than
+  the same read with nothing in cleancache yet.
+
+A kernel that has CONFIG_KZTMEM=y and CONFIG_CLEANCACHE=y and was booted
+with ``kztmem`` must show the cleancache counters and move them: their
+absence fails the run instead of skipping it.
+
+Page-cache eviction uses ``drop_caches`` level 1 (page cache only).
+Levels 2 and 3 also run every shrinker, kztmem's zbud shrinker included,
+and so empty kztmem as well; test_drop_slab_runs_the_shrinker checks
+exactly that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import mmap
+import os
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+import kztguest as kg
+
+pytestmark = pytest.mark.kzt_boot(append="kztmem", memory="384M")
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+EPH_COUNTERS = (
+    "eph_puts", "failed_eph_puts", "eph_gets", "eph_get_misses", "eph_compress_poor",
+    "curr_eph_pampd_count", "curr_eph_pampd_count_max",
+    "zbud_curr_raw_pages", "zbud_curr_zpages", "zbud_curr_zbytes",
+    "zbud_cumul_zpages", "zbud_cumul_zbytes", "zbud_buddied_count",
+    "zbpg_unused_list_count", "evicted_raw_pages", "evicted_buddied_pages",
+    "evicted_unbuddied_pages",
+)
+HISTOGRAMS = ("zbud_unbuddied_list_counts", "zbud_cumul_chunk_counts")
+
+#: Files of the data tests: 8 x 1 MiB, small next to the guest's RAM.
+FILES = 8
+FILE_SIZE = 1 << 20
+FILE_PAGES = FILE_SIZE // PAGE_SIZE
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _require_kztmem_cleancache() -> None:
+    config = kg.kernel_config()
+    expected = (config.get("CONFIG_KZTMEM") == "y" and config.get("CONFIG_CLEANCACHE") == "y"
+                and kg.booted_with("kztmem") and not kg.booted_with("nocleancache"))
+    if not kg.kztmem_present():
+        if expected:
+            pytest.fail(f"{kg.KZTMEM_SYSFS} absent although the kernel has CONFIG_KZTMEM=y, "
+                        "CONFIG_CLEANCACHE=y and was booted with 'kztmem' (see the console)")
+        pytest.skip(f"{kg.KZTMEM_SYSFS} absent: kernel without CONFIG_KZTMEM or booted "
+                    "without 'kztmem'")
+    missing = [n for n in EPH_COUNTERS + HISTOGRAMS if not (kg.KZTMEM_SYSFS / n).exists()]
+    if missing:
+        if config.get("CONFIG_CLEANCACHE") == "n" or (
+                "CONFIG_CLEANCACHE" not in config and config) or kg.booted_with("nocleancache"):
+            pytest.skip("kztmem runs without its cleancache half (CONFIG_CLEANCACHE off or "
+                        "booted with 'nocleancache')")
+        pytest.fail(f"{kg.KZTMEM_SYSFS} exists but the cleancache counters do not: {missing}")
+
+
+def counters() -> dict[str, int]:
+    return kg.int_values(kg.kztmem_counters())
+
+
+def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return kg.counters_delta(before, after)  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass
+class Ext4:
+    dev: str
+    mnt: Path
+
+    def mount(self) -> None:
+        kg.mount(self.dev, self.mnt)
+
+    def umount(self) -> None:
+        kg.umount(self.mnt)
+
+    def remount(self) -> None:
+        self.umount()
+        self.mount()
+
+    def block_stat(self) -> tuple[int, int]:
+        """(reads completed, sectors read) of the disk, /sys/block/vdX/stat."""
+        name = Path(os.path.realpath(self.dev)).name
+        fields = Path(f"/sys/block/{name}/stat").read_text().split()
+        return int(fields[0]), int(fields[2])
+
+
+@pytest.fixture
+def ext4_4k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ext4]:
+    """The kzt-ext4 disk, freshly formatted with 4 KiB blocks and mounted."""
+    dev = kg.find_disk(kg.EXT4_SERIAL)
+    mnt = tmp_path_factory.mktemp("kztcc")
+    kg.run([kg.tool("mkfs.ext4"), "-F", "-q", "-b", "4096", dev], timeout=300)
+    fs = Ext4(dev, mnt)
+    fs.mount()
+    try:
+        yield fs
+    finally:
+        fs.umount()
+
+
+# ------------------------------------------------------- contents in Python
+
+def page_bytes(tag: str, gen: int, index: int) -> bytes:
+    """One page of compressible text unique to (tag, generation, index)."""
+    line = f"{tag} gen {gen} page {index:08d} kztmem cleancache check\n".encode()
+    return (line * (PAGE_SIZE // len(line) + 1))[:PAGE_SIZE]
+
+
+def contents(tag: str, gen: int, pages: int) -> bytes:
+    return b"".join(page_bytes(tag, gen, i) for i in range(pages))
+
+
+def read_file(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def check_bytes(path: Path, expected: bytes) -> None:
+    got = read_file(path)
+    if got == expected:
+        return
+    if len(got) != len(expected):
+        pytest.fail(f"{path}: {len(got)} bytes read, {len(expected)} expected")
+    first = next(i for i in range(len(got)) if got[i] != expected[i])
+    stale = f" (page {first // PAGE_SIZE}: {got[first:first + 40]!r})"
+    pytest.fail(f"{path}: stale or wrong data from byte {first}{stale}")
+
+
+def through_cleancache(files: dict[Path, bytes]) -> dict[str, int]:
+    """Leave the pages of ``files`` in kztmem only; return the counter delta.
+
+    Written pages are not known to match the disk, so the kernel does not
+    offer them; reading them back from the disk first makes them eligible.
+    """
+    kg.drop_caches(1)
+    for path, data in files.items():
+        check_bytes(path, data)
+    before = counters()
+    kg.drop_caches(1)
+    return delta(counters(), before)
+
+
+def make_files(root: Path, tag: str, gen: int = 1, count: int = 4,
+               pages: int = FILE_PAGES) -> dict[Path, bytes]:
+    files = {}
+    for i in range(count):
+        path = root / f"{tag}{i}"
+        data = contents(f"{tag}{i}", gen, pages)
+        path.write_bytes(data)
+        files[path] = data
+    os.sync()
+    return files
+
+
+def resident_bytes(path: Path) -> int:
+    """Bytes of ``path`` in the page cache (util-linux fincore)."""
+    out = kg.run([kg.tool("fincore"), "--bytes", "--noheadings", "--output", "RES",
+                  str(path)]).stdout.split()
+    return int(out[0]) if out else 0
+
+
+def assert_stored(d: dict[str, int], pages: int) -> None:
+    assert d.get("eph_puts", 0) >= pages * 8 // 10, \
+        f"evicting {pages} clean pages stored only {d.get('eph_puts')} in kztmem: {d}"
+
+
+# ------------------------------------------------------------------- tests
+
+def test_sysfs_interface() -> None:
+    values = kg.kztmem_counters()
+    for name in EPH_COUNTERS:
+        assert isinstance(values[name], int) and values[name] >= 0, (name, values[name])
+        mode = (kg.KZTMEM_SYSFS / name).stat().st_mode & 0o777
+        assert mode == 0o444, f"{name}: mode {oct(mode)}"
+    lengths = set()
+    for name in HISTOGRAMS:
+        text = (kg.KZTMEM_SYSFS / name).read_text()
+        assert text.endswith("\n") and text.count("\n") == 1, f"{name}: not one line: {text!r}"
+        fields = text.split()
+        assert all(f.isdigit() for f in fields), f"{name}: not all counts: {text!r}"
+        lengths.add(len(fields))
+    assert len(lengths) == 1, f"the histograms differ in length: {lengths}"
+    # 4 KiB pages, 64-byte chunks, a 1-2 chunk header: 62 or 63 data chunks.
+    assert lengths.pop() >= 32
+    assert int(kg.read_value(kg.KZTMEM_SYSFS / "zbud_cumul_chunk_counts").split()[0]) == 0
+
+
+@pytest.mark.parametrize("pattern", ["text", "mix"])
+def test_put_get_roundtrip_filecheck(workloads, ext4_4k: Ext4, pattern: str) -> None:
+    """filecheck files go through kztmem and come back byte for byte."""
+    w = kg.run_filecheck("write", ext4_4k.mnt, files=FILES, size="1M", pattern=pattern, seed=3)
+    assert w.returncode == 0, w.describe()
+    os.sync()
+    kg.drop_caches(1)
+    r = kg.run_filecheck("verify", ext4_4k.mnt, files=FILES, size="1M", pattern=pattern, seed=3)
+    assert r.returncode == 0 and r.mismatches == 0, r.describe()
+
+    before = counters()
+    kg.drop_caches(1)
+    stored = counters()
+    d_put = delta(stored, before)
+    pages = FILES * FILE_PAGES
+    if pattern == "text":
+        assert_stored(d_put, pages)
+    else:
+        # mix: a fifth of the pages is random and must be refused, counted
+        assert d_put["eph_puts"] >= pages // 2, d_put
+        assert d_put["eph_compress_poor"] >= pages // 10, d_put
+        assert d_put["failed_eph_puts"] >= d_put["eph_compress_poor"], d_put
+    assert d_put["zbud_cumul_zpages"] >= d_put["eph_puts"], d_put
+    assert stored["zbud_curr_zpages"] == stored["curr_eph_pampd_count"], stored
+    assert stored["zbud_curr_raw_pages"] * 2 >= stored["zbud_curr_zpages"], \
+        f"more than two compressed pages per zbud frame: {stored}"
+    assert stored["zbud_curr_zbytes"] <= stored["zbud_curr_raw_pages"] * PAGE_SIZE, stored
+
+    r = kg.run_filecheck("verify", ext4_4k.mnt, files=FILES, size="1M", pattern=pattern, seed=3)
+    assert r.returncode == 0 and r.mismatches == 0, r.describe()
+    after = counters()
+    d_get = delta(after, stored)
+    assert d_get["eph_gets"] >= d_put["eph_puts"] * 8 // 10, \
+        f"re-reading {d_put['eph_puts']} stored pages hit only {d_get['eph_gets']}: {d_get}"
+    # gets are exclusive: the hits left kztmem
+    assert after["curr_eph_pampd_count"] <= stored["curr_eph_pampd_count"] - d_get["eph_gets"] \
+        + d_get["eph_puts"], (stored, after)
+    # and the page cache holds them now: reading again is not a get
+    again = counters()
+    r = kg.run_filecheck("verify", ext4_4k.mnt, files=FILES, size="1M", pattern=pattern, seed=3)
+    assert r.returncode == 0, r.describe()
+    assert delta(counters(), again)["eph_gets"] == 0
+
+
+def test_overwrite_in_place_never_stale(ext4_4k: Ext4) -> None:
+    files = make_files(ext4_4k.mnt, "ow")
+    assert_stored(through_cleancache(files), len(files) * FILE_PAGES)
+    # new contents for every other page, written in place (no truncate)
+    for path, data in list(files.items()):
+        new = bytearray(data)
+        with open(path, "r+b") as f:
+            for i in range(0, FILE_PAGES, 2):
+                page = page_bytes(path.name, 2, i)
+                f.seek(i * PAGE_SIZE)
+                f.write(page)
+                new[i * PAGE_SIZE:(i + 1) * PAGE_SIZE] = page
+        files[path] = bytes(new)
+    os.sync()
+    for path, data in files.items():
+        check_bytes(path, data)
+    through_cleancache(files)
+    for path, data in files.items():
+        check_bytes(path, data)
+    # once more through kztmem, now that the new pages came from the disk
+    through_cleancache(files)
+    for path, data in files.items():
+        check_bytes(path, data)
+
+
+def test_direct_overwrite_never_stale(ext4_4k: Ext4) -> None:
+    files = make_files(ext4_4k.mnt, "dio", count=2)
+    assert_stored(through_cleancache(files), len(files) * FILE_PAGES)
+    for path in list(files):
+        new = contents(path.name, 3, FILE_PAGES)
+        fd = os.open(path, os.O_WRONLY | os.O_DIRECT)
+        try:
+            buf = mmap.mmap(-1, len(new))
+            buf.write(new)
+            assert os.write(fd, buf) == len(new)
+        finally:
+            os.close(fd)
+        files[path] = new
+    for path, data in files.items():
+        check_bytes(path, data)
+    through_cleancache(files)
+    for path, data in files.items():
+        check_bytes(path, data)
+
+
+def test_truncate_never_stale(ext4_4k: Ext4) -> None:
+    files = make_files(ext4_4k.mnt, "tr")
+    assert_stored(through_cleancache(files), len(files) * FILE_PAGES)
+    keep = FILE_PAGES // 4
+    for path, data in list(files.items()):
+        os.truncate(path, keep * PAGE_SIZE + 100)      # cut inside a page
+        os.truncate(path, FILE_SIZE)                    # and grow back: a hole
+        files[path] = data[:keep * PAGE_SIZE + 100] + bytes(FILE_SIZE - keep * PAGE_SIZE - 100)
+    os.sync()
+    kg.drop_caches(1)
+    for path, data in files.items():
+        check_bytes(path, data)
+    through_cleancache(files)
+    for path, data in files.items():
+        check_bytes(path, data)
+
+
+def test_unlink_and_recreate_never_stale(ext4_4k: Ext4) -> None:
+    files = make_files(ext4_4k.mnt, "ul")
+    assert_stored(through_cleancache(files), len(files) * FILE_PAGES)
+    for path in files:
+        path.unlink()
+    os.sync()
+    # same names, likely the same inode numbers, new contents
+    files = make_files(ext4_4k.mnt, "ul", gen=2)
+    kg.drop_caches(1)
+    for path, data in files.items():
+        check_bytes(path, data)
+    through_cleancache(files)
+    for path, data in files.items():
+        check_bytes(path, data)
+
+
+def test_rename_over_never_stale(ext4_4k: Ext4) -> None:
+    files = make_files(ext4_4k.mnt, "rn")
+    assert_stored(through_cleancache(files), len(files) * FILE_PAGES)
+    for path in list(files):
+        tmp = path.with_name(path.name + ".new")
+        new = contents(path.name, 4, FILE_PAGES)
+        tmp.write_bytes(new)
+        os.sync()
+        os.rename(tmp, path)
+        files[path] = new
+    os.sync()
+    kg.drop_caches(1)
+    for path, data in files.items():
+        check_bytes(path, data)
+    through_cleancache(files)
+    for path, data in files.items():
+        check_bytes(path, data)
+
+
+def test_remount_drops_pool_never_stale(ext4_4k: Ext4) -> None:
+    files = make_files(ext4_4k.mnt, "rm")
+    pages = len(files) * FILE_PAGES
+    assert_stored(through_cleancache(files), pages)
+    held = counters()["curr_eph_pampd_count"]
+    assert held >= pages * 8 // 10
+
+    ext4_4k.remount()
+    after = counters()
+    assert after["curr_eph_pampd_count"] <= held - pages * 8 // 10, \
+        f"umount left the pool's pages in kztmem: {held} -> {after['curr_eph_pampd_count']}"
+
+    # change the files on the remounted fs, then remount again before reading
+    for path in list(files):
+        new = contents(path.name, 5, FILE_PAGES)
+        path.write_bytes(new)
+        files[path] = new
+    os.sync()
+    ext4_4k.remount()
+    for path, data in files.items():
+        check_bytes(path, data)
+    through_cleancache(files)
+    ext4_4k.remount()
+    for path, data in files.items():
+        check_bytes(path, data)
+
+
+def test_memory_pressure_evicts(workloads, swap, ext4_4k: Ext4) -> None:
+    """memhog through swap makes the shrinker give zbud frames back."""
+    files = make_files(ext4_4k.mnt, "mp", count=16, pages=FILE_PAGES * 2)
+    assert_stored(through_cleancache(files), len(files) * FILE_PAGES * 2)
+    before = counters()
+    assert before["zbud_curr_raw_pages"] > 0, before
+
+    size = kg.swap_pressure_mib(swap, extra_mib=32)
+    res = kg.run_memhog(size, pattern="mix", seed=5)
+    assert res.returncode == 0 and res.mismatches == 0, res.describe()
+
+    after = counters()
+    d = delta(after, before)
+    evicted = d["evicted_raw_pages"] + d["evicted_buddied_pages"] + d["evicted_unbuddied_pages"]
+    assert evicted > 0, f"memory pressure evicted nothing from zbud: {d}"
+    assert after["zbud_curr_raw_pages"] < before["zbud_curr_raw_pages"] or \
+        d["evicted_raw_pages"] > 0, (before, after)
+    # whatever was evicted comes from the disk, the rest from kztmem
+    for path, data in files.items():
+        check_bytes(path, data)
+    assert kg.meminfo_kib()["MemFree"] > 0
+    kg.run(["true"])
+
+
+def test_drop_slab_runs_the_shrinker(ext4_4k: Ext4) -> None:
+    """drop_caches level 2 runs every shrinker: zbud gives its frames back."""
+    files = make_files(ext4_4k.mnt, "ds")
+    assert_stored(through_cleancache(files), len(files) * FILE_PAGES)
+    before = counters()
+    assert before["zbud_curr_raw_pages"] > 0, before
+    kg.write_sysfs("/proc/sys/vm/drop_caches", "2")
+    after = counters()
+    d = delta(after, before)
+    assert d["evicted_buddied_pages"] + d["evicted_unbuddied_pages"] > 0, d
+    assert d["evicted_raw_pages"] > 0, d
+    assert after["zbud_curr_raw_pages"] <= before["zbud_curr_raw_pages"] // 10, (before, after)
+    assert after["curr_eph_pampd_count"] <= before["curr_eph_pampd_count"] // 10, (before, after)
+    assert after["zbud_evicting_pages"] == 0, after
+    # evicted pages come from the disk again, byte for byte
+    for path, data in files.items():
+        check_bytes(path, data)
+
+
+def test_fewer_block_reads_with_kztmem(workloads, ext4_4k: Ext4) -> None:
+    """Files that fell out of the page cache read back with fewer block reads
+    once their pages went through kztmem.
+
+    A set of single-file filecheck directories larger than the page cache is
+    read once cold (remounted, nothing in cleancache: every page comes from
+    the disk) and then the files that are no longer in the page cache (util-
+    linux fincore) are read again, the most recently evicted first. Without
+    kztmem each of those reads goes to the disk again, as in the cold read;
+    with kztmem a good part of them is served from it.
+    """
+    size_mib = 8
+    total_mib = kg.meminfo_kib()["MemAvailable"] // 1024 + 64
+    dirs = []
+    for i in range(total_mib // size_mib + 1):
+        d = ext4_4k.mnt / f"set{i:03d}"
+        d.mkdir()
+        w = kg.run_filecheck("write", d, files=1, size=f"{size_mib}M", pattern="text",
+                             seed=100 + i)
+        assert w.returncode == 0, w.describe()
+        dirs.append(d)
+    os.sync()
+    ext4_4k.remount()          # a fresh pool: nothing of these files in kztmem
+    kg.drop_caches(3)
+
+    c0, (r0, s0) = counters(), ext4_4k.block_stat()
+    for i, d in enumerate(dirs):
+        r = kg.run_filecheck("verify", d, files=1, size=f"{size_mib}M", pattern="text",
+                             seed=100 + i)
+        assert r.returncode == 0 and r.mismatches == 0, r.describe()
+    c1, (r1, s1) = counters(), ext4_4k.block_stat()
+    per_file = (s1 - s0) / len(dirs)
+    evicted = [(i, d) for i, d in enumerate(dirs)
+               if resident_bytes(d / "kzt-file-0000") < (size_mib << 20) // 2]
+    assert evicted, "every file is still in the page cache: the set is too small"
+
+    for i, d in reversed(evicted):
+        r = kg.run_filecheck("verify", d, files=1, size=f"{size_mib}M", pattern="text",
+                             seed=100 + i)
+        assert r.returncode == 0 and r.mismatches == 0, r.describe()
+    c2, (r2, s2) = counters(), ext4_4k.block_stat()
+
+    cold = per_file * len(evicted)
+    warm = s2 - s1
+    gets = delta(c2, c1)["eph_gets"]
+    info = (f"{len(dirs)} x {size_mib} MiB, {len(evicted)} evicted; cold read "
+            f"{r1 - r0} reads / {s1 - s0} sectors ({cold:.0f} for the evicted files); "
+            f"re-read of the evicted files {r2 - r1} reads / {warm} sectors, eph_gets {gets}; "
+            f"kztmem during the cold read {delta(c1, c0)}, during the re-read {delta(c2, c1)}")
+    print(info)
+    run_dir = os.environ.get("KZT_RUN_DIR")
+    if run_dir and os.access(run_dir, os.W_OK):
+        Path(run_dir, "cleancache-block-reads.txt").write_text(info + "\n")
+    assert delta(c1, c0)["eph_gets"] == 0, f"the cold read hit kztmem: {info}"
+    assert gets > 0, f"the re-read never hit kztmem: {info}"
+    assert warm < cold * 0.9, f"kztmem did not save block reads: {info}"
+    # the saving is kztmem's: each hit is a page (8 sectors) not read
+    assert gets * (PAGE_SIZE // 512) >= (cold - warm) // 2, info
