@@ -436,12 +436,13 @@ def test_bench_data_names_existing_configs_workloads_and_profiles() -> None:
     configs = workrun.load_configs()
     workloads = {p.stem for p in (REPO / "vm-tests" / "workloads").glob("*.json")}
     assert set(data.baselines.values()) <= set(configs)
-    for quick in (False, True):
-        plan = make_plan(BenchRequest(quick=quick), data, configs, workloads)
-        assert plan.variants and plan.workloads
+    full = make_plan(BenchRequest(), data, configs, workloads)
+    assert full.variants and full.workloads and full.reps >= 3
     quick = make_plan(BenchRequest(quick=True), data, configs, workloads)
-    # the quick bench shows every configuration
+    # the quick bench shows every configuration, plain swap on every disk
     assert {v.config for v in quick.variants} == set(configs)
+    assert {v.disk for v in quick.variants if v.config == "none"} == set(data.disk_profiles)
+    assert len(quick.runs()) <= 8
     for p in data.disk_profiles.values():
         assert p.iops > 0 and p.bps > 0
 
@@ -500,3 +501,48 @@ def test_console_notes_are_counted_and_aggregated(tmp_path: Path) -> None:
     assert cell["notes"] == {"swap write errors": {"lines": 2, "runs": 1}}
     _, hpath = report.write(tmp_path, bench_doc([rec, rec2]))
     assert "swap write errors (2 line(s) in 1 of 2 run(s))" in hpath.read_text()
+
+
+# ------------------------------------------------------------ workrun
+
+
+@pytest.mark.parametrize("guest_result, raises", [
+    ({"seconds": 1.0, "exit_code": 0}, None),
+    ({"unavailable": "kernel has no kztmem"}, workrun.Unavailable),
+    ({"error": "set-up step zram-swap failed: EINVAL"}, workrun.SetupFailed),
+])
+def test_run_workload_passes_config_and_throttle_to_the_guest(
+        fake_layout: Layout, monkeypatch: pytest.MonkeyPatch,
+        guest_result: dict[str, Any], raises: type[Exception] | None) -> None:
+    seen: list[vm.BootRequest] = []
+
+    def fake_boot(layout: Layout, req: vm.BootRequest) -> vm.BootResult:
+        seen.append(req)
+        assert all(d.path.exists() for d in req.disks)
+        out = Path(req.command[-2])
+        out.write_text(json.dumps(guest_result))
+        return boot()
+
+    monkeypatch.setattr(workrun, "require_image", lambda layout, base, flavour: Path("/bz"))
+    py = fake_layout.venv / "bin" / "python"
+    py.parent.mkdir(parents=True)
+    py.write_text("")
+    monkeypatch.setattr(vm, "boot", fake_boot)
+    run_dir = fake_layout.build / "r1"
+    req = workrun.RunRequest("w1", "zram", disk="hdd", run_dir=run_dir, echo=False)
+    if raises is None:
+        res = workrun.run_workload(fake_layout, req, bins=Path("/bins"))
+        assert res.data == guest_result and res.disk is not None and res.disk.name == "hdd"
+        assert res.memory == "256M"
+    else:
+        with pytest.raises(raises):
+            workrun.run_workload(fake_layout, req, bins=Path("/bins"))
+    (breq,) = seen
+    assert breq.memory == "256M" and breq.append == ()
+    assert [(d.name, d.throttle) for d in breq.disks] == [("kzt-swap", vm.Throttle(200, 60_000_000))]
+    assert not (run_dir / "kzt-swap.img").exists()         # images are removed after the run
+    spec = json.loads((run_dir / "config.json").read_text())
+    assert spec["name"] == "zram" and spec["setup"][0]["kind"] == "zram-swap"
+    assert spec["workload_timeout_seconds"] >= 1500       # the hdd profile's
+    assert breq.command[-3:] == [str(fake_layout.vm_tests / "workloads" / "w1.json"),
+                                 str(run_dir / "result.json"), str(run_dir / "config.json")]
