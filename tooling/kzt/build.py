@@ -91,6 +91,8 @@ def build_tree(tree: Path, base: Base, out: Path, req: BuildRequest) -> BuildRes
     # the directory holding both tree and output as base dir, paths become
     # relative and another clone of the project hits the same cache
     env = {"CCACHE_BASEDIR": os.path.commonpath([tree.resolve(), out.resolve()])}
+    if not os.environ.get("HOME") and not os.environ.get("CCACHE_DIR"):
+        env["CCACHE_DIR"] = str(out.parent / "ccache")  # ccache needs a home
     res = proc.stream(argv, cwd=tree, timeout=req.timeout, on_line=on_line, log=log,
                       env=env)
     prog.done()
