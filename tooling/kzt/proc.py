@@ -12,7 +12,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence, TextIO
 
 from .errors import InfraError
 
@@ -81,14 +81,12 @@ def stream(argv: Sequence[str], *, cwd: Path | None = None,
         except PermissionError as e:
             raise InfraError(f"{argv[0]}: cannot run it ({e.strerror})") from e
         timed_out = False
-        for is_err, line in _lines(p, start + timeout):
-            lines.append(line)
-            if logf:
-                logf.write(line + "\n")
-                logf.flush()
-            cb = on_err if is_err else on_line
-            if cb:
-                cb(line)
+        try:
+            _pump(p, start + timeout, lines, logf, on_line, on_err)
+        except BaseException:
+            # Ctrl-C or a callback's error: never leave QEMU or make behind
+            kill_group(p)
+            raise
         if p.poll() is None:
             # output closed or deadline passed: give the process a moment
             try:
@@ -109,6 +107,19 @@ def stream(argv: Sequence[str], *, cwd: Path | None = None,
             logf.close()
     return Completed(list(argv), rc, "".join(f"{ln}\n" for ln in lines),
                      time.monotonic() - start, timed_out)
+
+
+def _pump(p: "subprocess.Popen[bytes]", deadline: float, lines: list[str],
+          logf: "TextIO | None", on_line: Callable[[str], None] | None,
+          on_err: Callable[[str], None] | None) -> None:
+    for is_err, line in _lines(p, deadline):
+        lines.append(line)
+        if logf is not None:
+            logf.write(line + "\n")
+            logf.flush()
+        cb = on_err if is_err else on_line
+        if cb:
+            cb(line)
 
 
 def kill_group(p: "subprocess.Popen[bytes]") -> None:
