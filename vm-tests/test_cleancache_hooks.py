@@ -138,9 +138,11 @@ def test_mount_creates_pool_and_umount_drops_it(tmp_path_factory: pytest.TempPat
             f"mounting ext4 did not create exactly one pool: {delta(mounted, before)}"
         files = make_files(mnt, count=1)
         cycle_through_backend(files)
-        stored = backend()["stored_pages"]
-        assert stored >= before["stored_pages"] + FILE_PAGES, \
-            f"the evicted file is not in the backend: stored_pages {stored}"
+        stored = backend()["stored_pages"] - before["stored_pages"]
+        # drop_caches can leave a few pages cached (seen: 251 of 256 put),
+        # as in test_reads_from_disk_ask_the_backend_first.
+        assert stored >= FILE_PAGES - 8, \
+            f"the evicted file is not in the backend: {stored} of {FILE_PAGES} pages stored"
     finally:
         kg.umount(mnt)
     after = backend()
@@ -162,7 +164,9 @@ def test_evicted_pages_are_put_and_read_back(ext4_4k: Ext4) -> None:
     kg.drop_caches(3)
     b1, c1 = backend(), core()
     put = delta(b1, b0)
-    assert put["put"] >= npages, f"evicting {npages} clean pages put only {put['put']}: {put}"
+    # Allow the few pages per file drop_caches can leave cached.
+    assert put["put"] >= npages - 8 * FILES, \
+        f"evicting {npages} clean pages put only {put['put']}: {put}"
     assert c1["puts"] - c0["puts"] == put["put"], "core and backend disagree on puts"
     kept = put["stored_pages"]
     assert kept >= npages * 9 // 10, f"the backend kept only {kept} of {npages} pages: {put}"
