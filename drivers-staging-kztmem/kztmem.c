@@ -45,6 +45,7 @@
 #include <linux/lzo.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
@@ -62,9 +63,10 @@
 /*
  * Boot parameters
  *
- * kztmem_enabled is set by "kztmem", kzt_nofrontswap by "nofrontswap"
- * and kzt_nocleancache by "nocleancache".  They are read once, by
- * kztmem_init().
+ * kztmem_enabled is set by "kztmem" (or "kztmem=on", any kstrtobool()
+ * value), kzt_nofrontswap by "nofrontswap" and kzt_nocleancache by
+ * "nocleancache".  They are read once, by kztmem_init().  A malformed
+ * value is reported and ignored: the kernel boots with the defaults.
  */
 static bool kztmem_enabled __initdata;
 static bool kzt_nofrontswap __initdata;
@@ -72,22 +74,44 @@ static bool kzt_nocleancache __initdata;
 
 static int __init kztmem_setup(char *str)
 {
-	kztmem_enabled = true;
+	bool on;
+
+	if (!str || !*str) {
+		kztmem_enabled = true;
+		return 0;
+	}
+	if (kstrtobool(str, &on)) {
+		pr_warn("ignoring malformed \"kztmem=%s\" (expected on/off, y/n or 1/0)\n",
+			str);
+		return 0;
+	}
+	kztmem_enabled = on;
 	return 0;
 }
 early_param("kztmem", kztmem_setup);
 
+/* "nofrontswap" and "nocleancache" are plain switches: no value. */
+static int __init kzt_switch_setup(const char *name, const char *str,
+				   bool *flag)
+{
+	if (str) {
+		pr_warn("ignoring \"%s=%s\": %s takes no value\n", name, str,
+			name);
+		return 0;
+	}
+	*flag = true;
+	return 0;
+}
+
 static int __init kzt_nofrontswap_setup(char *str)
 {
-	kzt_nofrontswap = true;
-	return 0;
+	return kzt_switch_setup("nofrontswap", str, &kzt_nofrontswap);
 }
 early_param("nofrontswap", kzt_nofrontswap_setup);
 
 static int __init kzt_nocleancache_setup(char *str)
 {
-	kzt_nocleancache = true;
-	return 0;
+	return kzt_switch_setup("nocleancache", str, &kzt_nocleancache);
 }
 early_param("nocleancache", kzt_nocleancache_setup);
 
@@ -1061,10 +1085,55 @@ static struct kobj_attribute kzt_attr_pers_pool_bytes =
 static int kzt_parse_tunable(const char *buf, unsigned int min,
 			     unsigned int max, unsigned int *val)
 {
-	if (kstrtouint(buf, 10, val) || *val < min || *val > max)
+	if (!buf || kstrtouint(buf, 10, val) || *val < min || *val > max)
 		return -EINVAL;
 	return 0;
 }
+
+/*
+ * The tunables can also be set on the kernel command line, as
+ * kztmem.max_pool_percent=N and kztmem.compress_limit=N, with the same
+ * checks as the sysfs files.  On a bad value the set handler fails, the
+ * kernel logs "`VALUE' invalid for parameter `NAME'" and the default
+ * stays.  No /sys/module file: /sys/kernel/mm/kztmem/ is the one place
+ * to change them at run time.
+ */
+static int kzt_param_set_pool_percent(const char *val,
+				      const struct kernel_param *kp)
+{
+	unsigned int v;
+
+	if (kzt_parse_tunable(val, 1, 100, &v))
+		return -EINVAL;
+	WRITE_ONCE(*(unsigned int *)kp->arg, v);
+	return 0;
+}
+
+static int kzt_param_set_compress_limit(const char *val,
+					const struct kernel_param *kp)
+{
+	unsigned int v;
+
+	if (kzt_parse_tunable(val, KZT_COMPRESS_LIMIT_MIN, PAGE_SIZE, &v))
+		return -EINVAL;
+	WRITE_ONCE(*(unsigned int *)kp->arg, v);
+	return 0;
+}
+
+static const struct kernel_param_ops kzt_pool_percent_param_ops = {
+	.set = kzt_param_set_pool_percent,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops kzt_compress_limit_param_ops = {
+	.set = kzt_param_set_compress_limit,
+	.get = param_get_uint,
+};
+
+module_param_cb(max_pool_percent, &kzt_pool_percent_param_ops,
+		&kzt_max_pool_percent, 0);
+module_param_cb(compress_limit, &kzt_compress_limit_param_ops,
+		&kzt_compress_limit, 0);
 
 static ssize_t max_pool_percent_show(struct kobject *kobj,
 				     struct kobj_attribute *attr, char *buf)
