@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from . import proc, ui
+from . import host, proc, ui
 from .bases import Base
 from .errors import KztError
 from .layout import Layout
@@ -74,6 +74,7 @@ def build_tree(tree: Path, base: Base, out: Path, req: BuildRequest) -> BuildRes
     start = time.monotonic()
     if not (out / ".config").exists():
         raise KztError(f"no .config in {out}", "run './kzt config' first")
+    host.require_programs("make", "gcc", "flex", "bison", "bc", needed_for="building the kernel")
     log = out / "build.log"
     argv = make_argv(out, base, req.jobs, req.extra) + list(req.targets)
     prog = ui.Progress("build")

@@ -6,6 +6,10 @@ catches these.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
+from typing import Iterator
+
 
 class KztError(Exception):
     """A problem the user can act on (bad input, missing prerequisite)."""
@@ -33,3 +37,26 @@ class GuestError(KztError):
     """The guest did not boot, crashed, timed out, or its command failed."""
 
     exit_code = 4
+
+
+class DiskFullError(KztError):
+    """A write failed with ENOSPC: the file system holding `where` is full."""
+
+    def __init__(self, where: object, doing: str) -> None:
+        super().__init__(f"no space left on device at {where} while {doing}",
+                         f"free space on the file system that holds {where} (or point "
+                         "KZT_BUILD_DIR at a bigger disk; './kzt doctor' shows the free "
+                         "space), then run the command again")
+        self.where = str(where)
+        self.doing = doing
+
+
+@contextlib.contextmanager
+def disk_full_at(where: object, doing: str) -> Iterator[None]:
+    """Turn an ENOSPC from a write in the block into a DiskFullError."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise DiskFullError(where, doing) from e
+        raise

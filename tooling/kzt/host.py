@@ -56,10 +56,39 @@ def missing_packages(spec: HostSpec) -> list[str]:
     return [p for p in spec.packages if p not in have]
 
 
+def package_of(command: str) -> str | None:
+    """The Debian package that provides `command`, as data/host.json says."""
+    for c in HostSpec.load().commands:
+        if c["command"] == command:
+            return c["package"]
+    return None
+
+
+def install_hint(packages: list[str]) -> str:
+    return ("run './kzt setup' as root, or: apt-get install --no-install-recommends "
+            + " ".join(packages))
+
+
+def require_programs(*commands: str, needed_for: str) -> None:
+    """Refuse a step before it starts when a program it runs is not on PATH.
+
+    The error names every missing program and the Debian packages that
+    provide them, so that the step never fails half-way with a bare
+    "command not found" from make or tar.
+    """
+    missing = [c for c in commands if proc.which(c) is None]
+    if not missing:
+        return
+    packages = sorted({package_of(c) or c for c in missing})
+    raise KztError(f"{', '.join(missing)} not found on PATH (needed for {needed_for})",
+                   install_hint(packages))
+
+
 def venv_ok(layout: Layout, requirements: Path) -> bool:
     stamp = layout.venv / ".kzt-requirements"
-    return ((layout.venv / "bin" / "python").exists() and stamp.exists()
-            and stamp.read_text() == requirements.read_text())
+    return ((layout.venv / "bin" / "python").exists()
+            and (layout.venv / "bin" / "vng").exists()
+            and stamp.exists() and stamp.read_text() == requirements.read_text())
 
 
 def setup(layout: Layout, *, quiet: bool = False) -> SetupResult:
@@ -104,20 +133,21 @@ def doctor(layout: Layout) -> list[Check]:
     checks: list[Check] = []
     for c in spec.commands:
         path = proc.which(c["command"])
-        checks.append(Check(c["name"], path is not None, path or "not found",
-                            f"apt-get install --no-install-recommends {c['package']}"))
+        checks.append(Check(c["name"], path is not None,
+                            path or f"{c['command']} not found on PATH",
+                            install_hint([c["package"]])))
     for f in spec.files:
         ok = Path(f["path"]).exists()
-        checks.append(Check(f["name"], ok, f["path"] if ok else "missing",
-                            f"apt-get install --no-install-recommends {f['package']}"))
+        checks.append(Check(f["name"], ok, f["path"] if ok else f"{f['path']} missing",
+                            install_hint([f["package"]])))
     from .bases import Base
     base = Base.load("6.1")
     src = Path(base.tarball)
     checks.append(Check("kernel source 6.1", src.exists(), str(src),
                         f"apt-get install --no-install-recommends {base.debian_package}"))
     req = layout.root / "tooling" / "requirements.txt"
-    checks.append(Check("Python venv", venv_ok(layout, req), str(layout.venv),
-                        "./kzt setup"))
+    checks.append(Check("Python venv (virtme-ng, kconfiglib, pytest)", venv_ok(layout, req),
+                        str(layout.venv), "run './kzt setup'"))
     layout.build.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(layout.build).free / 2**30
     checks.append(Check("free disk", free >= spec.min_free_gib,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import proc, ui
+from . import host, proc, ui
 from .bases import Base
 from .errors import InfraError, KztError
 from .layout import Layout
@@ -164,6 +164,8 @@ def generate(tree: Path, kernelversion: str, base: Base, out: Path,
     for f in frags:
         for r in parse_fragment(f):
             requests[r.symbol] = r  # later fragments win
+    host.require_programs("make", "gcc", "flex", "bison",
+                          needed_for="make allnoconfig, which builds scripts/kconfig")
     out.mkdir(parents=True, exist_ok=True)
     new = out / ".config.kzt-new"
     mk = ["make", "-s", f"O={out}", f"ARCH={base.arch}", f"KCONFIG_CONFIG={new.name}"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import proc
-from .errors import KztError
+from .errors import DiskFullError, KztError
 
 FORMAT_PATCH_OPTS = ["--zero-commit", "--no-signature", "--no-numbered",
                      "--subject-prefix=PATCH", "--abbrev=12"]
@@ -69,7 +69,11 @@ def git(tree: Path, *args: str, timeout: float = 600, check: bool = True) -> pro
 
 
 def apply(tree: Path, series: Series, base_commit: str) -> ApplyFailure | None:
-    """git am every patch; on failure abort and reset to base_commit."""
+    """git am every patch; on failure abort and reset to base_commit.
+
+    A full disk is not the patch's fault: it raises DiskFullError instead
+    of returning an ApplyFailure.
+    """
     if not series.patches:
         return None
     res = git(tree, "am", "--committer-date-is-author-date",
@@ -80,6 +84,9 @@ def apply(tree: Path, series: Series, base_commit: str) -> ApplyFailure | None:
     git(tree, "am", "--abort", check=False)
     git(tree, "reset", "-q", "--hard", base_commit)
     git(tree, "clean", "-fdq")
+    if proc.out_of_space(res):
+        # the patch is fine; the disk is not
+        raise DiskFullError(tree, f"applying {failed.name} with git am")
     return ApplyFailure(failed, _hunk_detail(res.output))
 
 

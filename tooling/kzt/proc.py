@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence, TextIO
 
-from .errors import InfraError
+from .errors import DiskFullError, InfraError
+
+# how tools say ENOSPC (strerror; git's own words for a failed object write)
+NO_SPACE = ("No space left on device", "Out of diskspace")
 
 
 @dataclass
@@ -46,10 +49,17 @@ def run(argv: Sequence[str], *, cwd: Path | None = None,
     if res.timed_out:
         raise InfraError(f"{what or argv[0]} did not finish within {timeout:.0f} s",
                          f"last output:\n{res.output[-2000:]}")
+    if check and res.returncode != 0 and out_of_space(res):
+        raise DiskFullError(cwd or Path.cwd(), what or " ".join(argv[:3]))
     if check and res.returncode != 0:
         raise InfraError(f"{what or ' '.join(argv[:3])} failed (exit {res.returncode})",
                          res.output.strip()[-3000:] or None)
     return res
+
+
+def out_of_space(res: Completed) -> bool:
+    """Did the command fail because a file system filled up (ENOSPC)?"""
+    return res.returncode != 0 and any(s in res.output for s in NO_SPACE)
 
 
 def stream(argv: Sequence[str], *, cwd: Path | None = None,
@@ -76,8 +86,9 @@ def stream(argv: Sequence[str], *, cwd: Path | None = None,
                                  stdin=subprocess.DEVNULL,
                                  start_new_session=True)
         except FileNotFoundError as e:
-            raise InfraError(f"{argv[0]}: command not found",
-                             "run './kzt setup' to install what is missing") from e
+            if cwd is not None and not Path(cwd).is_dir():
+                raise InfraError(f"cannot run {argv[0]} in {cwd}: no such directory") from e
+            raise _missing_program(argv[0]) from e
         except PermissionError as e:
             raise InfraError(f"{argv[0]}: cannot run it ({e.strerror})") from e
         timed_out = False
@@ -171,6 +182,14 @@ def _lines(p: "subprocess.Popen[bytes]", deadline: float) -> Iterator[tuple[bool
                 raw, bufs[fd] = bufs[fd].split(b"\n", 1)
                 yield key.data, raw.decode("utf-8", "replace").rstrip("\r")
     sel.close()
+
+
+def _missing_program(name: str) -> InfraError:
+    from .host import install_hint, package_of  # host runs its commands through proc
+    package = package_of(Path(name).name)
+    return InfraError(f"{name}: command not found",
+                      install_hint([package]) if package
+                      else "run './kzt setup' to install what is missing")
 
 
 def _env(extra: Mapping[str, str] | None) -> dict[str, str] | None:

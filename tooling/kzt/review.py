@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import patches, proc, ui
+from . import host, patches, proc, ui
 from .bases import Base
 from .build import BuildRequest, BuildStatus, build_tree
 from .errors import KztError
@@ -31,6 +31,7 @@ class CheckpatchResult:
 
 
 def checkpatch(tree: Path, path: Path, *, is_file: bool) -> CheckpatchResult:
+    host.require_programs("perl", needed_for="checkpatch.pl")
     argv = ["perl", str(tree / "scripts" / "checkpatch.pl"), "--strict",
             "--show-types", "--color=never"]
     if is_file:

@@ -5,9 +5,14 @@ as given (with Debian's top-level "ignore everything" .gitignore stanza
 dropped, so git sees the tree); the series is applied on top with `git am`
 and drivers-staging-kztmem/ is linked into drivers/staging/kztmem.
 
-Guarantees: a source of the wrong version is refused before anything is
-touched; a patch that does not apply leaves the tree at its base commit;
-rerunning with nothing changed does nothing.
+Guarantees: a source of the wrong version, or one that is not a Linux
+tree at all, is refused before anything is touched; a missing program is
+named before anything starts; a full disk while extracting or committing
+removes the half-made tree and leaves the previous one as it was, and a
+full disk after that (applying the series, writing the state) removes the
+new tree, so that no tree is left that the state does not truly describe;
+a patch that does not apply leaves the tree at its base commit; rerunning
+with nothing changed does nothing.
 """
 from __future__ import annotations
 
@@ -21,12 +26,17 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from . import patches, proc, ui
+from . import host, patches, proc, ui
 from .bases import Base
-from .errors import KztError
+from .errors import DiskFullError, KztError, disk_full_at
 from .layout import Layout
 
 DRIVER_LINK = "drivers/staging/kztmem"
+EXPECTED = ("a Linux source tree (a directory whose top-level Makefile sets VERSION and "
+            "PATCHLEVEL) or a tarball of one, such as /usr/src/linux-source-6.1.tar.xz")
+# the program tar runs to decompress each kind of tarball
+DECOMPRESSORS = {".xz": "xz", ".txz": "xz", ".zst": "zstd", ".gz": "gzip", ".tgz": "gzip",
+                 ".bz2": "bzip2"}
 
 
 class PrepareStatus(Enum):
@@ -63,8 +73,9 @@ class PrepareResult:
 def kernel_version(tree: Path) -> tuple[str, str]:
     """(VERSION.PATCHLEVEL, full version) from a tree's top Makefile."""
     mk = tree / "Makefile"
-    if not mk.exists():
-        raise KztError(f"{tree} is not a Linux source tree (no Makefile)")
+    if not mk.is_file():
+        raise KztError(f"{tree} is not a Linux source tree: it has no top-level Makefile",
+                       f"expected {EXPECTED}")
     return _version_from_makefile(mk.read_text(errors="replace"), mk)
 
 
@@ -81,7 +92,7 @@ def _peek_tarball_version(src: Path) -> tuple[str, str] | None:
                     return _version_from_makefile(f.read(4096).decode(errors="replace"),
                                                   Path(member.name))
     except (tarfile.TarError, OSError, EOFError) as e:
-        raise KztError(f"{src} could not be read as a tar archive ({e})",
+        raise KztError(f"{src} could not be read as a tar archive ({e}); expected {EXPECTED}",
                        "is it truncated or corrupt? re-download it or pass another --source") from e
     return None
 
@@ -93,7 +104,8 @@ def _version_from_makefile(text: str, mk: Path) -> tuple[str, str]:
         if m:
             vals[m.group(1)] = m.group(2)
     if "VERSION" not in vals or "PATCHLEVEL" not in vals:
-        raise KztError(f"{mk} has no VERSION/PATCHLEVEL: not a Linux source tree")
+        raise KztError(f"{mk} has no VERSION/PATCHLEVEL: not a Linux source tree",
+                       f"expected {EXPECTED}")
     short = f"{vals['VERSION']}.{vals['PATCHLEVEL']}"
     full = short + (f".{vals['SUBLEVEL']}" if vals.get("SUBLEVEL") else "")
     return short, full + vals.get("EXTRAVERSION", "")
@@ -111,10 +123,14 @@ def load_state(layout: Layout, base: str) -> TreeState | None:
 
 def save_state(layout: Layout, base: str, state: TreeState) -> None:
     f = layout.state_file(base)
-    f.parent.mkdir(parents=True, exist_ok=True)
     tmp = f.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=2) + "\n")
-    tmp.replace(f)
+    try:
+        with disk_full_at(f.parent, f"writing {f.name}"):
+            f.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(asdict(state), indent=2) + "\n")
+            tmp.replace(f)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def require_tree(layout: Layout, base: str) -> tuple[Path, TreeState]:
@@ -132,6 +148,19 @@ def _source_id(src: Path) -> str:
     return f"{src.resolve()}:{st.st_size}:{int(st.st_mtime)}"
 
 
+def _source_version(src: Path) -> tuple[str, str]:
+    """The version of a source, or an error saying what a source must be."""
+    if src.is_dir():
+        return kernel_version(src)
+    if not src.is_file():
+        raise KztError(f"{src} is neither a directory nor a regular file", f"expected {EXPECTED}")
+    peeked = _peek_tarball_version(src)
+    if peeked is None:
+        raise KztError(f"{src} is a tar archive, but not of a Linux source tree: it has "
+                       "no top-level Makefile", f"expected {EXPECTED}")
+    return peeked
+
+
 def prepare(layout: Layout, req: PrepareRequest) -> PrepareResult:
     start = time.monotonic()
     base = Base.load(req.base)
@@ -141,6 +170,9 @@ def prepare(layout: Layout, req: PrepareRequest) -> PrepareResult:
         raise KztError(f"kernel source {src} does not exist",
                        f"apt-get install --no-install-recommends {base.debian_package}"
                        " (or './kzt setup'), or pass --source TARBALL|DIR")
+    host.require_programs("git", needed_for="putting the kernel tree under git")
+    if src.is_dir():
+        kernel_version(src)  # before _source_id looks at its Makefile
     tree = layout.src(req.base)
     state = load_state(layout, req.base)
     sid = _source_id(src)
@@ -156,11 +188,12 @@ def prepare(layout: Layout, req: PrepareRequest) -> PrepareResult:
     if state and (tree / ".git").exists() and not req.force:
         # a new source replaces the tree: never lose work doing so
         _refuse_if_work_would_be_lost(tree, state, series)
-    peeked = _peek_tarball_version(src) if src.is_file() else kernel_version(src)
-    if peeked:
-        _check_version(src, peeked, req.base, base)
-    staged = _stage_source(layout, req.base, src, base)
+    _check_version(src, _source_version(src), req.base, base)
+    # Everything up to the base commit happens in a staging directory: when
+    # it fails (a full disk, Ctrl-C) the previous tree is still whole.
+    staged = layout.build / "src" / f".linux-{req.base}.staging"
     try:
+        _stage_source(staged, src)
         short, full = kernel_version(staged)
         _check_version(src, (short, full), req.base, base)
         for junk in (".config", "include/config", "include/generated"):
@@ -180,6 +213,11 @@ def prepare(layout: Layout, req: PrepareRequest) -> PrepareResult:
     for out in layout.build.glob(f"out/{req.base}-*"):
         shutil.rmtree(out, ignore_errors=True)
     state = TreeState(sid, full, base_commit, base_commit, "", [])
+    try:
+        save_state(layout, req.base, state)  # the tree at its base commit
+    except DiskFullError as e:
+        # the old state describes a tree that is gone
+        raise _drop_tree(layout, req.base, e) from e
     _link_driver(layout, tree)
     _apply_or_fail(layout, req.base, tree, state, series)
     return PrepareResult(PrepareStatus.PREPARED, tree, state, time.monotonic() - start)
@@ -245,12 +283,13 @@ def _series_matches_tree(tree: Path, base_commit: str, series: patches.Series) -
 def _apply_or_fail(layout: Layout, base: str, tree: Path, state: TreeState,
                    series: patches.Series) -> None:
     ui.step(f"applying {len(series.patches)} patch(es) from {series.directory}")
-    failure = patches.apply(tree, series, state.base_commit)
+    try:
+        failure = patches.apply(tree, series, state.base_commit)
+    except DiskFullError as e:
+        # whether git could undo its half-done am on a full disk is unknown
+        raise _drop_tree(layout, base, e) from e
     if failure:
-        state.head = state.base_commit
-        state.series_digest = ""
-        state.applied = []
-        save_state(layout, base, state)
+        _record_base(layout, base, state)
         raise KztError(f"patch {failure.patch} does not apply to Linux {state.kernelversion}:\n"
                        f"{failure.detail}\nthe tree was left at its base commit "
                        f"{state.base_commit[:12]}",
@@ -261,25 +300,66 @@ def _apply_or_fail(layout: Layout, base: str, tree: Path, state: TreeState,
     save_state(layout, base, state)
 
 
-def _stage_source(layout: Layout, base: str, src: Path, b: Base) -> Path:
-    staged = layout.build / "src" / f".linux-{base}.staging"
+def _record_base(layout: Layout, base: str, state: TreeState) -> None:
+    """The tree was reset to its base commit: say so in the state file."""
+    state.head = state.base_commit
+    state.series_digest = ""
+    state.applied = []
+    try:
+        save_state(layout, base, state)
+    except DiskFullError as e:
+        raise _drop_tree(layout, base, e) from e
+
+
+def _drop_tree(layout: Layout, base: str, e: DiskFullError) -> DiskFullError:
+    """The disk filled up in a tree whose state cannot be trusted or recorded.
+
+    The tree and its state are removed, so that build/src never holds a
+    tree kzt has no true record of; the next run starts from the source.
+    """
+    shutil.rmtree(layout.src(base), ignore_errors=True)
+    layout.state_file(base).unlink(missing_ok=True)
+    return DiskFullError(e.where, f"{e.doing}; the unfinished tree {layout.src(base)} "
+                         "was removed")
+
+
+def _stage_source(staged: Path, src: Path) -> None:
+    """Copy or extract `src` into `staged` (the caller removes it on error)."""
+    where = staged.parent
+    unpack = DECOMPRESSORS.get(src.suffix)
+    if src.is_dir():
+        host.require_programs("rsync", needed_for=f"copying {src}")
+    else:
+        host.require_programs("tar", *([unpack] if unpack else []),
+                              needed_for=f"extracting {src.name}")
     shutil.rmtree(staged, ignore_errors=True)
-    staged.parent.mkdir(parents=True, exist_ok=True)
+    with disk_full_at(where, f"making {staged.name}"):
+        staged.parent.mkdir(parents=True, exist_ok=True)
     if src.is_dir():
         ui.step(f"copying {src}")
-        staged.mkdir()
-        proc.run(["rsync", "-a", "--exclude=/.git", f"{src}/", f"{staged}/"],
-                 timeout=900, what=f"copying {src}")
-        return staged
+        with disk_full_at(where, f"copying {src}"):
+            staged.mkdir()
+        res = proc.run(["rsync", "-a", "--exclude=/.git", f"{src}/", f"{staged}/"],
+                       timeout=900, check=False, what=f"copying {src}")
+        if proc.out_of_space(res):
+            raise DiskFullError(where, f"copying {src}")
+        if res.returncode != 0:
+            raise KztError(f"{src} could not be copied (exit {res.returncode})",
+                           res.output.strip()[-800:])
+        return
     ui.step(f"extracting {src}")
     tmp = staged.with_name(staged.name + ".x")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
     try:
+        with disk_full_at(where, f"extracting {src}"):
+            tmp.mkdir()
         if not tarfile.is_tarfile(src):
-            raise KztError(f"{src} is neither a directory nor a tar archive")
+            raise KztError(f"{src} is neither a directory nor a tar archive",
+                           f"expected {EXPECTED}")
         res = proc.run(["tar", "-xf", str(src), "-C", str(tmp)], timeout=900,
                        check=False, what=f"tar -xf {src}")
+        if proc.out_of_space(res):
+            raise DiskFullError(where, f"extracting {src}")
         if res.returncode != 0:
             raise KztError(f"{src} could not be extracted (corrupt or truncated?)",
                            res.output.strip()[-800:])
@@ -291,22 +371,22 @@ def _stage_source(layout: Layout, base: str, src: Path, b: Base) -> Path:
             top.rename(staged)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return staged
 
 
 def _base_commit(tree: Path, src: Path, full: str) -> str:
     gi = tree / ".gitignore"
-    if gi.exists():
-        text = gi.read_text()
-        cut = text.find("\n#\n# Debian packaging")
-        if cut < 0:
-            cut = text.find("# Debian packaging")
-        if cut >= 0:
-            gi.write_text(text[:cut].rstrip("\n") + "\n")
-    patches.git(tree, "init", "-q", "-b", "kzt")
-    exclude = tree / ".git" / "info" / "exclude"
-    exclude.parent.mkdir(parents=True, exist_ok=True)
-    exclude.write_text(f"/{DRIVER_LINK}\n")
+    with disk_full_at(tree.parent, "writing the base commit"):
+        if gi.exists():
+            text = gi.read_text()
+            cut = text.find("\n#\n# Debian packaging")
+            if cut < 0:
+                cut = text.find("# Debian packaging")
+            if cut >= 0:
+                gi.write_text(text[:cut].rstrip("\n") + "\n")
+        patches.git(tree, "init", "-q", "-b", "kzt")
+        exclude = tree / ".git" / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        exclude.write_text(f"/{DRIVER_LINK}\n")
     patches.git(tree, "add", "-A", timeout=900)
     patches.git(tree, "commit", "-q", "--no-verify", "-m",
                 f"base: Linux {full} from {src.name}\n\n"

@@ -185,6 +185,9 @@ def boot(layout: Layout, req: BootRequest) -> BootResult:
 
 
 def _run(layout: Layout, req: BootRequest, accel: Accel) -> BootResult:
+    from .host import require_programs
+    # vng starts QEMU through PATH; without it vng fails with a traceback
+    require_programs("qemu-system-x86_64", needed_for="booting a guest with virtme-ng")
     argv = vng_argv(layout, req, accel)
     exit_code: int | None = None
 
