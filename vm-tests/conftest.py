@@ -29,6 +29,13 @@ def pytest_configure(config: pytest.Config) -> None:
         "kzt_boot(append='', memory='384M'): how the host runner boots the guest for this "
         "module: extra kernel command line and guest memory. No effect inside the guest.",
     )
+    for line in (
+        "integrity: a data-integrity suite; `kzt test --debug` runs these on the debug kernel",
+        "debug_kernel: needs the debug flavour (fault injection); deselected by default "
+        "on other kernels",
+        "soak: long concurrent run, KZT_SOAK_SECONDS long (`kzt soak --minutes N`)",
+    ):
+        config.addinivalue_line("markers", line)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

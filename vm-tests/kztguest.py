@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Iterator, Optional, Sequence, Union
+from typing import IO, Any, Callable, Iterator, Optional, Sequence, Union
 
 SWAP_SERIAL = "kzt-swap"
 EXT4_SERIAL = "kzt-ext4"
@@ -81,9 +81,15 @@ def tool(name: str) -> str:
     return found
 
 
-def run(argv: Sequence[str], timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command (argument list, no shell), capturing text output."""
-    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
+def run(argv: Sequence[str], timeout: float = 120.0, check: bool = True,
+        make_it_fail: bool = False) -> subprocess.CompletedProcess:
+    """Run a command (argument list, no shell), capturing text output.
+
+    With ``make_it_fail`` the command is a fault-injection target (see
+    FaultInjection).
+    """
+    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=_mark_make_it_fail if make_it_fail else None)
     if check and proc.returncode != 0:
         raise CommandFailed(argv, proc)
     return proc
@@ -179,8 +185,14 @@ def device_size_mib(path: str) -> int:
 
 # -------------------------------------------------------------------- ext4
 
-def mkfs_ext4(path: str) -> None:
-    run([tool("mkfs.ext4"), "-F", "-q", path], timeout=300)
+def mkfs_ext4(path: str, block_size: Optional[int] = None) -> None:
+    """mkfs.ext4; pass block_size=4096 where cleancache must see the file
+    system (it ignores blocks smaller than a page, and mke2fs picks 1 KiB
+    blocks on small disks)."""
+    argv = [tool("mkfs.ext4"), "-F", "-q"]
+    if block_size is not None:
+        argv += ["-b", str(block_size)]
+    run([*argv, path], timeout=300)
 
 
 def is_mounted(mountpoint: Union[str, Path]) -> bool:
@@ -400,11 +412,12 @@ class Workload:
     Use as a context manager: a program still running on exit is killed.
     """
 
-    def __init__(self, argv: Sequence[str]) -> None:
+    def __init__(self, argv: Sequence[str], make_it_fail: bool = False) -> None:
         self.argv = [str(a) for a in argv]
         self._stderr: IO[bytes] = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._stderr)
+                                     stderr=self._stderr,
+                                     preexec_fn=_mark_make_it_fail if make_it_fail else None)
         self._out = b""
         self._lines_seen = 0
 
@@ -481,9 +494,10 @@ def memhog_argv(size_mib: int, pattern: str = "mix", seed: int = 1, passes: int 
 
 
 def run_memhog(size_mib: int, pattern: str = "mix", timeout: float = WORKLOAD_TIMEOUT,
-               **kwargs: object) -> WorkloadResult:
+               make_it_fail: bool = False, **kwargs: object) -> WorkloadResult:
     """Run memhog to completion (no pauses)."""
-    with Workload(memhog_argv(size_mib, pattern, **kwargs)) as w:  # type: ignore[arg-type]
+    with Workload(memhog_argv(size_mib, pattern, **kwargs),  # type: ignore[arg-type]
+                  make_it_fail=make_it_fail) as w:
         return w.finish(timeout)
 
 
@@ -524,6 +538,24 @@ class Tunable:
         self.restore()
 
 
+def settled(read: "Callable[[], dict[str, Any]]", keys: Sequence[str],
+            timeout: float = 60.0) -> dict[str, Any]:
+    """``read()`` once ``keys`` hold still across two reads half a second apart.
+
+    The counter files are read one by one while kswapd may still be
+    storing pages, so related counters (a failed store and its reason)
+    can be caught half-updated; wait until reclaim has settled.
+    """
+    deadline = time.monotonic() + timeout
+    last = read()
+    while True:
+        time.sleep(0.5)
+        now = read()
+        if all(now.get(k) == last.get(k) for k in keys) or time.monotonic() > deadline:
+            return now
+        last = now
+
+
 def counters_delta(before: dict[str, Counter], after: dict[str, Counter]) -> dict[str, int]:
     """after - before for every integer counter present in both."""
     return {k: after[k] - before[k] for k in before  # type: ignore[operator]
@@ -534,3 +566,111 @@ def iter_workload_defs() -> Iterator[dict]:
     """The workload definitions (vm-tests/workloads/*.json)."""
     for path in sorted((VM_TESTS_DIR / "workloads").glob("*.json")):
         yield json.loads(path.read_text())
+
+
+# ---------------------------------------------------------- fault injection
+
+FAULT_ATTRS = ("failslab", "fail_page_alloc")
+SLAB_SYSFS = Path("/sys/kernel/slab")
+#: The slab caches kztmem allocates from while storing a page.
+KZTMEM_SLAB_CACHES = ("tmem_obj", "tmem_objnode", "kzt_pampd")
+#: Boot argument that marks them for failslab's cache-filter (flag A).
+SLUB_DEBUG_FAILSLAB = "slub_debug=A," + ",".join(KZTMEM_SLAB_CACHES)
+
+
+def _failslab_flag(cache: str) -> bool:
+    try:
+        return (SLAB_SYSFS / cache / "failslab").read_text().strip() == "1"
+    except OSError:
+        return False
+
+
+def _mark_make_it_fail() -> None:
+    """preexec_fn: make the child (and what it execs) a fault-injection target."""
+    with open("/proc/self/make-it-fail", "w") as f:
+        f.write("1")
+
+
+def fault_injection_available() -> bool:
+    ensure_debugfs()
+    return all((DEBUGFS / a / "probability").is_file() for a in FAULT_ATTRS)
+
+
+def kswapd_pids() -> list[int]:
+    """The kswapd threads: they do most swap-outs and page-cache evictions."""
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().startswith("kswapd"):
+                pids.append(int(comm.parent.name))
+        except OSError:
+            continue
+    return pids
+
+
+class FaultInjection:
+    """failslab and fail_page_alloc armed for the allocations kztmem makes.
+
+    Every allocation kztmem makes while storing a page is GFP_NOWAIT (it
+    runs in reclaim), so both attributes are limited to allocations that
+    cannot sleep (``ignore-gfp-wait``) and to target tasks (``task-filter``):
+    ``pids`` given here (kswapd, typically) and children started with
+    ``make_it_fail=True``. The workloads' own page faults can sleep and are
+    left alone. Everything is restored on exit, probability first.
+    """
+
+    def __init__(self, probability: int = 10, pids: Sequence[int] = (),
+                 slab_caches: Sequence[str] = ()) -> None:
+        if not 0 < probability <= 100:
+            raise ValueError(f"probability {probability} not in 1..100")
+        self.settings = {
+            "probability": str(probability), "interval": "1", "times": "-1",
+            "space": "0", "verbose": "0", "task-filter": "Y", "ignore-gfp-wait": "Y",
+        }
+        # With slab_caches, failslab fails only those caches (its
+        # cache-filter): kztmem's own, not kmemleak's or the rest of the
+        # kernel's.  A cache's failslab flag is read-only at run time; it is
+        # set at boot with slub_debug=A,<cache>,... (see SLUB_DEBUG_FAILSLAB).
+        self.extra = {"failslab": {"cache-filter": "Y" if slab_caches else "N"},
+                      "fail_page_alloc": {"ignore-gfp-highmem": "N", "min-order": "0"}}
+        self.pids = list(pids)
+        self.slab_caches = list(slab_caches)
+        self._saved: list[tuple[Path, str]] = []
+
+    def _set(self, path: Path, value: str) -> None:
+        self._saved.append((path, path.read_text().strip()))
+        write_sysfs(path, value)
+
+    def __enter__(self) -> "FaultInjection":
+        if not fault_injection_available():
+            raise GuestError("failslab/fail_page_alloc missing in debugfs: kernel without "
+                             "CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC and "
+                             "CONFIG_FAULT_INJECTION_DEBUG_FS (use `kzt test --debug`)")
+        try:
+            for attr in FAULT_ATTRS:
+                d = DEBUGFS / attr
+                for name, value in {**self.settings, **self.extra[attr]}.items():
+                    if name != "probability":
+                        self._set(d / name, value)
+            for pid in self.pids:
+                self._set(Path(f"/proc/{pid}/make-it-fail"), "1")
+            unflagged = [c for c in self.slab_caches if not _failslab_flag(c)]
+            if unflagged:
+                raise GuestError(f"slab caches {unflagged} do not have failslab set: boot "
+                                 f"with {SLUB_DEBUG_FAILSLAB}")
+            for attr in FAULT_ATTRS:
+                self._set(DEBUGFS / attr / "probability", self.settings["probability"])
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Disarm first (probability 0), then put everything else back.
+        for path, value in sorted(reversed(self._saved),
+                                  key=lambda pv: pv[0].name != "probability"):
+            try:
+                write_sysfs(path, value)
+            except OSError:
+                pass   # a target task that has exited
+        self._saved.clear()

@@ -29,7 +29,7 @@ import pytest
 
 import kztguest as kg
 
-pytestmark = pytest.mark.kzt_boot(append="cleancache_test.enable=1")
+pytestmark = [pytest.mark.kzt_boot(append="cleancache_test.enable=1"), pytest.mark.integrity]
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 BACKEND = kg.DEBUGFS / "cleancache_test"

@@ -40,7 +40,7 @@ import pytest
 
 import kztguest as kg
 
-pytestmark = pytest.mark.kzt_boot(append="kztmem", memory="384M")
+pytestmark = [pytest.mark.kzt_boot(append="kztmem", memory="384M"), pytest.mark.integrity]
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 

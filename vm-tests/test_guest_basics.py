@@ -12,7 +12,7 @@ import pytest
 
 import kztguest as kg
 
-pytestmark = pytest.mark.kzt_boot(append="", memory="384M")
+pytestmark = [pytest.mark.kzt_boot(append="", memory="384M"), pytest.mark.integrity]
 
 
 def test_kernel_is_6_1() -> None:
