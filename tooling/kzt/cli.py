@@ -2,16 +2,82 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from . import ui
 from .errors import KztError
 from .layout import Layout
 
 Handler = Callable[[argparse.Namespace, Layout], int]
+
+
+# Option values are checked while parsing, so that a bad one is a usage
+# error (exit 2) before anything is created or started.
+
+MIN_GUEST_MIB = 64
+
+
+def positive_minutes(text: str) -> float:
+    """An argparse type: minutes, more than 0 and at most a day."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
+    if not 0 < v <= 24 * 60 or math.isnan(v):
+        raise argparse.ArgumentTypeError(f"{text} minutes: give more than 0 and at most 1440")
+    return v
+
+
+def count(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `minimum`."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {n}")
+        return n
+    return parse
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    try:
+        s = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not math.isfinite(s) or s <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return s
+
+
+def memory_size(text: str) -> str:
+    """An argparse type: guest memory as virtme-ng takes it (512M, 2G, 1024)."""
+    m = re.fullmatch(r"(\d+)([KMG]?)", text.strip(), re.IGNORECASE)
+    if not m:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a memory size: use a number with K, M or G (512M, 2G)")
+    n, unit = int(m.group(1)), (m.group(2) or "M").upper()
+    mib = n / 1024 if unit == "K" else n * 1024 if unit == "G" else n
+    if mib < MIN_GUEST_MIB:
+        raise argparse.ArgumentTypeError(f"{text} is too small: a guest needs at least "
+                                         f"{MIN_GUEST_MIB}M")
+    return f"{n}{unit}"
+
+
+def disk_spec(text: str) -> Any:
+    """An argparse type: NAME=FILE of an existing disk image (a vm.Disk)."""
+    from .vm import Disk
+    try:
+        return Disk.parse(text)
+    except KztError as e:
+        raise argparse.ArgumentTypeError(str(e).replace("\n  -> ", "; ")) from None
 
 
 def _base_arg(p: argparse.ArgumentParser) -> None:
@@ -43,8 +109,12 @@ def cmd_doctor(a: argparse.Namespace, layout: Layout) -> int:
         from .bases import Base
         image = layout.out("6.1", "default") / Base.load("6.1").image
         if image.exists() and host.venv_ok(layout, layout.root / "tooling" / "requirements.txt"):
-            ok, detail = vm.probe_kvm(layout, image, use_cache=False)
-            rows.append(("KVM probe boot", "ok" if ok else "unusable", detail + ("" if ok else "; guests use TCG")))
+            try:
+                ok, detail = vm.probe_kvm(layout, image, use_cache=False)
+                rows.append(("KVM probe boot", "ok" if ok else "unusable",
+                             detail + ("" if ok else "; guests use TCG")))
+            except KztError as e:
+                rows.append(("KVM probe boot", "skipped", e.message))
         else:
             rows.append(("KVM probe boot", "skipped", "needs a built kernel and the venv: ./kzt up"))
     print(ui.table(rows, ("prerequisite", "state", "detail")))
@@ -118,7 +188,7 @@ def _boot_request(a: argparse.Namespace, layout: Layout, command: list[str]):  #
     run_dir = runs.new_run(layout, "boot")
     return vm.BootRequest(
         image=image, command=command, memory=a.memory, cpus=a.cpus,
-        append=tuple(a.append or ()), disks=tuple(vm.Disk.parse(d) for d in a.disk or ()),
+        append=tuple(a.append or ()), disks=tuple(a.disk or ()),
         accel=vm.Accel(a.accel), timeout=a.timeout, console_log=run_dir / "console.log",
         cwd=Path.cwd(), rwdirs=(run_dir,))
 
@@ -139,12 +209,44 @@ def cmd_boot(a: argparse.Namespace, layout: Layout) -> int:
 
 def cmd_test(a: argparse.Namespace, layout: Layout) -> int:
     from . import vm
-    from .testrun import TestRequest, run_tests
-    res = run_tests(layout, TestRequest(a.base, a.flavour, tuple(a.pytest_args),
-                                        vm.Accel(a.accel), a.timeout))
-    rows = [(g.append or "-", g.memory, str(g.tests), g.boot.status.value,
-             str(g.boot.exit_code), f"{g.boot.elapsed:.0f}s") for g in res.groups]
-    print(ui.table(rows, ("boot args", "memory", "tests", "status", "exit", "time")))
+    from .testrun import TestRequest, print_result, run_tests
+    flavour = "debug" if a.debug else a.flavour
+    if a.debug:
+        from .kernel import ensure_kernel
+        from .stages import ensure_venv_python
+        ensure_venv_python(layout)
+        ensure_kernel(layout, a.base, flavour)
+    args = tuple(a.pytest_args) + (("-k", a.keyword) if a.keyword else ())
+    res = run_tests(layout, TestRequest(a.base, flavour, args, vm.Accel(a.accel), a.timeout))
+    print_result(res)
+    ui.step(f"results in {res.run_dir}")
+    return 0 if res.ok else 1
+
+
+def cmd_soak(a: argparse.Namespace, layout: Layout) -> int:
+    from . import vm
+    from .testrun import SOAK_MARKERS, TestRequest, print_result, run_tests
+    flavour = "debug" if a.debug else "default"
+    from .kernel import ensure_kernel
+    from .stages import ensure_venv_python
+    ensure_venv_python(layout)
+    ensure_kernel(layout, a.base, flavour)
+    seconds = round(a.minutes * 60)
+    # Each client's last run may start just before the time is up; allow
+    # for that and for the boot on top of the soak itself.
+    req = TestRequest(a.base, flavour, ("-m", SOAK_MARKERS), vm.Accel(a.accel),
+                      timeout=seconds + 1800,
+                      guest_env=(("KZT_SOAK_SECONDS", str(seconds)),))
+    ui.step(f"soak: {a.minutes:g} min per guest (2 and 4 vCPUs), {flavour} kernel")
+    res = run_tests(layout, req)
+    print_result(res)
+    import json
+    for f in sorted(res.run_dir.glob("soak-*.json")):
+        r = json.loads(f.read_text())
+        runs = ", ".join(f"{n} {c['runs']}" for n, c in r["clients"].items())
+        moved = ", ".join(f"{k} +{r['delta'].get(k, 0)}"
+                          for k in ("pers_puts", "pers_gets", "eph_puts", "eph_gets"))
+        ui.info(f"{r['cpus']} vCPUs, {r['seconds']} s: runs {runs}; {moved}")
     ui.step(f"results in {res.run_dir}")
     return 0 if res.ok else 1
 
@@ -266,42 +368,57 @@ def parser() -> argparse.ArgumentParser:
     p = add("build", cmd_build, "incremental kernel build")
     _base_arg(p)
     _flavour_arg(p)
-    p.add_argument("-j", "--jobs", type=int, default=0, help="make -j (default: all CPUs)")
+    p.add_argument("-j", "--jobs", type=count(0), default=0,
+                   help="make -j (default: all CPUs)")
     p = add("boot", cmd_boot, "boot the built kernel in QEMU (virtme-ng) and run a command")
     _base_arg(p)
     _flavour_arg(p)
     _accel_arg(p)
     p.add_argument("--kernel", help="boot this bzImage instead of the build's")
     p.add_argument("--exec", default="uname -r", help="command to run in the guest (default: uname -r)")
-    p.add_argument("--memory", default="512M")
-    p.add_argument("--cpus", type=int, default=2)
+    p.add_argument("--memory", type=memory_size, default="512M",
+                   help="guest memory, e.g. 512M or 2G (default: 512M)")
+    p.add_argument("--cpus", type=count(1), default=2, help="guest CPUs (default: 2)")
     p.add_argument("--append", action="append", help="kernel command line argument(s)")
-    p.add_argument("--disk", action="append", metavar="NAME=FILE",
+    p.add_argument("--disk", action="append", metavar="NAME=FILE", type=disk_spec,
                    help="virtio-blk disk; the guest sees /dev/vdX with /sys/block/vdX/serial == NAME")
-    p.add_argument("--timeout", type=float, default=600, help="hard deadline in seconds")
+    p.add_argument("--timeout", type=seconds, default=600, help="hard deadline in seconds")
     p = add("test", cmd_test, "run vm-tests/ with pytest inside guests")
     _base_arg(p)
     _flavour_arg(p)
     _accel_arg(p)
-    p.add_argument("--timeout", type=float, default=1500, help="deadline per guest boot")
+    p.add_argument("--timeout", type=seconds, default=1500, help="deadline per guest boot")
+    p.add_argument("--debug", action="store_true",
+                   help="build the debug flavour (KASAN, lockdep, kmemleak, fault injection, "
+                        "...) in its own directory and run the integrity suites on it")
     p.add_argument("-k", dest="keyword", help="pytest -k expression")
-    p.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
+    p.add_argument("pytest_args", nargs="*",
+                   help="more pytest arguments (after --); default selection: "
+                        "-m 'not debug_kernel', with --debug -m 'integrity or debug_kernel'")
+    p = add("soak", cmd_soak, "swap and file clients at once in 2- and 4-vCPU guests "
+            "for a bounded time, then integrity and counter checks")
+    _base_arg(p)
+    _accel_arg(p)
+    p.add_argument("--minutes", type=positive_minutes, default=10,
+                   help="how long the clients run in each guest (default: 10)")
+    p.add_argument("--debug", action="store_true", help="soak the debug kernel")
     p = add("kunit", cmd_kunit, "run the driver's KUnit suites in a guest")
     _base_arg(p)
     _flavour_arg(p)
     _accel_arg(p)
     p.add_argument("--filter", default="kztmem*", help="kunit.filter_glob (default: kztmem*)")
-    p.add_argument("--timeout", type=float, default=600)
+    p.add_argument("--timeout", type=seconds, default=600, help="deadline in seconds")
     p = add("checkpatch", cmd_checkpatch, "checkpatch --strict on every patch and driver file")
     _base_arg(p)
     p = add("series-check", cmd_series_check,
             "checkpatch and a CLEANCACHE=y/n build at every prefix of the series")
     _base_arg(p)
-    p.add_argument("-j", "--jobs", type=int, default=0)
+    p.add_argument("-j", "--jobs", type=count(0), default=0,
+                   help="make -j (default: all CPUs)")
     p = add("stats", cmd_stats, "(in a guest) kztmem, frontswap, cleancache, zswap, zram "
             "and vmstat counters with derived figures")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--watch", type=float, nargs="?", const=2.0, default=None,
+    p.add_argument("--watch", type=seconds, nargs="?", const=2.0, default=None,
                    metavar="SECONDS", help="refresh in place (deltas since start)")
     p.add_argument("--any-kernel", action="store_true", help="do not require kztmem")
     p = add("run", cmd_run, "boot, run one workload with a configuration, print its stats")
@@ -312,17 +429,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--with", dest="with_", default="kztmem",
                    help="configuration from tooling/kzt/data/configs.json (kztmem, zswap, none, ...)")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--timeout", type=float, default=1200)
+    p.add_argument("--timeout", type=seconds, default=1200, help="deadline in seconds")
     p = add("bench", cmd_bench, "every configuration x every bench workload, N interleaved "
             "repetitions; report.html + report.json in build/runs/<id>-bench")
     _base_arg(p)
     _flavour_arg(p)
     _accel_arg(p)
     p.add_argument("--quick", action="store_true", help="the quick subset of data/bench.json")
-    p.add_argument("--reps", type=int, help="repetitions (default: from data/bench.json)")
+    p.add_argument("--reps", type=count(1), help="repetitions (default: from data/bench.json)")
     p.add_argument("--configs", metavar="A,B", help="CONFIG or CONFIG@DISK list (default: data/bench.json)")
     p.add_argument("--workloads", metavar="X,Y", help="workload names (default: data/bench.json)")
-    p.add_argument("--timeout", type=float, default=1800, help="deadline per guest boot")
+    p.add_argument("--timeout", type=seconds, default=1800, help="deadline per guest boot")
     p.add_argument("--render", metavar="RUN_DIR", help="only render the report of a bench directory again")
     p = add("up", cmd_up, "set up, prepare, configure, build, boot, run the default workload")
     _base_arg(p)
@@ -331,7 +448,9 @@ def parser() -> argparse.ArgumentParser:
     p = add("check", cmd_check, "every test: host tests, checkpatch, build, KUnit, vm-tests")
     _base_arg(p)
     _accel_arg(p)
-    p.add_argument("--skip", action="append", default=[], help="skip a stage (named in the output)")
+    from .stages import STAGE_NAMES
+    p.add_argument("--skip", action="append", default=[], choices=STAGE_NAMES,
+                   help="skip a stage (repeatable)")
     return ap
 
 

@@ -1,7 +1,7 @@
 """Reading a guest's console: what the kernel reported.
 
 A panic, oops, BUG, WARNING, KASAN, UBSAN, lockdep or kmemleak report
-fails a run.  Only lines that carry a printk timestamp are kernel lines, so
+fails a run, and so does kmemleak switching itself off (no leak check).  Only lines that carry a printk timestamp are kernel lines, so
 a test that prints "BUG:" itself is not mistaken for the kernel.
 """
 from __future__ import annotations
@@ -22,6 +22,9 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
                            r"BUG: sleeping function called|WARNING: suspicious RCU usage|"
                            r"BUG: scheduling while atomic|lock held when returning")),
     ("kmemleak", re.compile(r"kmemleak: \d+ new suspected memory leaks")),
+    # kmemleak switching itself off voids the leak check of the run
+    ("kmemleak-off", re.compile(r"kmemleak: (Memory pool empty|Cannot allocate a kmemleak|"
+                                r"Kernel memory leak detector disabled)")),
     ("bug", re.compile(r"^(kernel )?BUG[: ]|^BUG: ")),
     ("warning", re.compile(r"^WARNING: |------------\[ cut here \]------------")),
     ("hung", re.compile(r"blocked for more than \d+ seconds|soft lockup|hard LOCKUP|rcu_.*detected stalls")),
@@ -30,7 +33,7 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 
 # Reports that fail a run by default ("oom" is reported but does not fail:
 # tests that push memory may legitimately see it).
-FATAL = {"panic", "oops", "kasan", "ubsan", "lockdep", "kmemleak", "bug",
+FATAL = {"panic", "oops", "kasan", "ubsan", "lockdep", "kmemleak", "kmemleak-off", "bug",
          "warning", "hung"}
 
 

@@ -39,6 +39,7 @@ def group_key(params: dict[str, Any]) -> str:
     return f"{params['memory']}|{params['cpus']}|{params['append']}"
 
 
+@pytest.hookimpl(trylast=True)   # after -m / -k have deselected
 def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -> None:
     listing = config.getoption("--kzt-list")
     group = config.getoption("--kzt-group")

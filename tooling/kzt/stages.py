@@ -15,7 +15,14 @@ from typing import Callable
 
 from . import proc, ui, vm
 from .errors import KztError
+from .kernel import ensure_kernel
 from .layout import Layout
+from .testrun import CHECK_DEBUG_MARKERS, DEFAULT_MARKERS
+
+
+# the stages of `kzt check`, in order (--skip takes these)
+STAGE_NAMES = ("host-tests", "mypy", "workload-selftest", "kernel", "checkpatch", "kunit",
+               "vm-tests", "debug-kernel", "debug-tests")
 
 
 def ensure_venv_python(layout: Layout) -> None:
@@ -34,27 +41,9 @@ def _config_has(layout: Layout, base: str, flavour: str, sym: str) -> bool:
     return cfg.exists() and f"CONFIG_{sym}=y\n" in cfg.read_text()
 
 
-def _prepare_config_build(layout: Layout, base: str, flavour: str = "default") -> None:
-    from .build import BuildRequest, BuildStatus, build
-    from .kconfig import ConfigRequest, configure
-    from .tree import PrepareRequest, prepare
-    res = prepare(layout, PrepareRequest(base))
-    ui.step(f"tree: {res.status.value}, Linux {res.state.kernelversion} + "
-            f"{len(res.state.applied)} patch(es)")
-    cfg = configure(layout, ConfigRequest(base, flavour))
-    if cfg.mismatches:
-        raise KztError("config: " + "; ".join(
-            f"CONFIG_{m.symbol} wanted {m.wanted} got {m.got}: {m.why}" for m in cfg.mismatches),
-            "run './kzt config' for details")
-    b = build(layout, BuildRequest(base, flavour))
-    if b.status is not BuildStatus.SUCCESS:
-        raise KztError(f"build failed:\n{b.first_error}", f"full log: {b.log}")
-    ui.step(f"kernel built: {b.image} ({b.elapsed:.0f} s)")
-
-
 def up(layout: Layout, a: argparse.Namespace) -> int:
     ensure_venv_python(layout)
-    _prepare_config_build(layout, a.base)
+    ensure_kernel(layout, a.base)
     accel = vm.Accel(a.accel)
     if _config_has(layout, a.base, "default", "KZTMEM"):
         from .workrun import RunRequest, run_workload
@@ -120,7 +109,7 @@ def check(layout: Layout, a: argparse.Namespace) -> int:
             raise KztError("workload self-test failed")
 
     def kernel() -> None:
-        _prepare_config_build(layout, a.base)
+        ensure_kernel(layout, a.base)
 
     def checkpatch() -> None:
         from .review import checkpatch_all, report_checkpatch
@@ -132,14 +121,23 @@ def check(layout: Layout, a: argparse.Namespace) -> int:
         req = KunitRequest(a.base, "default", "kztmem*", accel)
         check_result(run_kunit(layout, req), req)
 
-    def vmtests() -> None:
-        from .testrun import TestRequest, run_tests
-        res = run_tests(layout, TestRequest(a.base, "default", (), accel))
-        rows = [(g.append or "-", g.memory, str(g.tests), g.boot.status.value,
-                 str(g.boot.exit_code), f"{g.boot.elapsed:.0f}s") for g in res.groups]
-        print(ui.table(rows, ("boot args", "memory", "tests", "status", "exit", "time")))
+    def guest_tests(flavour: str, markers: str) -> None:
+        from .testrun import TestRequest, print_result, run_tests
+        res = run_tests(layout, TestRequest(a.base, flavour, ("-m", markers), accel))
+        print_result(res)
         if not res.ok:
-            raise KztError(f"vm-tests failed (results in {res.run_dir})")
+            raise KztError(f"vm-tests ({flavour} kernel) failed (results in {res.run_dir})")
+
+    def vmtests() -> None:
+        guest_tests("default", DEFAULT_MARKERS)
+
+    def debug_kernel() -> None:
+        ensure_kernel(layout, a.base, "debug")
+
+    def debug_tests() -> None:
+        # The short version: the fault-injection suite (swap and file round
+        # trips with allocations failing), then kmemleak, on the debug kernel.
+        guest_tests("debug", CHECK_DEBUG_MARKERS)
 
     stages = [
         Stage("host-tests", host_tests),
@@ -149,7 +147,10 @@ def check(layout: Layout, a: argparse.Namespace) -> int:
         Stage("checkpatch", checkpatch, ("kernel",)),
         Stage("kunit", kunit, ("kernel",)),
         Stage("vm-tests", vmtests, ("kernel",)),
+        Stage("debug-kernel", debug_kernel),
+        Stage("debug-tests", debug_tests, ("debug-kernel",)),
     ]
+    assert tuple(st.name for st in stages) == STAGE_NAMES, "update STAGE_NAMES"
     results: dict[str, tuple[str, float, str]] = {}
     for st in stages:
         if st.name in a.skip:

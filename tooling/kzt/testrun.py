@@ -8,6 +8,7 @@ counters snapshots go to build/runs/<id>/.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,25 @@ from .workloads import build_workloads
 
 DISK_SIZE = 2 * 2**30
 
+# Which tests run when no -m is given (markers are registered in
+# vm-tests/conftest.py).  debug_kernel tests need fault injection, which
+# only the debug flavour has; on it, the integrity suites run.
+DEFAULT_MARKERS = "not debug_kernel"
+DEBUG_MARKERS = "integrity or debug_kernel"
+#: The short version `kzt check` runs on the debug kernel: the
+#: fault-injection suite, whose tests are full swap and file round trips.
+CHECK_DEBUG_MARKERS = "debug_kernel"
+SOAK_MARKERS = "soak"
+
+#: Kernel arguments every guest of a flavour gets.  slab_nomerge on the
+#: debug kernel: KASAN and SLUB reports then name the cache that was
+#: really used, not one it was merged into.
+FLAVOUR_APPEND = {"debug": ("slab_nomerge",)}
+
+#: Host environment variables handed to the tests in the guest: how long
+#: test_stress.py's stress-ng and test_soak.py's clients run.
+GUEST_ENV_PASSTHROUGH = ("KZT_STRESS_SECONDS", "KZT_SOAK_SECONDS")
+
 
 @dataclass(frozen=True)
 class TestRequest:
@@ -30,12 +50,23 @@ class TestRequest:
     accel: vm.Accel = vm.Accel.AUTO
     timeout: float = 1200
     extra_append: tuple[str, ...] = ()
+    #: Extra environment for the tests in the guest (e.g. KZT_SOAK_SECONDS).
+    guest_env: tuple[tuple[str, str], ...] = ()
+
+
+def selection(req: TestRequest) -> tuple[str, ...]:
+    """The pytest arguments, with the flavour's default -m unless one is given."""
+    args = req.pytest_args
+    if any(a == "-m" or a.startswith("-m") and len(a) > 2 for a in args):
+        return args
+    return ("-m", DEBUG_MARKERS if req.flavour == "debug" else DEFAULT_MARKERS, *args)
 
 
 @dataclass
 class GroupResult:
     append: str
     memory: str
+    cpus: int
     tests: int
     boot: vm.BootResult
 
@@ -74,7 +105,8 @@ def run_tests(layout: Layout, req: TestRequest) -> TestResult:
     image = require_image(layout, req.base, req.flavour)
     run_dir = runs.new_run(layout, "test")
     bins = build_workloads(layout)
-    groups = collect(layout, req.pytest_args, run_dir / "groups.json")
+    pytest_args = selection(req)
+    groups = collect(layout, pytest_args, run_dir / "groups.json")
     if not groups:
         raise KztError("no vm-tests selected", "check -k / the test paths you gave")
     result = TestResult(run_dir)
@@ -82,33 +114,42 @@ def run_tests(layout: Layout, req: TestRequest) -> TestResult:
     py = venv_bin(layout, "python")
     env = dict(_pyenv(layout))
     env.update({"KZT_WORKLOADS_DIR": str(bins), "KZT_RUN_DIR": str(run_dir)})
+    env.update({k: os.environ[k] for k in GUEST_ENV_PASSTHROUGH if k in os.environ})
+    env.update(dict(req.guest_env))
     for i, g in enumerate(groups, 1):
         append = str(g["append"])
         tests = list(g["tests"])  # type: ignore[call-overload]
         ui.step(f"group {i}/{len(groups)}: {len(tests)} test(s), boot '{append or '-'}' "
-                f"memory {g['memory']}")
+                f"memory {g['memory']} cpus {g['cpus']}")
         disks = tuple(vm.Disk(n, runs.sparse_image(run_dir / f"{n}-{i}.img", DISK_SIZE))
                       for n in ("kzt-swap", "kzt-ext4"))
         key = f"{g['memory']}|{g['cpus']}|{append}"
-        cmd = [py, "-m", "kzt.guest", str(run_dir), str(i), key, "-v",
-               *req.pytest_args]
+        cmd = [py, "-m", "kzt.guest", str(run_dir), str(i), key, "-v", *pytest_args]
         breq = vm.BootRequest(
             image=image, command=cmd, memory=str(g["memory"]), cpus=int(str(g["cpus"])),
-            append=tuple(a for a in (append, *req.extra_append) if a),
+            append=tuple(a for a in (append, *FLAVOUR_APPEND.get(req.flavour, ()),
+                                     *req.extra_append) if a),
             disks=disks, rwdirs=(run_dir,), accel=req.accel, timeout=req.timeout,
             console_log=run_dir / f"console-{i}.log", cwd=layout.vm_tests,
             env=tuple(env.items()))
         res = vm.boot(layout, breq)
         for d in disks:
             d.path.unlink(missing_ok=True)
-        result.groups.append(GroupResult(append, str(g["memory"]), len(tests), res))
+        result.groups.append(GroupResult(append, str(g["memory"]), int(str(g["cpus"])),
+                                         len(tests), res))
         if not res.ok:
             print(f"kzt: group {i} failed: {vm.explain(res, req.timeout)}", file=sys.stderr)
     result.elapsed = time.monotonic() - start
     (run_dir / "summary.json").write_text(json.dumps({
         "ok": result.ok, "elapsed": result.elapsed,
-        "groups": [{"append": g.append, "memory": g.memory, "tests": g.tests,
+        "groups": [{"append": g.append, "memory": g.memory, "cpus": g.cpus, "tests": g.tests,
                     "status": g.boot.status.value, "exit_code": g.boot.exit_code,
                     "accel": g.boot.accel.value, "seconds": round(g.boot.elapsed, 1)}
                    for g in result.groups]}, indent=1) + "\n")
     return result
+
+
+def print_result(res: TestResult) -> None:
+    rows = [(g.append or "-", g.memory, str(g.cpus), str(g.tests), g.boot.status.value,
+             str(g.boot.exit_code), f"{g.boot.elapsed:.0f}s") for g in res.groups]
+    print(ui.table(rows, ("boot args", "memory", "cpus", "tests", "status", "exit", "time")))

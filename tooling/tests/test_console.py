@@ -129,6 +129,9 @@ def test_truncated_boot_has_no_report() -> None:
     ("WARNING: suspicious RCU usage", "lockdep"),
     ("WARNING: possible recursive locking detected", "lockdep"),
     ("kmemleak: 3 new suspected memory leaks (see /sys/kernel/debug/kmemleak)", "kmemleak"),
+    ("kmemleak: Memory pool empty, consider increasing CONFIG_DEBUG_KMEMLEAK_MEM_POOL_SIZE",
+     "kmemleak-off"),
+    ("kmemleak: Kernel memory leak detector disabled", "kmemleak-off"),
     ("kernel BUG at mm/frontswap.c:123!", "bug"),
     ("BUG: unable to handle page fault for address: ffffc90000000000", "oops"),
     ("rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:", "hung"),
@@ -158,3 +161,22 @@ def test_a_non_fatal_report_does_not_hide_a_fatal_one_right_after_it() -> None:
              "kzt_pers_pampd_free+0x7a/0x90"]
     reports = console.scan(lines)
     assert kinds(console.fatal(reports)) == ["warning"]
+
+
+def test_kmemleak_switching_off_is_one_fatal_report() -> None:
+    # As seen on a debug guest whose kmemleak pool ran dry.
+    lines = ["[  418.110888] kmemleak: Memory pool empty, consider increasing "
+             "CONFIG_DEBUG_KMEMLEAK_MEM_POOL_SIZE",
+             "[  418.118991] kmemleak: Cannot allocate a kmemleak_object structure",
+             "[  418.119938] kmemleak: Kernel memory leak detector disabled",
+             "[  418.130657] kmemleak: Automatic memory scanning thread ended"]
+    reports = console.fatal(console.scan(lines))
+    assert kinds(reports) == ["kmemleak-off"]
+    assert "Kernel memory leak detector disabled" in reports[0].excerpt
+
+
+def test_kmemleak_start_up_lines_are_not_reports() -> None:
+    lines = ["[   22.268417] kmemleak: Kernel memory leak detector initialized "
+             "(mem pool available: 14849)",
+             "[   22.268756] kmemleak: Automatic memory scanning thread started"]
+    assert console.scan(lines) == []

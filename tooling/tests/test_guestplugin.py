@@ -107,3 +107,39 @@ def test_marker_is_registered(pytester: pytest.Pytester) -> None:
 def test_without_options_everything_runs(suite: pytest.Pytester) -> None:
     res = suite.runpytest("-p", "kzt.guestplugin")
     res.assert_outcomes(passed=3)
+
+
+SELECTABLE = """
+import pytest
+
+pytestmark = pytest.mark.kzt_boot(append="kztmem")
+
+
+@pytest.mark.debug_kernel
+def test_faults():
+    pass
+
+
+@pytest.mark.integrity
+def test_roundtrip():
+    pass
+
+
+def test_other():
+    pass
+"""
+
+
+@pytest.mark.parametrize("markers, expected", [
+    ("not debug_kernel", ["test_sel.py::test_roundtrip", "test_sel.py::test_other"]),
+    ("integrity or debug_kernel", ["test_sel.py::test_faults", "test_sel.py::test_roundtrip"]),
+])
+def test_list_honours_marker_selection(pytester: pytest.Pytester, tmp_path: Path,
+                                       markers: str, expected: list[str]) -> None:
+    pytester.makeini("[pytest]\nmarkers =\n    debug_kernel: x\n    integrity: x\n")
+    pytester.makepyfile(test_sel=SELECTABLE)
+    out = tmp_path / "groups.json"
+    res = pytester.runpytest("-p", "kzt.guestplugin", "--collect-only", "-q", "-m", markers,
+                             f"--kzt-list={out}")
+    groups = json.loads(out.read_text())
+    assert [t for g in groups for t in g["tests"]] == expected, res.stdout.str()

@@ -1,0 +1,89 @@
+"""kzt.testrun's test selection and kzt.guest's kmemleak handling."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kzt import guest, testrun
+from kzt.testrun import TestRequest as Req
+
+
+def test_default_flavour_deselects_debug_kernel_tests() -> None:
+    assert testrun.selection(Req()) == ("-m", "not debug_kernel")
+
+
+def test_debug_flavour_runs_integrity_and_fault_tests() -> None:
+    args = testrun.selection(Req(flavour="debug", pytest_args=("-x",)))
+    assert args == ("-m", "integrity or debug_kernel", "-x")
+
+
+@pytest.mark.parametrize("given", [("-m", "soak"), ("-msoak",)])
+def test_explicit_marker_expression_wins(given: tuple[str, ...]) -> None:
+    assert testrun.selection(Req(flavour="debug", pytest_args=given)) == given
+
+
+LEAK = """unreferenced object 0xffff888004a1c000 (size 64):
+  comm "memhog", pid 312, jiffies 4294901234 (age 12.340s)
+  backtrace:
+    [<ffffffff81234567>] kmem_cache_alloc+0x1a0/0x2c0
+    [<ffffffff81876543>] kzt_obj_alloc+0x20/0x60
+"""
+
+
+class FakeKmemleak:
+    """Stands in for /sys/kernel/debug/kmemleak: records commands, returns a report."""
+
+    def __init__(self, path: Path, report: str) -> None:
+        self.path = path
+        self.report = report
+        self.commands: list[str] = []
+
+    def command(self, cmd: str) -> None:
+        self.commands.append(cmd)
+        self.path.write_text(self.report if cmd == "scan" else "")
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeKmemleak:
+    f = FakeKmemleak(tmp_path / "kmemleak", "")
+    monkeypatch.setattr(guest, "KMEMLEAK", f.path)
+    monkeypatch.setattr(guest, "_kmemleak", f.command)
+    monkeypatch.setattr(guest, "KMEMLEAK_MIN_AGE", 0.0)
+    return f
+
+
+def test_no_kmemleak_means_no_baseline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(guest, "KMEMLEAK", tmp_path / "absent")
+    assert guest.kmemleak_baseline() is False
+
+
+def test_baseline_scans_then_clears(fake: FakeKmemleak) -> None:
+    fake.path.write_text("")
+    assert guest.kmemleak_baseline() is True
+    assert fake.commands == ["scan=off", "scan", "clear"]
+
+
+def test_leaks_are_counted_and_kept(fake: FakeKmemleak, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    fake.report = LEAK + LEAK
+    out = tmp_path / "kmemleak-1.txt"
+    assert guest.kmemleak_report(out) == 2
+    assert out.read_text() == LEAK + LEAK
+    assert "kmemleak found 2 unreferenced object(s)" in capsys.readouterr().err
+
+
+def test_clean_scan_reports_no_leaks(fake: FakeKmemleak, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert guest.kmemleak_report(tmp_path / "k.txt") == 0
+    assert "no leaks" in capsys.readouterr().out
+
+
+def test_kmemleak_switched_off_is_a_failed_check(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    def refuse(cmd: str) -> None:
+        raise PermissionError(1, "Operation not permitted")
+    monkeypatch.setattr(guest, "_kmemleak", refuse)
+    monkeypatch.setattr(guest, "KMEMLEAK_MIN_AGE", 0.0)
+    assert guest.kmemleak_report(tmp_path / "k.txt") == -1
+    assert "no leak check was made" in capsys.readouterr().err
