@@ -483,3 +483,51 @@ def test_require_tree_without_prepare(tmp_path: Path) -> None:
     with pytest.raises(KztError) as ei:
         tree.require_tree(Layout(tmp_path), "6.1")
     assert "kzt prepare" in str(ei.value)
+
+
+def test_series_check_names_each_patch_and_what_broke(
+        kit: Kit, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """series-check visits every prefix in a worktree and reports, per patch,
+    checkpatch and both CLEANCACHE builds; here checkpatch fails on patch 1
+    and the CLEANCACHE=n build fails at patch 2 (stand-ins for the real tools)."""
+    import argparse
+    from types import SimpleNamespace
+
+    from kzt import cli, host, review
+    from kzt.build import BuildResult, BuildStatus
+    kit.prepare()
+    built: list[tuple[str, str]] = []
+
+    def fake_checkpatch(t: Path, path: Path, *, is_file: bool) -> review.CheckpatchResult:
+        ok = not path.name.startswith("0001")
+        return review.CheckpatchResult(path, ok, 0 if ok else 1, 0, 0,
+                                       "" if ok else "ERROR: trailing whitespace")
+
+    def fake_build(wt: Path, base: Base, out: Path, req: Any) -> BuildResult:
+        subject = faketree.git(wt, "log", "-1", "--format=%s")
+        built.append((subject, out.name))
+        broken = subject.startswith("staging") and out.name.endswith("series-n")
+        return BuildResult(BuildStatus.FAILURE if broken else BuildStatus.SUCCESS,
+                           out / "bzImage", out / "build.log", 1.0,
+                           "mm/cleancache.c:12: error: 'foo' undeclared" if broken else "")
+
+    monkeypatch.setattr(review, "checkpatch", fake_checkpatch)
+    monkeypatch.setattr(review, "build_tree", fake_build)
+    monkeypatch.setattr(review, "generate",
+                        lambda *a, **k: SimpleNamespace(mismatches=[]))
+    monkeypatch.setattr(host, "require_venv", lambda layout: None)
+
+    code = cli.cmd_series_check(argparse.Namespace(base="6.1", jobs=0), kit.layout)
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert [s for s, _ in built] == [kit.subjects()[1]] * 2 + [kit.subjects()[2]] * 2, \
+        "each prefix is built twice, in series order"
+    assert [o for _, o in built] == ["6.1-series-y", "6.1-series-n"] * 2
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()
+            if line.startswith("000")}
+    names = [p.name for p in kit.patch_files]
+    assert rows[names[0]] == ["FAIL", "ok", "ok"]
+    assert rows[names[1]] == ["ok", "ok", "FAIL"]
+    assert f"--- {names[0]}: checkpatch broke:\nERROR: trailing whitespace" in err
+    assert f"--- {names[1]}: CLEANCACHE=n broke:\nmm/cleancache.c:12: error" in err
+    assert kit.status() == "", "series-check works in a worktree, never in the tree"
