@@ -23,6 +23,16 @@ grep -q 'mismatches=1 ' "$tmp/out" || fail "memhog --self-test: $(cat "$tmp/out"
 if "$bin/filecheck" verify "$tmp/d" --files 3 --size 10001 --self-test --quiet >/dev/null; then
 	fail "filecheck --self-test exited 0"
 fi
+"$bin/filecheck" verify "$tmp/d" --files 3 --size 10001 --passes 3 --quiet >/dev/null ||
+	fail "filecheck --passes 3 failed on intact files"
+if "$bin/filecheck" verify "$tmp/d" --files 3 --size 10001 --passes 2 --self-test \
+	--quiet >"$tmp/out"; then
+	fail "filecheck --passes 2 --self-test exited 0"
+fi
+grep -q 'mismatches=2 ' "$tmp/out" || fail "filecheck --passes 2 --self-test: $(cat "$tmp/out")"
+if "$bin/filecheck" verify "$tmp/d" --passes 0 --quiet 2>/dev/null; then
+	fail "filecheck accepted --passes 0"
+fi
 printf 'X' | dd of="$tmp/d/kzt-file-0002" bs=1 seek=9000 conv=notrunc status=none
 if "$bin/filecheck" verify "$tmp/d" --files 3 --size 10001 --quiet >"$tmp/out"; then
 	fail "filecheck missed a byte changed on disk"
