@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -49,24 +48,15 @@ def _require() -> None:
         pytest.skip("kernel without fault injection: run `kzt test --debug`")
 
 
-def counters() -> dict[str, int]:
-    values = kg.int_values(kg.kztmem_counters())
-    values.update({"vm_" + k: v for k, v in kg.vmstat().items()})
-    return values
-
-
-def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
-    return {k: after[k] - before.get(k, 0) for k in after}
-
-
 def test_swap_keeps_data_while_allocations_fail(workloads, swap) -> None:
     size = kg.swap_pressure_mib(swap, extra_mib=96)
-    before = counters()
+    before = kg.kztmem_and_vmstat()
     with kg.FaultInjection(PROBABILITY, pids=kg.kswapd_pids(),
                            slab_caches=kg.KZTMEM_SLAB_CACHES):
         res = kg.run_memhog(size, "mix", make_it_fail=True)
-    d = delta(kg.settled(counters, ("failed_pers_puts", "compress_poor", "pool_limit_hit",
-                                    "failed_alloc", "vm_pswpout")), before)
+    settled = kg.settled(kg.kztmem_and_vmstat, ("failed_pers_puts", "compress_poor",
+                                                "pool_limit_hit", "failed_alloc", "vm_pswpout"))
+    d = kg.delta(settled, before)
     assert res.returncode == 0 and res.mismatches == 0, res.describe()
     assert d["failed_alloc"] > 0, f"no injected failure reached kztmem: {d}"
     assert d["pers_puts"] > 0, f"no store succeeded between the failures: {d}"
@@ -84,16 +74,6 @@ def test_swap_keeps_data_while_allocations_fail(workloads, swap) -> None:
     assert left == 0, f"{left} persistent pages left after swapoff"
 
 
-@pytest.fixture
-def ext4_4k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    dev = kg.find_disk(kg.EXT4_SERIAL)
-    mnt = tmp_path_factory.mktemp("faults")
-    kg.mkfs_ext4(dev, block_size=4096)
-    kg.mount(dev, mnt)
-    try:
-        yield mnt
-    finally:
-        kg.umount(mnt)
 
 
 def page_text(tag: str, index: int) -> bytes:
@@ -102,10 +82,10 @@ def page_text(tag: str, index: int) -> bytes:
     return (line * (PAGE_SIZE // len(line) + 1))[:PAGE_SIZE]
 
 
-def test_files_keep_data_while_allocations_fail(ext4_4k: Path) -> None:
+def test_files_keep_data_while_allocations_fail(ext4: Path) -> None:
     files = {}
     for i in range(4):
-        path = ext4_4k / f"f{i}"
+        path = ext4 / f"f{i}"
         data = b"".join(page_text(path.name, n) for n in range(512))
         path.write_bytes(data)
         files[path] = data
@@ -115,11 +95,11 @@ def test_files_keep_data_while_allocations_fail(ext4_4k: Path) -> None:
         assert path.read_bytes() == data, f"{path}: wrong data from disk"
     pages = sum(len(d) for d in files.values()) // PAGE_SIZE
 
-    before = counters()
+    before = kg.kztmem_and_vmstat()
     with kg.FaultInjection(PROBABILITY, pids=kg.kswapd_pids(),
                            slab_caches=kg.KZTMEM_SLAB_CACHES):
         kg.run(["sh", "-c", "sync; echo 1 > /proc/sys/vm/drop_caches"], make_it_fail=True)
-    put = delta(counters(), before)
+    put = kg.delta(kg.kztmem_and_vmstat(), before)
     offered = put["eph_puts"] + put["failed_eph_puts"]
     assert offered >= pages * 8 // 10, f"only {offered} of {pages} pages offered: {put}"
     assert put["failed_alloc"] > 0, f"no injected failure reached kztmem: {put}"
@@ -128,6 +108,6 @@ def test_files_keep_data_while_allocations_fail(ext4_4k: Path) -> None:
 
     for path, data in files.items():
         assert path.read_bytes() == data, f"{path}: data differs after failed puts"
-    got = delta(counters(), before)
+    got = kg.delta(kg.kztmem_and_vmstat(), before)
     assert 0 < got["eph_gets"] <= put["eph_puts"], \
         f"{put['eph_puts']} pages stored, {got['eph_gets']} served: {got}"

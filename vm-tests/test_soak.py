@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import pytest
 
@@ -59,19 +59,6 @@ def counters() -> dict[str, int]:
     return kg.int_values(kg.kztmem_counters())
 
 
-@pytest.fixture
-def ext4_4k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    dev = kg.find_disk(kg.EXT4_SERIAL)
-    mnt = tmp_path_factory.mktemp("soak")
-    kg.mkfs_ext4(dev, block_size=4096)
-    kg.mount(dev, mnt)
-    try:
-        yield mnt
-    finally:
-        if kg.is_mounted(mnt):
-            kg.umount(mnt)
-
-
 def _result(res: object) -> "str | None":
     rc = res.returncode  # type: ignore[attr-defined]
     if rc == 0:
@@ -84,14 +71,14 @@ def _result(res: object) -> "str | None":
     pytest.param(2, marks=pytest.mark.kzt_boot(append="kztmem", cpus=2, memory="384M")),
     pytest.param(4, marks=pytest.mark.kzt_boot(append="kztmem", cpus=4, memory="512M")),
 ])
-def test_soak(cpus: int, workloads: Path, swap: kg.SwapDevice, ext4_4k: Path) -> None:
+def test_soak(cpus: int, workloads: Path, swap: kg.SwapDevice, ext4: Path) -> None:
     assert os.cpu_count() == cpus, f"booted with {os.cpu_count()} CPUs, wanted {cpus}"
     avail = kg.meminfo_kib()["MemAvailable"] // 1024
     hog_mib = avail * 6 // 10
     vm_mib = avail * 4 // 10
-    files_dir = ext4_4k / "filecheck"
-    fio_dir = ext4_4k / "fio"
-    stress_dir = ext4_4k / "stress-ng"     # its scratch files; the cwd is read-only
+    files_dir = ext4 / "filecheck"
+    fio_dir = ext4 / "fio"
+    stress_dir = ext4 / "stress-ng"     # its scratch files; the cwd is read-only
     for d in (files_dir, fio_dir, stress_dir):
         d.mkdir()
 
@@ -151,7 +138,7 @@ def test_soak(cpus: int, workloads: Path, swap: kg.SwapDevice, ext4_4k: Path) ->
 
     # Teardown leaves nothing behind.
     swap.off()
-    kg.umount(ext4_4k)
+    kg.umount(ext4)
     after = counters()
     assert after["curr_pers_pampd_count"] == 0, f"pages left after swapoff: {after}"
     assert after["curr_eph_pampd_count"] == 0, f"pages left after umount: {after}"

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -38,40 +38,20 @@ def _require() -> None:
         pytest.fail(f"{kg.KZTMEM_SYSFS} missing: boot with 'kztmem'")
 
 
-@pytest.fixture
-def ext4_4k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    dev = kg.find_disk(kg.EXT4_SERIAL)
-    mnt = tmp_path_factory.mktemp("stress")
-    kg.mkfs_ext4(dev, block_size=4096)
-    kg.mount(dev, mnt)
-    try:
-        yield mnt
-    finally:
-        kg.umount(mnt)
 
 
-def counters() -> dict[str, int]:
-    values = kg.int_values(kg.kztmem_counters())
-    values.update({"vm_" + k: v for k, v in kg.vmstat().items()})
-    return values
+def output_of(res: subprocess.CompletedProcess) -> str:
+    return f"exit {res.returncode}\nstdout:\n{res.stdout}\nstderr:\n{res.stderr}"
 
 
-def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
-    return {k: after[k] - before.get(k, 0) for k in after}
-
-
-def output_of(res: object) -> str:
-    return f"exit {res.returncode}\nstdout:\n{res.stdout}\nstderr:\n{res.stderr}"  # type: ignore[attr-defined]
-
-
-def test_stress_ng_vm_and_swap_verify(swap: kg.SwapDevice, ext4_4k: Path) -> None:
+def test_stress_ng_vm_and_swap_verify(swap: kg.SwapDevice, ext4: Path) -> None:
     per_worker = (kg.meminfo_kib()["MemAvailable"] // 1024 + 96) // 2
-    before = counters()
+    before = kg.kztmem_and_vmstat()
     res = kg.run([kg.tool("stress-ng"), "--vm", "2", "--vm-bytes", f"{per_worker}M",
-                  "--vm-keep", "--verify", "--swap", "1", "--temp-path", str(ext4_4k),
+                  "--vm-keep", "--verify", "--swap", "1", "--temp-path", str(ext4),
                   "--timeout", f"{STRESS_SECONDS}s", "--metrics-brief"],
                  timeout=STRESS_SECONDS + 900, check=False)
-    d = delta(counters(), before)
+    d = kg.delta(kg.kztmem_and_vmstat(), before)
     text = res.stdout + res.stderr
     assert res.returncode == 0, f"stress-ng failed:\n{output_of(res)}"
     failures = [line for line in text.splitlines()
@@ -90,8 +70,8 @@ def fio_job(directory: Path) -> list[str]:
             "--refill_buffers", "--output-format=json"]
 
 
-def fio_errors(res: object) -> list[str]:
-    out = res.stdout  # type: ignore[attr-defined]
+def fio_errors(res: subprocess.CompletedProcess) -> list[str]:
+    out = res.stdout
     start = out.find("{")
     assert start >= 0, f"no JSON from fio:\n{output_of(res)}"
     report = json.loads(out[start:])
@@ -100,16 +80,16 @@ def fio_errors(res: object) -> list[str]:
     return [f"job {j.get('jobname')}: error {j['error']}" for j in jobs if j.get("error")]
 
 
-def test_fio_crc32c_verify_through_cleancache(ext4_4k: Path) -> None:
-    job = fio_job(ext4_4k)
+def test_fio_crc32c_verify_through_cleancache(ext4: Path) -> None:
+    job = fio_job(ext4)
     first = kg.run(job, timeout=1800, check=False)
     assert first.returncode == 0 and not fio_errors(first), \
         f"fio write+verify failed:\n{output_of(first)}"
 
     kg.drop_caches(1)
-    before = counters()
+    before = kg.kztmem_and_vmstat()
     again = kg.run([*job, "--verify_only"], timeout=1800, check=False)
-    d = delta(counters(), before)
+    d = kg.delta(kg.kztmem_and_vmstat(), before)
     assert again.returncode == 0 and not fio_errors(again), \
         f"fio verify after dropping the page cache failed:\n{output_of(again)}"
     assert d["eph_gets"] > 0, f"no block came back through kztmem: {d}"
