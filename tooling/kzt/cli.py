@@ -217,7 +217,8 @@ def cmd_test(a: argparse.Namespace, layout: Layout) -> int:
         ensure_venv_python(layout)
         ensure_kernel(layout, a.base, flavour)
     args = tuple(a.pytest_args) + (("-k", a.keyword) if a.keyword else ())
-    res = run_tests(layout, TestRequest(a.base, flavour, args, vm.Accel(a.accel), a.timeout))
+    timeout = a.timeout or (2700 if flavour == "debug" else 1500)
+    res = run_tests(layout, TestRequest(a.base, flavour, args, vm.Accel(a.accel), timeout))
     print_result(res)
     ui.step(f"results in {res.run_dir}")
     return 0 if res.ok else 1
@@ -387,7 +388,8 @@ def parser() -> argparse.ArgumentParser:
     _base_arg(p)
     _flavour_arg(p)
     _accel_arg(p)
-    p.add_argument("--timeout", type=seconds, default=1500, help="deadline per guest boot")
+    p.add_argument("--timeout", type=seconds, default=None,
+                   help="deadline per guest boot (default: 1500, debug kernel 2700)")
     p.add_argument("--debug", action="store_true",
                    help="build the debug flavour (KASAN, lockdep, kmemleak, fault injection, "
                         "...) in its own directory and run the integrity suites on it")

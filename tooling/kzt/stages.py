@@ -121,15 +121,16 @@ def check(layout: Layout, a: argparse.Namespace) -> int:
         req = KunitRequest(a.base, "default", "kztmem*", accel)
         check_result(run_kunit(layout, req), req)
 
-    def guest_tests(flavour: str, markers: str) -> None:
+    def guest_tests(flavour: str, markers: str, timeout: float) -> None:
         from .testrun import TestRequest, print_result, run_tests
-        res = run_tests(layout, TestRequest(a.base, flavour, ("-m", markers), accel))
+        res = run_tests(layout, TestRequest(a.base, flavour, ("-m", markers), accel,
+                                            timeout=timeout))
         print_result(res)
         if not res.ok:
             raise KztError(f"vm-tests ({flavour} kernel) failed (results in {res.run_dir})")
 
     def vmtests() -> None:
-        guest_tests("default", DEFAULT_MARKERS)
+        guest_tests("default", DEFAULT_MARKERS, timeout=1500)
 
     def debug_kernel() -> None:
         ensure_kernel(layout, a.base, "debug")
@@ -137,7 +138,8 @@ def check(layout: Layout, a: argparse.Namespace) -> int:
     def debug_tests() -> None:
         # The short version: the fault-injection suite (swap and file round
         # trips with allocations failing), then kmemleak, on the debug kernel.
-        guest_tests("debug", CHECK_DEBUG_MARKERS)
+        # KASAN, lockdep and kmemleak under TCG: a boot alone takes minutes.
+        guest_tests("debug", CHECK_DEBUG_MARKERS, timeout=2700)
 
     stages = [
         Stage("host-tests", host_tests),
