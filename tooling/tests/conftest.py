@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from kzt.layout import Layout
 
 TOOLING = Path(__file__).resolve().parents[1]
 if str(TOOLING) not in sys.path:
@@ -30,3 +34,15 @@ def _no_kzt_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The developer's KZT_* settings must not leak into Layout()."""
     for var in ("KZT_BUILD_DIR", "KZT_ROOT", "KZT_NO_CCACHE"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def venv_layout(tmp_path: Path) -> "Layout":
+    """A checkout root whose venv has a `vng` that fails if it is ever run."""
+    from kzt.layout import Layout
+    lay = Layout(tmp_path / "repo")
+    vng = lay.venv / "bin" / "vng"
+    vng.parent.mkdir(parents=True)
+    vng.write_text("#!/bin/sh\nexit 99\n")
+    vng.chmod(0o755)
+    return lay

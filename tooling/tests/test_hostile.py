@@ -267,16 +267,6 @@ def test_checkpatch_without_perl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert "apt-get install --no-install-recommends perl" in str(ei.value)
 
 
-@pytest.fixture
-def venv_layout(tmp_path: Path) -> Layout:
-    lay = Layout(tmp_path / "repo")
-    vng = lay.venv / "bin" / "vng"
-    vng.parent.mkdir(parents=True)
-    vng.write_text("#!/bin/sh\nexit 99\n")
-    vng.chmod(0o755)
-    return lay
-
-
 def test_boot_without_qemu_starts_nothing(venv_layout: Layout, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     def no_vng(*a: Any, **kw: Any) -> None:

@@ -19,13 +19,8 @@ from kzt.vm import Accel, BootRequest, BootStatus, Disk
 
 
 @pytest.fixture
-def layout(tmp_path: Path) -> Layout:
-    lay = Layout(tmp_path / "repo")
-    vng = lay.venv / "bin" / "vng"
-    vng.parent.mkdir(parents=True)
-    vng.write_text("#!/bin/sh\nexit 99\n")
-    vng.chmod(0o755)
-    return lay
+def layout(venv_layout: Layout) -> Layout:
+    return venv_layout
 
 
 @pytest.fixture
