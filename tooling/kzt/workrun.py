@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import runs, ui, vm
 from .build import require_image
@@ -58,12 +58,18 @@ def load_configs(path: Path = CONFIGS) -> dict[str, Config]:
             for n, c in raw.items()}
 
 
+T = TypeVar("T")
+
+
+def _pick(table: dict[str, T], name: str, what: str, source: str) -> T:
+    if name not in table:
+        raise KztError(f"unknown {what} '{name}'",
+                       f"choose one of: {', '.join(table)} ({source})")
+    return table[name]
+
+
 def get_config(name: str, path: Path = CONFIGS) -> Config:
-    configs = load_configs(path)
-    if name not in configs:
-        raise KztError(f"unknown configuration '{name}'",
-                       f"choose one of: {', '.join(configs)} (tooling/kzt/data/configs.json)")
-    return configs[name]
+    return _pick(load_configs(path), name, "configuration", "tooling/kzt/data/configs.json")
 
 
 def load_disk_profiles(path: Path = BENCH) -> dict[str, DiskProfile]:
@@ -74,11 +80,7 @@ def load_disk_profiles(path: Path = BENCH) -> dict[str, DiskProfile]:
 
 
 def get_disk_profile(name: str, path: Path = BENCH) -> DiskProfile:
-    profiles = load_disk_profiles(path)
-    if name not in profiles:
-        raise KztError(f"unknown disk profile '{name}'",
-                       f"choose one of: {', '.join(profiles)} (tooling/kzt/data/bench.json)")
-    return profiles[name]
+    return _pick(load_disk_profiles(path), name, "disk profile", "tooling/kzt/data/bench.json")
 
 
 class Unavailable(KztError):
