@@ -414,6 +414,25 @@ static bool kzt_make_room(void)
 }
 
 /* Compress @src into xvmalloc and fill in @pampd. */
+/*
+ * Decompress @slen bytes at @src into the page mapped at @dst.  Anything
+ * but a whole page back means the stored copy is damaged: say so and
+ * return -EIO, so the caller reports a failed load rather than bad data.
+ */
+static int kzt_decompress(const void *src, size_t slen, void *dst)
+{
+	size_t len = PAGE_SIZE;
+	int ret;
+
+	ret = lzo1x_decompress_safe(src, slen, dst, &len);
+	if (ret != LZO_E_OK || len != PAGE_SIZE) {
+		pr_err_ratelimited("decompression failed: %d, %zu bytes\n",
+				   ret, len);
+		return -EIO;
+	}
+	return 0;
+}
+
 static int kzt_pers_compress(const void *src, struct kzt_pampd *pampd)
 {
 	unsigned int limit = min_t(unsigned int, READ_ONCE(kzt_compress_limit),
@@ -507,7 +526,6 @@ static int kzt_pers_pampd_get_data(struct tmem_pool *pool, void *data,
 				   struct page *page)
 {
 	struct kzt_pampd *pampd = data;
-	size_t len = PAGE_SIZE;
 	void *src, *dst;
 	int ret;
 
@@ -519,16 +537,10 @@ static int kzt_pers_pampd_get_data(struct tmem_pool *pool, void *data,
 	}
 
 	src = kmap_local_page(pampd->page);
-	ret = lzo1x_decompress_safe(src + pampd->offset, pampd->len, dst, &len);
+	ret = kzt_decompress(src + pampd->offset, pampd->len, dst);
 	kunmap_local(src);
 	kunmap_local(dst);
-
-	if (ret != LZO_E_OK || len != PAGE_SIZE) {
-		pr_err_ratelimited("decompression failed: %d, %zu bytes\n",
-				   ret, len);
-		return -EIO;
-	}
-	return 0;
+	return ret;
 }
 
 static void kzt_pers_pampd_free(struct tmem_pool *pool, void *data)
@@ -781,7 +793,6 @@ static void *kzt_eph_pampd_create(struct tmem_pool *pool,
 static int kzt_eph_pampd_get_data(struct tmem_pool *pool, void *pampd,
 				  struct page *page)
 {
-	size_t len = PAGE_SIZE;
 	unsigned int size;
 	const void *src;
 	void *dst;
@@ -789,15 +800,9 @@ static int kzt_eph_pampd_get_data(struct tmem_pool *pool, void *pampd,
 
 	src = zbud_data((unsigned long)pampd, &size);
 	dst = kmap_local_page(page);
-	ret = lzo1x_decompress_safe(src, size, dst, &len);
+	ret = kzt_decompress(src, size, dst);
 	kunmap_local(dst);
-
-	if (ret != LZO_E_OK || len != PAGE_SIZE) {
-		pr_err_ratelimited("decompression failed: %d, %zu bytes\n",
-				   ret, len);
-		return -EIO;
-	}
-	return 0;
+	return ret;
 }
 
 static void kzt_eph_pampd_free(struct tmem_pool *pool, void *pampd)
