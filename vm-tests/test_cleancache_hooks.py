@@ -125,6 +125,28 @@ def make_files(root: Path, count: int = FILES, pages: int = FILE_PAGES) -> dict[
     return files
 
 
+def file_in_backend(path: Path) -> bytes:
+    """Write a new file of FILE_PAGES random pages at ``path`` and leave its
+    pages in the backend only; return its data."""
+    data = write_file(path, FILE_PAGES)
+    os.sync()
+    cycle_through_backend({path: data})
+    return data
+
+
+def assert_holds(counters: dict[str, int], pages: int) -> None:
+    """The backend holds at least 9 in 10 of the ``pages`` pages just evicted."""
+    assert counters["stored_pages"] >= pages * 9 // 10, \
+        f"the backend holds {counters['stored_pages']} pages, fewer than 9 in 10 of " \
+        f"the {pages} just evicted"
+
+
+def assert_invalidated(what: str, before: dict[str, int], after: dict[str, int]) -> None:
+    """Between ``before`` and ``after``, ``what`` invalidated the file's inode."""
+    assert after["invalidate_inode"] > before["invalidate_inode"], \
+        f"{what} did not invalidate the file: {delta(after, before)}"
+
+
 def test_mount_creates_pool_and_umount_drops_it(tmp_path_factory: pytest.TempPathFactory) -> None:
     dev = kg.find_disk(kg.EXT4_SERIAL)
     mnt = tmp_path_factory.mktemp("cleancache")
@@ -200,17 +222,14 @@ def test_reads_from_disk_ask_the_backend_first(ext4_4k: Ext4) -> None:
 
 def test_truncate_invalidates(ext4_4k: Ext4) -> None:
     path = ext4_4k.mnt / "trunc"
-    files = {path: write_file(path, FILE_PAGES)}
-    os.sync()
-    cycle_through_backend(files)
+    old = file_in_backend(path)
     before = backend()
-    assert before["stored_pages"] >= FILE_PAGES * 9 // 10
+    assert_holds(before, FILE_PAGES)
 
     half = FILE_PAGES // 2 * PAGE_SIZE
     os.truncate(path, half)
     after = backend()
-    assert after["invalidate_inode"] > before["invalidate_inode"], \
-        f"truncate did not invalidate the file: {delta(after, before)}"
+    assert_invalidated("truncate", before, after)
     assert after["stored_pages"] <= before["stored_pages"] - FILE_PAGES * 9 // 10, \
         "the truncated file's pages are still in the backend"
 
@@ -219,17 +238,15 @@ def test_truncate_invalidates(ext4_4k: Ext4) -> None:
     os.sync()
     kg.drop_caches(3)
     data = read_file(path)
-    assert data[:half] == files[path][:half]
+    assert data[:half] == old[:half]
     assert data[half:] == bytes(len(data) - half), "old data came back after truncate"
 
 
 def test_overwrite_in_place_invalidates(ext4_4k: Ext4) -> None:
     path = ext4_4k.mnt / "over"
-    files = {path: write_file(path, FILE_PAGES)}
-    os.sync()
-    cycle_through_backend(files)
+    file_in_backend(path)
     before = backend()
-    assert before["stored_pages"] >= FILE_PAGES * 9 // 10
+    assert_holds(before, FILE_PAGES)
 
     # Whole pages written in place are not read first: the backend's copies
     # stay until the new pages are evicted, which must invalidate them.
@@ -252,9 +269,7 @@ def test_overwrite_in_place_invalidates(ext4_4k: Ext4) -> None:
 
 def test_direct_write_invalidates(ext4_4k: Ext4) -> None:
     path = ext4_4k.mnt / "direct"
-    files = {path: write_file(path, FILE_PAGES)}
-    os.sync()
-    cycle_through_backend(files)
+    old = file_in_backend(path)
     before = backend()
 
     buf = mmap.mmap(-1, PAGE_SIZE)       # page aligned, as O_DIRECT needs
@@ -265,10 +280,9 @@ def test_direct_write_invalidates(ext4_4k: Ext4) -> None:
     finally:
         os.close(fd)
     after = backend()
-    assert after["invalidate_inode"] > before["invalidate_inode"], \
-        f"an O_DIRECT write did not invalidate the file: {delta(after, before)}"
+    assert_invalidated("an O_DIRECT write", before, after)
 
-    expected = bytearray(files[path])
+    expected = bytearray(old)
     expected[3 * PAGE_SIZE:4 * PAGE_SIZE] = b"D" * PAGE_SIZE
     assert read_file(path) == bytes(expected), "stale data after an O_DIRECT write"
 
@@ -277,13 +291,12 @@ def test_unlink_invalidates(ext4_4k: Ext4) -> None:
     files = make_files(ext4_4k.mnt, count=2)
     cycle_through_backend(files)
     before = backend()
-    assert before["stored_pages"] >= 2 * FILE_PAGES * 9 // 10
+    assert_holds(before, 2 * FILE_PAGES)
 
     victim = next(iter(files))
     victim.unlink()
     after = backend()
-    assert after["invalidate_inode"] > before["invalidate_inode"], \
-        f"unlink did not invalidate the inode: {delta(after, before)}"
+    assert_invalidated("unlink", before, after)
     dropped = before["stored_pages"] - after["stored_pages"]
     assert FILE_PAGES * 9 // 10 <= dropped <= FILE_PAGES, \
         f"unlink dropped {dropped} pages, expected the file's {FILE_PAGES}"

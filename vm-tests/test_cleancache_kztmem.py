@@ -152,6 +152,12 @@ def check_bytes(path: Path, expected: bytes) -> None:
     pytest.fail(f"{path}: stale or wrong data from byte {first}{stale}")
 
 
+def check_files(files: dict[Path, bytes]) -> None:
+    """Read every file back; fail at the first whose bytes differ from ``files``."""
+    for path, data in files.items():
+        check_bytes(path, data)
+
+
 def through_cleancache(files: dict[Path, bytes]) -> dict[str, int]:
     """Leave the pages of ``files`` in kztmem only; return the counter delta.
 
@@ -159,11 +165,26 @@ def through_cleancache(files: dict[Path, bytes]) -> dict[str, int]:
     offer them; reading them back from the disk first makes them eligible.
     """
     kg.drop_caches(1)
-    for path, data in files.items():
-        check_bytes(path, data)
+    check_files(files)
     before = counters()
     kg.drop_caches(1)
     return delta(counters(), before)
+
+
+def assert_never_stale(files: dict[Path, bytes], *, evict_first: bool = True) -> None:
+    """Each file of ``files``, just changed, reads back its new bytes: first
+    as it is now, then again once its pages went through kztmem.
+
+    With ``evict_first`` the first read comes from the disk (dirty pages
+    written, page cache dropped); without, it takes whatever the change left
+    in the page cache, in kztmem or on the disk.
+    """
+    if evict_first:
+        os.sync()
+        kg.drop_caches(1)
+    check_files(files)
+    through_cleancache(files)
+    check_files(files)
 
 
 def make_files(root: Path, tag: str, gen: int = 1, count: int = 4,
@@ -269,15 +290,10 @@ def test_overwrite_in_place_never_stale(ext4_4k: Ext4) -> None:
                 new[i * PAGE_SIZE:(i + 1) * PAGE_SIZE] = page
         files[path] = bytes(new)
     os.sync()
-    for path, data in files.items():
-        check_bytes(path, data)
-    through_cleancache(files)
-    for path, data in files.items():
-        check_bytes(path, data)
+    assert_never_stale(files, evict_first=False)
     # once more through kztmem, now that the new pages came from the disk
     through_cleancache(files)
-    for path, data in files.items():
-        check_bytes(path, data)
+    check_files(files)
 
 
 def test_direct_overwrite_never_stale(ext4_4k: Ext4) -> None:
@@ -293,11 +309,7 @@ def test_direct_overwrite_never_stale(ext4_4k: Ext4) -> None:
         finally:
             os.close(fd)
         files[path] = new
-    for path, data in files.items():
-        check_bytes(path, data)
-    through_cleancache(files)
-    for path, data in files.items():
-        check_bytes(path, data)
+    assert_never_stale(files, evict_first=False)
 
 
 def test_truncate_never_stale(ext4_4k: Ext4) -> None:
@@ -308,13 +320,7 @@ def test_truncate_never_stale(ext4_4k: Ext4) -> None:
         os.truncate(path, keep * PAGE_SIZE + 100)      # cut inside a page
         os.truncate(path, FILE_SIZE)                    # and grow back: a hole
         files[path] = data[:keep * PAGE_SIZE + 100] + bytes(FILE_SIZE - keep * PAGE_SIZE - 100)
-    os.sync()
-    kg.drop_caches(1)
-    for path, data in files.items():
-        check_bytes(path, data)
-    through_cleancache(files)
-    for path, data in files.items():
-        check_bytes(path, data)
+    assert_never_stale(files)
 
 
 def test_unlink_and_recreate_never_stale(ext4_4k: Ext4) -> None:
@@ -325,12 +331,7 @@ def test_unlink_and_recreate_never_stale(ext4_4k: Ext4) -> None:
     os.sync()
     # same names, likely the same inode numbers, new contents
     files = make_files(ext4_4k.mnt, "ul", gen=2)
-    kg.drop_caches(1)
-    for path, data in files.items():
-        check_bytes(path, data)
-    through_cleancache(files)
-    for path, data in files.items():
-        check_bytes(path, data)
+    assert_never_stale(files)
 
 
 def test_rename_over_never_stale(ext4_4k: Ext4) -> None:
@@ -343,13 +344,7 @@ def test_rename_over_never_stale(ext4_4k: Ext4) -> None:
         os.sync()
         os.rename(tmp, path)
         files[path] = new
-    os.sync()
-    kg.drop_caches(1)
-    for path, data in files.items():
-        check_bytes(path, data)
-    through_cleancache(files)
-    for path, data in files.items():
-        check_bytes(path, data)
+    assert_never_stale(files)
 
 
 def test_remount_drops_pool_never_stale(ext4_4k: Ext4) -> None:
@@ -371,12 +366,10 @@ def test_remount_drops_pool_never_stale(ext4_4k: Ext4) -> None:
         files[path] = new
     os.sync()
     ext4_4k.remount()
-    for path, data in files.items():
-        check_bytes(path, data)
+    check_files(files)
     through_cleancache(files)
     ext4_4k.remount()
-    for path, data in files.items():
-        check_bytes(path, data)
+    check_files(files)
 
 
 def test_memory_pressure_evicts(workloads, swap, ext4_4k: Ext4) -> None:
@@ -397,8 +390,7 @@ def test_memory_pressure_evicts(workloads, swap, ext4_4k: Ext4) -> None:
     assert after["zbud_curr_raw_pages"] < before["zbud_curr_raw_pages"] or \
         d["evicted_raw_pages"] > 0, (before, after)
     # whatever was evicted comes from the disk, the rest from kztmem
-    for path, data in files.items():
-        check_bytes(path, data)
+    check_files(files)
     assert kg.meminfo_kib()["MemFree"] > 0
     kg.run(["true"])
 
@@ -418,8 +410,7 @@ def test_drop_slab_runs_the_shrinker(ext4_4k: Ext4) -> None:
     assert after["curr_eph_pampd_count"] <= before["curr_eph_pampd_count"] // 10, (before, after)
     assert after["zbud_evicting_pages"] == 0, after
     # evicted pages come from the disk again, byte for byte
-    for path, data in files.items():
-        check_bytes(path, data)
+    check_files(files)
 
 
 def test_fewer_block_reads_with_kztmem(workloads, ext4_4k: Ext4) -> None:

@@ -83,30 +83,28 @@ def test_null_pointer_oops_is_fatal_and_reported_once_at_its_first_line() -> Non
     assert "Oops: 0000" in reports[0].excerpt
 
 
-def test_kasan_report() -> None:
-    lines = read_log("console-kasan.log")
+# Recorded consoles with one splat each: the kind it is reported as, text of
+# the line the report starts at, and text its excerpt must carry.
+ONE_SPLAT = {
+    "kasan": ("console-kasan.log", "kasan", "BUG: KASAN: slab-out-of-bounds", "xv_malloc"),
+    # a lockdep splat starts with "WARNING:" but is not a plain warning
+    "lockdep-not-a-plain-warning": ("console-lockdep.log", "lockdep",
+                                    "possible circular locking dependency", "tmem_put"),
+    # reported once, from "[ cut here ]", not again at its "WARNING:" line
+    "warning-once-from-cut-here": ("console-warning.log", "warning", "[ cut here ]",
+                                   "kztmem.c:412"),
+}
+
+
+@pytest.mark.parametrize("log, kind, first_line, detail", ONE_SPLAT.values(), ids=ONE_SPLAT)
+def test_a_splat_is_one_fatal_report_from_its_first_line(log: str, kind: str, first_line: str,
+                                                         detail: str) -> None:
+    lines = read_log(log)
     reports = console.scan(lines)
-    assert reports[0].kind == "kasan"
-    assert reports[0].line == line_of(lines, "BUG: KASAN: slab-out-of-bounds")
-    assert "xv_malloc" in reports[0].excerpt
-    assert all(r.kind == "kasan" for r in reports)
-    assert console.fatal(reports)
-
-
-def test_lockdep_splat_is_lockdep_not_a_plain_warning() -> None:
-    lines = read_log("console-lockdep.log")
-    reports = console.scan(lines)
-    assert kinds(reports) == ["lockdep"]
-    assert reports[0].line == line_of(lines, "possible circular locking dependency")
-    assert console.fatal(reports)
-
-
-def test_warning_reported_once_from_cut_here() -> None:
-    lines = read_log("console-warning.log")
-    reports = console.scan(lines)
-    assert kinds(reports) == ["warning"]
-    assert reports[0].line == line_of(lines, "[ cut here ]")
-    assert "kztmem.c:412" in reports[0].excerpt
+    assert kinds(reports) == [kind]
+    assert reports[0].line == line_of(lines, first_line)
+    assert detail in reports[0].excerpt
+    assert console.fatal(reports) == reports
 
 
 def test_hung_task_and_soft_lockup() -> None:

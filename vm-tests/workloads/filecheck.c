@@ -44,10 +44,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "kzt_pattern.h"
+#include "kzt_util.h"
 
 #define CHUNK_BLOCKS 16
 #define MAX_FIRST_BAD 8
@@ -71,56 +71,24 @@ struct result {
 	unsigned int nfirst;
 };
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
+__attribute__((noreturn))
 static void usage(const char *msg)
 {
-	if (msg)
-		fprintf(stderr, "filecheck: %s\n", msg);
-	fprintf(stderr,
-		"usage: filecheck write|verify|cycle DIR [--files N] [--size BYTES[K|M|G]]\n"
-		"                 [--seed N] [--pattern P] [--passes N] [--self-test]\n"
-		"                 [--json] [--quiet]\n");
-	exit(2);
+	kzt_usage("filecheck", msg,
+		  "usage: filecheck write|verify|cycle DIR [--files N] [--size BYTES[K|M|G]]\n"
+		  "                 [--seed N] [--pattern P] [--passes N] [--self-test]\n"
+		  "                 [--json] [--quiet]\n");
 }
 
 static uint64_t parse_size(const char *opt, const char *s, int suffixes)
 {
-	char *end;
-	unsigned long long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || s[0] == '-')
-		goto bad;
-	if (suffixes && *end) {
-		switch (*end++) {
-		case 'k': case 'K':
-			v <<= 10;
-			break;
-		case 'm': case 'M':
-			v <<= 20;
-			break;
-		case 'g': case 'G':
-			v <<= 30;
-			break;
-		default:
-			goto bad;
-		}
+	if (kzt_parse_u64(s, suffixes, &v)) {
+		fprintf(stderr, "filecheck: %s: not a valid number: '%s'\n", opt, s);
+		usage(NULL);
 	}
-	if (*end)
-		goto bad;
 	return v;
-bad:
-	fprintf(stderr, "filecheck: %s: not a valid number: '%s'\n", opt, s);
-	usage(NULL);
-	return 0;
 }
 
 static uint64_t file_seed(const struct config *cfg, unsigned int f)
@@ -322,6 +290,29 @@ static void verify_file(const struct config *cfg, unsigned int f,
 	close(fd);
 }
 
+/* The result line, and with --json the same as one JSON object. */
+static void print_result(const char *mode, const struct config *cfg,
+			 const struct result *res, double seconds)
+{
+	unsigned long long bytes = (unsigned long long)cfg->size * cfg->files;
+	unsigned long long seed = cfg->seed, bad_blocks = res->mismatches;
+	unsigned long long bad_bytes = res->bad_bytes;
+	const char *pattern = kzt_pattern_names[cfg->pattern];
+
+	printf("filecheck: mode=%s files=%u bytes=%llu pattern=%s seed=%llu "
+	       "mismatches=%llu bad_bytes=%llu first_bad=%s seconds=%.3f\n",
+	       mode, cfg->files, bytes, pattern, seed, bad_blocks, bad_bytes,
+	       res->nfirst ? res->first_bad : "-", seconds);
+	if (cfg->json)
+		printf("{\"program\": \"filecheck\", \"mode\": \"%s\", \"files\": %u, "
+		       "\"bytes\": %llu, \"pattern\": \"%s\", \"seed\": %llu, "
+		       "\"mismatches\": %llu, \"bad_bytes\": %llu, "
+		       "\"first_bad\": \"%s\", \"seconds\": %.3f}\n",
+		       mode, cfg->files, bytes, pattern, seed, bad_blocks, bad_bytes,
+		       res->nfirst ? res->first_bad : "", seconds);
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -392,7 +383,7 @@ int main(int argc, char **argv)
 	if (cfg.passes == 0 || cfg.passes > 1000)
 		usage("--passes must be between 1 and 1000");
 
-	t0 = now();
+	t0 = kzt_now();
 	if (do_w && do_write(&cfg))
 		return 2;
 	if (do_drop && drop_caches())
@@ -404,23 +395,6 @@ int main(int argc, char **argv)
 		status = res.mismatches ? 1 : 0;
 	}
 
-	printf("filecheck: mode=%s files=%u bytes=%llu pattern=%s seed=%llu "
-	       "mismatches=%llu bad_bytes=%llu first_bad=%s seconds=%.3f\n",
-	       mode, cfg.files, (unsigned long long)cfg.size * cfg.files,
-	       kzt_pattern_names[cfg.pattern], (unsigned long long)cfg.seed,
-	       (unsigned long long)res.mismatches,
-	       (unsigned long long)res.bad_bytes,
-	       res.nfirst ? res.first_bad : "-", now() - t0);
-	if (cfg.json)
-		printf("{\"program\": \"filecheck\", \"mode\": \"%s\", \"files\": %u, "
-		       "\"bytes\": %llu, \"pattern\": \"%s\", \"seed\": %llu, "
-		       "\"mismatches\": %llu, \"bad_bytes\": %llu, "
-		       "\"first_bad\": \"%s\", \"seconds\": %.3f}\n",
-		       mode, cfg.files, (unsigned long long)cfg.size * cfg.files,
-		       kzt_pattern_names[cfg.pattern], (unsigned long long)cfg.seed,
-		       (unsigned long long)res.mismatches,
-		       (unsigned long long)res.bad_bytes,
-		       res.nfirst ? res.first_bad : "", now() - t0);
-	fflush(stdout);
+	print_result(mode, &cfg, &res, kzt_now() - t0);
 	return status;
 }

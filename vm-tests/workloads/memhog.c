@@ -43,10 +43,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "kzt_pattern.h"
+#include "kzt_util.h"
 
 #define MAX_FIRST_BAD 8
 
@@ -59,33 +59,20 @@ struct result {
 
 static int quiet;
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
+__attribute__((noreturn))
 static void usage(const char *msg)
 {
-	if (msg)
-		fprintf(stderr, "memhog: %s\n", msg);
-	fprintf(stderr,
-		"usage: memhog --size MIB [--pattern zero|same|text|mixed|random|mix]\n"
-		"              [--seed N] [--passes N] [--keep MIB] [--pause]\n"
-		"              [--self-test] [--json] [--quiet]\n");
-	exit(2);
+	kzt_usage("memhog", msg,
+		  "usage: memhog --size MIB [--pattern zero|same|text|mixed|random|mix]\n"
+		  "              [--seed N] [--passes N] [--keep MIB] [--pause]\n"
+		  "              [--self-test] [--json] [--quiet]\n");
 }
 
 static uint64_t parse_u64(const char *opt, const char *s)
 {
-	char *end;
-	unsigned long long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || s[0] == '-') {
+	if (kzt_parse_u64(s, 0, &v)) {
 		fprintf(stderr, "memhog: %s: not a number: '%s'\n", opt, s);
 		usage(NULL);
 	}
@@ -222,13 +209,13 @@ int main(int argc, char **argv)
 	/* Keep to 4 KiB pages: huge pages would change what gets swapped. */
 	madvise(area, pages * KZT_BLOCK, MADV_NOHUGEPAGE);
 
-	t0 = now();
+	t0 = kzt_now();
 	if (!quiet)
 		fprintf(stderr, "memhog: filling %llu MiB pattern=%s seed=%llu\n",
 			(unsigned long long)size_mib, kzt_pattern_names[pat],
 			(unsigned long long)seed);
 	fill(area, pages, pat, seed);
-	t_fill = now() - t0;
+	t_fill = kzt_now() - t0;
 
 	if (do_pause)
 		pause_at("filled");
@@ -248,10 +235,10 @@ int main(int argc, char **argv)
 				(unsigned long long)victim);
 	}
 
-	t0 = now();
+	t0 = kzt_now();
 	for (pass = 0; pass < passes; pass++)
 		verify(area, kept, pat, seed, &res);
-	t_verify = now() - t0;
+	t_verify = kzt_now() - t0;
 
 	if (res.nfirst) {
 		size_t off = 0;
