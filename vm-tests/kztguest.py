@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Optional, Sequence, Union
+from typing import IO, Any, Callable, Optional, Sequence, Union
 
 SWAP_SERIAL = "kzt-swap"
 EXT4_SERIAL = "kzt-ext4"
@@ -573,12 +573,6 @@ def counters_delta(before: dict[str, Counter], after: dict[str, Counter]) -> dic
     """after - before for every integer counter present in both."""
     return {k: after[k] - before[k] for k in before  # type: ignore[operator]
             if k in after and isinstance(before[k], int) and isinstance(after[k], int)}
-
-
-def iter_workload_defs() -> Iterator[dict]:
-    """The workload definitions (vm-tests/workloads/*.json)."""
-    for path in sorted((VM_TESTS_DIR / "workloads").glob("*.json")):
-        yield json.loads(path.read_text())
 
 
 # ---------------------------------------------------------- fault injection

@@ -589,7 +589,9 @@ def _announce(rec: Record) -> None:
 def _workload_meta(layout: Layout, name: str) -> dict[str, Any]:
     _, wl = load_workload(layout, name)
     return {"memory": wl.get("memory", "384M"), "description": wl.get("description", ""),
-            "program": wl.get("program"), "args": wl.get("args", []), "disks": wl.get("disks", [])}
+            "commands": [" ".join([st["program"], *st.get("args", [])])
+                         for st in wl.get("programs") or [wl]],
+            "disks": wl.get("disks", [])}
 
 
 def summary_rows(doc: dict[str, Any]) -> list[tuple[str, ...]]:

@@ -446,7 +446,9 @@ def parser() -> argparse.ArgumentParser:
     p = add("up", cmd_up, "set up, prepare, configure, build, boot, run the default workload")
     _base_arg(p)
     _accel_arg(p)
-    p.add_argument("--workload", default=None, help="workload name from vm-tests/workloads")
+    p.add_argument("--workload", default=None,
+                   help="workload name from vm-tests/workloads (default: swap-then-reread-832, "
+                        "swap pressure, then a file re-read)")
     p = add("check", cmd_check, "every test: host tests, checkpatch, build, KUnit, vm-tests")
     _base_arg(p)
     _accel_arg(p)

@@ -4,13 +4,15 @@
 configuration's requirements (CONFIG.json: one entry of data/configs.json
 plus its "name"), prepares the disks the workload names (swap on kzt-swap,
 ext4 on kzt-ext4), runs the configuration's set-up steps (e.g. a zram swap
-device above the disk swap), runs the workload's program while sampling
-the compressed stores every few seconds, and writes the program's result
-with before/after counters, CPU time and the samples to OUT.json.
+device above the disk swap), runs the workload's program (a mixed
+workload runs several, at once or in turn) while sampling the compressed stores
+every few seconds, and writes the programs' result with before/after
+counters, CPU time and the samples to OUT.json.
 
 A configuration whose requirement is not met (e.g. no /sys/kernel/mm/kztmem)
 is not run: OUT.json then holds "unavailable" with the reason, and the exit
-status is UNAVAILABLE (77).  Otherwise the exit status is the program's.
+status is UNAVAILABLE (77).  Otherwise the exit status is the program's
+(the first non-zero one of several).
 """
 from __future__ import annotations
 
@@ -173,6 +175,67 @@ def _summary(stdout: str) -> dict[str, Any]:
     return {}
 
 
+def programs(spec: dict[str, Any], mnt: str | None) -> list[list[str]]:
+    """The argument lists the workload runs: its one `program` with `args`,
+    or every entry of `programs` (started all at once, or one after the
+    other when the workload says "in_turn")."""
+    steps = spec.get("programs") or [{"program": spec["program"], "args": spec.get("args", [])}]
+    return [[str(kg.workload(st["program"])),
+             *(a.replace("{ext4_mount}", mnt or "/tmp") for a in st.get("args", []))]
+            for st in steps]
+
+
+def combine(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """One summary for programs that ran together: mismatches and bad bytes
+    add up (None if any program printed none, so nothing claims it
+    verified), first_bad lists each program's, and "programs" keeps them all."""
+    if len(summaries) == 1:
+        return summaries[0]
+    out: dict[str, Any] = {"programs": summaries}
+    for key in ("mismatches", "bad_bytes"):
+        vals = [s.get(key) for s in summaries]
+        out[key] = sum(int(v) for v in vals if v is not None) if None not in vals else None
+    out["first_bad"] = [f"{s.get('program')}: {b}" for s in summaries for b in s.get("first_bad") or []]
+    return out
+
+
+def run_programs(argvs: list[list[str]], timeout: float,
+                 in_turn: bool = False) -> tuple[int, list[str]]:
+    """Run the programs all at once (or, in_turn, one after the other)
+    under one deadline; the exit status is the first non-zero one (124
+    when the deadline passed: every program still running is killed, and
+    those not started yet never start)."""
+    outs = [tempfile.TemporaryFile(mode="w+") for _ in argvs]
+    deadline = time.monotonic() + timeout
+    procs: list[subprocess.Popen[str]] = []
+    codes: list[int] = []
+
+    def wait(p: subprocess.Popen[str]) -> None:
+        try:
+            codes.append(p.wait(timeout=max(0.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            codes.append(124)
+    for argv, f in zip(argvs, outs):
+        if codes and codes[-1] == 124:
+            break
+        procs.append(subprocess.Popen(argv, stdout=f, text=True))
+        if in_turn:
+            wait(procs[-1])
+    if not in_turn:
+        for p in procs:
+            wait(p)
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    texts = []
+    for f in outs:
+        f.seek(0)
+        texts.append(f.read())
+        f.close()
+    return next((c for c in codes if c != 0), 0), texts
+
+
 def _cpu() -> dict[str, int]:
     return cpu_jiffies(Path("/proc/stat").read_text())
 
@@ -216,22 +279,17 @@ def main(argv: list[str]) -> int:
                                        "error": why, "uname": os.uname().release}) + "\n")
             return 2
     phase("set_up")
-    prog = str(kg.workload(spec["program"]))
-    args = [a.replace("{ext4_mount}", mnt or "/tmp") for a in spec.get("args", [])]
+    argvs = programs(spec, mnt)
     kg.drop_caches()  # every configuration starts from the same empty page cache
     before = snapshot()
     cpu0, ru0 = _cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
     sampler = Sampler(float(spec.get("sample_seconds", SAMPLE_SECONDS)))
     sampler.start()
     t0 = time.monotonic()
-    try:
-        p = subprocess.run([prog, *args], stdout=subprocess.PIPE, text=True,
-                           timeout=float(config.get("workload_timeout_seconds")
-                                         or spec.get("timeout_seconds", 900)))
-        rc, stdout = p.returncode, p.stdout
-    except subprocess.TimeoutExpired as e:
-        rc = 124
-        stdout = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+    rc, stdouts = run_programs(argvs, float(config.get("workload_timeout_seconds")
+                                            or spec.get("timeout_seconds", 900)),
+                               in_turn=bool(spec.get("in_turn")))
+    stdout = "".join(stdouts)
     seconds = time.monotonic() - t0
     samples = sampler.stop()
     cpu1, ru1 = _cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -248,7 +306,8 @@ def main(argv: list[str]) -> int:
     print(stdout.strip())
     hz = os.sysconf("SC_CLK_TCK")
     result = {"workload": spec["name"], "config": config.get("name"), "exit_code": rc,
-              "seconds": round(seconds, 2), "stdout": stdout, "summary": _summary(stdout),
+              "seconds": round(seconds, 2), "stdout": stdout,
+              "summary": combine([_summary(o) for o in stdouts]),
               "cpu": {"busy_seconds": round((cpu_busy(cpu1) - cpu_busy(cpu0)) / hz, 2),
                       "jiffies": {k: cpu1[k] - cpu0.get(k, 0) for k in cpu1}, "hz": hz},
               "rusage": {"user_seconds": round(ru1.ru_utime - ru0.ru_utime, 2),

@@ -157,6 +157,9 @@ def render_html(rep: dict[str, Any]) -> str:
             continue
         sections.append({
             "workload": wl, "meta": wmeta, "cells": cells,
+            # benches recorded before mixed workloads kept one program and its args
+            "commands": wmeta.get("commands") or [" ".join([str(wmeta.get("program", "?")),
+                                                            *wmeta.get("args", [])])],
             "charts": [bar_chart(_chart_items(cells, "seconds"), " s", "workload time, median (whisker: min–max)"),
                        bar_chart(_chart_items(cells, "disk_mib"), " MiB", "disk I/O, read + written", 0),
                        bar_chart(_chart_items(cells, "cpu_seconds"), " s", "guest CPU busy (both vCPUs)")]})

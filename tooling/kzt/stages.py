@@ -25,6 +25,10 @@ STAGE_NAMES = ("host-tests", "mypy", "workload-selftest", "kernel", "checkpatch"
                "vm-tests", "debug-kernel", "debug-tests")
 
 
+# swap pressure, then a file re-read, so both halves of kztmem show their counters
+UP_WORKLOAD = "swap-then-reread-832"
+
+
 def ensure_venv_python(layout: Layout) -> None:
     """After setup, continue in the venv's interpreter (it has kconfiglib)."""
     from .host import setup
@@ -48,13 +52,15 @@ def up(layout: Layout, a: argparse.Namespace) -> int:
     if _config_has(layout, a.base, "default", "KZTMEM"):
         from .workrun import RunRequest, run_workload
         from .stats import render
-        r = run_workload(layout, RunRequest(a.workload or "memhog-mix-600", "kztmem",
+        r = run_workload(layout, RunRequest(a.workload or UP_WORKLOAD, "kztmem",
                                             a.base, accel=accel))
         if not r.boot.ok or r.data is None:
-            raise KztError(f"the workload failed: {vm.explain(r.boot, 1200)}")
+            raise KztError(f"the workload failed: {vm.explain(r.boot, 1200)}",
+                           f"console log: {r.run_dir / 'console.log'}")
         print(render(r.data["during"], r.data["before"]))
         ui.step(f"kernel {r.data['during'].get('uname')}: workload {r.workload['name']} "
-                f"passed in {r.data['seconds']} s (run dir {r.run_dir})")
+                f"passed in {r.data['seconds']} s, "
+                f"{r.data['summary'].get('mismatches')} mismatches (run dir {r.run_dir})")
         return 0
     from .build import require_image
     from .runs import new_run

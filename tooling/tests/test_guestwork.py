@@ -1,0 +1,109 @@
+"""The guest side of `kzt run`/`kzt bench` (kzt.guestwork) that needs no
+guest: workload definitions, programs run together, their summaries."""
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from kzt import guestwork
+
+REPO = Path(__file__).resolve().parents[2]
+WORKLOADS = REPO / "vm-tests" / "workloads"
+KNOWN_DISKS = {"kzt-swap", "kzt-ext4"}
+
+
+@pytest.mark.parametrize("path", sorted(WORKLOADS.glob("*.json")), ids=lambda p: p.stem)
+def test_workload_definition_is_runnable(path: Path, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = json.loads(path.read_text())
+    assert spec["name"] == path.stem
+    assert spec["description"] and float(spec["timeout_seconds"]) > 0
+    assert re.fullmatch(r"\d+[MG]", spec["memory"])
+    disks = set(spec.get("disks", []))
+    assert disks <= KNOWN_DISKS
+    assert ("program" in spec) != ("programs" in spec), "either one program or a list"
+    # every program is one the Makefile builds, and every run prints --json
+    for st in spec.get("programs") or [spec]:
+        assert (WORKLOADS / f"{st['program']}.c").exists()
+        (tmp_path / st["program"]).write_text("#!/bin/sh\n")
+        (tmp_path / st["program"]).chmod(0o755)
+        assert "--json" in st["args"]
+    monkeypatch.setenv("KZT_WORKLOADS_DIR", str(tmp_path))
+    argvs = guestwork.programs(spec, "/mnt/x")
+    assert [Path(a[0]).parent for a in argvs] == [tmp_path] * len(argvs)
+    text = " ".join(" ".join(a) for a in argvs)
+    assert "{ext4_mount}" not in text
+    assert ("/mnt/x" in text) == ("kzt-ext4" in disks), "files need the ext4 disk and use it"
+
+
+def _script(path: Path, body: str) -> str:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_programs_run_at_once_and_each_output_is_kept(tmp_path: Path) -> None:
+    # each waits for the other's flag: run one after the other they would
+    # both miss it and the deadline would kill them
+    a = _script(tmp_path / "a", f"touch {tmp_path}/a.up\n"
+                f"for i in $(seq 100); do [ -e {tmp_path}/b.up ] && break; sleep 0.05; done\n"
+                f"[ -e {tmp_path}/b.up ] && echo '{{\"program\": \"a\", \"mismatches\": 0}}'\n")
+    b = _script(tmp_path / "b", f"touch {tmp_path}/b.up\n"
+                f"for i in $(seq 100); do [ -e {tmp_path}/a.up ] && break; sleep 0.05; done\n"
+                f"[ -e {tmp_path}/a.up ] && echo '{{\"program\": \"b\", \"mismatches\": 2}}'\n")
+    rc, outs = guestwork.run_programs([[a], [b]], timeout=20)
+    assert rc == 0
+    assert [json.loads(o)["program"] for o in outs] == ["a", "b"]
+
+
+def test_first_failing_exit_status_wins(tmp_path: Path) -> None:
+    ok = _script(tmp_path / "ok", "exit 0\n")
+    bad = _script(tmp_path / "bad", "exit 1\n")
+    worse = _script(tmp_path / "worse", "exit 2\n")
+    assert guestwork.run_programs([[ok], [bad], [worse]], timeout=20)[0] == 1
+    assert guestwork.run_programs([[worse], [ok]], timeout=20)[0] == 2
+
+
+def test_deadline_kills_every_program(tmp_path: Path) -> None:
+    quick = _script(tmp_path / "quick", "echo done\n")
+    slow = _script(tmp_path / "slow", f"sleep 30; touch {tmp_path}/survived\n")
+    t0 = time.monotonic()
+    rc, outs = guestwork.run_programs([[quick], [slow]], timeout=1)
+    assert rc == 124 and time.monotonic() - t0 < 10
+    assert outs[0] == "done\n"
+    time.sleep(0.2)
+    assert not (tmp_path / "survived").exists()
+
+
+def test_combined_summary_adds_up_and_never_claims_unverified() -> None:
+    one = {"program": "memhog", "mismatches": 0, "bad_bytes": 0, "first_bad": []}
+    assert guestwork.combine([one]) is one
+    two = {"program": "filecheck", "mismatches": 3, "bad_bytes": 40, "first_bad": ["f:0"]}
+    both = guestwork.combine([one, two])
+    assert (both["mismatches"], both["bad_bytes"]) == (3, 40)
+    assert both["first_bad"] == ["filecheck: f:0"]
+    assert both["programs"] == [one, two]
+    # a program that printed no summary: nothing says the whole verified
+    assert guestwork.combine([one, {}])["mismatches"] is None
+
+
+def test_in_turn_runs_one_after_the_other(tmp_path: Path) -> None:
+    first = _script(tmp_path / "first", f"sleep 0.3; touch {tmp_path}/first.done\n")
+    second = _script(tmp_path / "second", f"[ -e {tmp_path}/first.done ] && echo after\n")
+    rc, outs = guestwork.run_programs([[first], [second]], timeout=20, in_turn=True)
+    assert (rc, outs) == (0, ["", "after\n"])
+    # at once, the second finds nothing yet and fails
+    (tmp_path / "first.done").unlink()
+    assert guestwork.run_programs([[first], [second]], timeout=20)[0] == 1
+
+
+def test_in_turn_deadline_never_starts_the_rest(tmp_path: Path) -> None:
+    slow = _script(tmp_path / "slow", "sleep 30\n")
+    later = _script(tmp_path / "later", f"touch {tmp_path}/started\n")
+    rc, outs = guestwork.run_programs([[slow], [later]], timeout=1, in_turn=True)
+    assert rc == 124 and outs == ["", ""]
+    assert not (tmp_path / "started").exists()
