@@ -19,7 +19,12 @@ moved the way the pages' compressibility says they must:
 from __future__ import annotations
 
 import errno
+import json
 import os
+import signal
+import subprocess
+import tempfile
+import time
 from typing import Iterator
 
 import pytest
@@ -136,6 +141,48 @@ def test_compressible_pages_stored_and_loaded(workloads, swap, pattern: str) -> 
         f"declined stores without a counted reason: {delta}"
     assert delta["failed_alloc"] < delta["pers_puts"], \
         f"most {pattern} stores failed to allocate: {delta}"
+
+
+KZT = str(kg.VM_TESTS_DIR.parent / "kzt")
+
+
+def test_kzt_stats_reads_what_the_driver_counts(workloads, swap) -> None:
+    """`kzt stats` in the guest: JSON, the table and --watch, while memhog
+    holds its pages in swap (paused, so the counters hold almost still)."""
+    size = kg.swap_pressure_mib(swap, 64)
+    with kg.Workload(kg.memhog_argv(size, "text", pause=True)) as w:
+        w.wait_stage("filled")
+        lo = counters()
+        doc = json.loads(kg.run([KZT, "stats", "--json"]).stdout)
+        table = kg.run([KZT, "stats"]).stdout
+        hi = counters()
+        with tempfile.TemporaryFile(mode="w+") as f:
+            watch = subprocess.Popen([KZT, "stats", "--watch", "1"], stdout=f, text=True)
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and watch.poll() is None:
+                f.seek(0)
+                if f.read().count("(deltas since start)") >= 2:
+                    break
+                time.sleep(0.5)
+            watch.send_signal(signal.SIGINT)
+            watch.wait(timeout=30)
+            f.seek(0)
+            out = f.read()
+        w.resume()
+        res = w.finish()
+    assert res.returncode == 0 and res.mismatches == 0, res.describe()
+    got = kg.int_values(doc["counters"]["kztmem"])
+    for name in ("pers_puts", "pers_gets", "curr_pers_pampd_count"):
+        assert lo[name] <= got[name] <= hi[name], (name, lo[name], got[name], hi[name])
+    assert got["pers_puts"] > 0
+    # text pages compress well: more bytes stored than the pool takes
+    assert doc["derived"]["kztmem.pers_ratio"] > 1.5, doc["derived"]
+    assert 0 < doc["derived"]["kztmem.pool_share_of_ram"] < 1, doc["derived"]
+    row = next(ln for ln in table.splitlines() if ln.startswith("kztmem/pers_puts "))
+    assert lo["pers_puts"] <= int(row.split()[-1]) <= hi["pers_puts"], row
+    assert "vmstat/pswpout" in table and "derived/kztmem.reject_rate" in table
+    assert watch.returncode == 0, out
+    assert out.count("(deltas since start)") >= 2, out
 
 
 def test_incompressible_pages_go_to_disk(workloads, swap) -> None:

@@ -80,6 +80,23 @@ def cpu_busy(j: dict[str, int]) -> int:
     return sum(v for n, v in j.items() if n not in ("idle", "iowait"))
 
 
+def _rejects(k: dict[str, int | None], name: str, puts: str, failed: str,
+             poor: str, limit: str) -> dict[str, float | None]:
+    """Reject rate of one half of kztmem and its share by reason.
+
+    Every store is a put or a declined one, and each decline has one
+    reason: too poorly compressible, the pool at its limit, or an
+    allocation that failed.  failed_alloc counts both halves together, so
+    a half's allocation failures are what its other two reasons leave."""
+    p, f = k.get(puts), k.get(failed)
+    tries = None if p is None or f is None else p + f
+    alloc = None if f is None else f - (k.get(poor) or 0) - (k.get(limit) or 0)
+    return {name: _ratio(f, tries),
+            f"{name}.compress_poor": _ratio(k.get(poor), tries),
+            f"{name}.pool_limit": _ratio(k.get(limit), tries),
+            f"{name}.failed_alloc": _ratio(alloc, tries)}
+
+
 def derive(snap: Snapshot) -> dict[str, float | None]:
     """Derived figures from one snapshot (None where not applicable)."""
     k = {n: num(v) for n, v in (snap.get("kztmem") or {}).items()}
@@ -91,17 +108,18 @@ def derive(snap: Snapshot) -> dict[str, float | None]:
     stored = k.get("curr_pers_pampd_count")
     pool = k.get("pers_pool_bytes")
     d["kztmem.pers_ratio"] = _ratio(stored * PAGE_SIZE if stored is not None else None, pool)
-    # every store is either a put or a declined one; each decline has
-    # one reason (compress_poor, pool_limit_hit or failed_alloc)
-    puts = k.get("pers_puts")
-    tries = None if puts is None else puts + (k.get("failed_pers_puts") or 0)
-    d["kztmem.reject_rate"] = _ratio(k.get("failed_pers_puts"), tries)
-    d["kztmem.reject_rate.compress_poor"] = _ratio(k.get("compress_poor"), tries)
-    d["kztmem.reject_rate.pool_limit"] = _ratio(k.get("pool_limit_hit"), tries)
-    d["kztmem.reject_rate.failed_alloc"] = _ratio(k.get("failed_alloc"), tries)
-    d["kztmem.pool_share_of_ram"] = _ratio(pool, ram)
+    d.update(_rejects(k, "kztmem.reject_rate", "pers_puts", "failed_pers_puts",
+                      "compress_poor", "pool_limit_hit"))
     eph = k.get("zbud_curr_raw_pages")
+    # both halves: the xvmalloc pool and the zbud frames
+    d["kztmem.pool_share_of_ram"] = _ratio(None if pool is None else pool + (eph or 0) * PAGE_SIZE,
+                                           ram)
     d["kztmem.eph_ratio"] = _ratio(k.get("curr_eph_pampd_count"), eph)
+    d.update(_rejects(k, "kztmem.eph_reject_rate", "eph_puts", "failed_eph_puts",
+                      "eph_compress_poor", "eph_pool_limit_hit"))
+    gets = k.get("eph_gets")
+    d["kztmem.eph_hit_rate"] = _ratio(gets, None if gets is None else
+                                      gets + (k.get("eph_get_misses") or 0))
     d["cleancache.hit_rate"] = _ratio(cc.get("succ_gets"),
                                       None if cc.get("succ_gets") is None else
                                       (cc.get("succ_gets") or 0) + (cc.get("failed_gets") or 0))
