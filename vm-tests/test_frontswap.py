@@ -171,7 +171,8 @@ def test_kzt_stats_reads_what_the_driver_counts(workloads, swap) -> None:
         w.resume()
         res = w.finish()
     assert res.returncode == 0 and res.mismatches == 0, res.describe()
-    got = kg.int_values(doc["counters"]["kztmem"])
+    # kzt stats keeps each file's text as it read it
+    got = {n: int(v) for n, v in doc["counters"]["kztmem"].items() if str(v).isdigit()}
     for name in ("pers_puts", "pers_gets", "curr_pers_pampd_count"):
         assert lo[name] <= got[name] <= hi[name], (name, lo[name], got[name], hi[name])
     assert got["pers_puts"] > 0
