@@ -924,19 +924,33 @@ static int kzt_cc_init_shared_fs(uuid_t *uuid, size_t pagesize)
 	return -EOPNOTSUPP;
 }
 
-static int kzt_cc_get_page(int pool_id, struct cleancache_filekey key,
-			   pgoff_t index, struct page *page)
+/*
+ * Run a tmem page operation (tmem_get or tmem_put) on the page @key and
+ * @index name in pool @pool_id.  -ENOENT when the pool is gone, e.g. the
+ * file system was unmounted meanwhile.  Inlined, so @op is a direct call.
+ */
+static __always_inline int
+kzt_cc_page_op(int pool_id, const struct cleancache_filekey *key,
+	       pgoff_t index, struct page *page,
+	       int (*op)(struct tmem_pool *pool, const struct tmem_oid *oid,
+			 pgoff_t index, struct page *page))
 {
 	struct kzt_eph_pool *ep = kzt_eph_pool_get(pool_id);
 	struct tmem_oid oid;
-	int ret = -ENOENT;
+	int ret;
 
-	if (ep) {
-		kzt_cc_oid(&key, &oid);
-		ret = tmem_get(ep->tmem, &oid, index, page);
-		kzt_eph_pool_put(ep);
-	}
-	if (ret) {
+	if (!ep)
+		return -ENOENT;
+	kzt_cc_oid(key, &oid);
+	ret = op(ep->tmem, &oid, index, page);
+	kzt_eph_pool_put(ep);
+	return ret;
+}
+
+static int kzt_cc_get_page(int pool_id, struct cleancache_filekey key,
+			   pgoff_t index, struct page *page)
+{
+	if (kzt_cc_page_op(pool_id, &key, index, page, tmem_get)) {
 		atomic_long_inc(&kzt_eph_get_misses);
 		return -ENODATA;
 	}
@@ -947,17 +961,8 @@ static int kzt_cc_get_page(int pool_id, struct cleancache_filekey key,
 static void kzt_cc_put_page(int pool_id, struct cleancache_filekey key,
 			    pgoff_t index, struct page *page)
 {
-	struct kzt_eph_pool *ep = kzt_eph_pool_get(pool_id);
-	struct tmem_oid oid;
-	int ret = -ENOENT;
-
-	if (ep) {
-		kzt_cc_oid(&key, &oid);
-		/* On failure tmem_put() also drops any older copy. */
-		ret = tmem_put(ep->tmem, &oid, index, page);
-		kzt_eph_pool_put(ep);
-	}
-	if (ret)
+	/* On failure tmem_put() also drops any older copy. */
+	if (kzt_cc_page_op(pool_id, &key, index, page, tmem_put))
 		atomic_long_inc(&kzt_failed_eph_puts);
 	else
 		atomic_long_inc(&kzt_eph_puts);
