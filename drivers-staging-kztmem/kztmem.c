@@ -413,7 +413,6 @@ static bool kzt_make_room(void)
 	return !kzt_pool_at_limit();
 }
 
-/* Compress @src into xvmalloc and fill in @pampd. */
 /*
  * Decompress @slen bytes at @src into the page mapped at @dst.  Anything
  * but a whole page back means the stored copy is damaged: say so and
@@ -433,6 +432,7 @@ static int kzt_decompress(const void *src, size_t slen, void *dst)
 	return 0;
 }
 
+/* Compress @src into xvmalloc and fill in @pampd. */
 static int kzt_pers_compress(const void *src, struct kzt_pampd *pampd)
 {
 	unsigned int limit = min_t(unsigned int, READ_ONCE(kzt_compress_limit),
