@@ -195,8 +195,15 @@ def combine(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("mismatches", "bad_bytes"):
         vals = [s.get(key) for s in summaries]
         out[key] = sum(int(v) for v in vals if v is not None) if None not in vals else None
-    out["first_bad"] = [f"{s.get('program')}: {b}" for s in summaries for b in s.get("first_bad") or []]
+    out["first_bad"] = [f"{s.get('program')}: {b}" for s in summaries for b in _places(s)]
     return out
+
+
+def _places(summary: dict[str, Any]) -> list[str]:
+    """A summary's first bad places: memhog lists them, filecheck prints
+    them as one "FILE:OFFSET,..." string."""
+    bad = summary.get("first_bad") or []
+    return [b for b in bad.split(",") if b] if isinstance(bad, str) else [str(b) for b in bad]
 
 
 def run_programs(argvs: list[list[str]], timeout: float,

@@ -82,11 +82,15 @@ def test_deadline_kills_every_program(tmp_path: Path) -> None:
 def test_combined_summary_adds_up_and_never_claims_unverified() -> None:
     one = {"program": "memhog", "mismatches": 0, "bad_bytes": 0, "first_bad": []}
     assert guestwork.combine([one]) is one
-    two = {"program": "filecheck", "mismatches": 3, "bad_bytes": 40, "first_bad": ["f:0"]}
-    both = guestwork.combine([one, two])
-    assert (both["mismatches"], both["bad_bytes"]) == (3, 40)
-    assert both["first_bad"] == ["filecheck: f:0"]
-    assert both["programs"] == [one, two]
+    # filecheck prints its places as one string, memhog as a list
+    two = {"program": "filecheck", "mismatches": 3, "bad_bytes": 40,
+           "first_bad": "kzt-file-0001:4096,kzt-file-0002:0"}
+    three = {"program": "memhog", "mismatches": 1, "bad_bytes": 1, "first_bad": [7]}
+    both = guestwork.combine([one, two, three])
+    assert (both["mismatches"], both["bad_bytes"]) == (4, 41)
+    assert both["first_bad"] == ["filecheck: kzt-file-0001:4096", "filecheck: kzt-file-0002:0",
+                                 "memhog: 7"]
+    assert both["programs"] == [one, two, three]
     # a program that printed no summary: nothing says the whole verified
     assert guestwork.combine([one, {}])["mismatches"] is None
 
