@@ -217,8 +217,7 @@ def cmd_test(a: argparse.Namespace, layout: Layout) -> int:
         ensure_venv_python(layout)
         ensure_kernel(layout, a.base, flavour)
     args = tuple(a.pytest_args) + (("-k", a.keyword) if a.keyword else ())
-    timeout = a.timeout or (2700 if flavour == "debug" else 1500)
-    res = run_tests(layout, TestRequest(a.base, flavour, args, vm.Accel(a.accel), timeout))
+    res = run_tests(layout, TestRequest(a.base, flavour, args, vm.Accel(a.accel), a.timeout))
     print_result(res)
     ui.step(f"results in {res.run_dir}")
     return 0 if res.ok else 1
@@ -226,7 +225,7 @@ def cmd_test(a: argparse.Namespace, layout: Layout) -> int:
 
 def cmd_soak(a: argparse.Namespace, layout: Layout) -> int:
     from . import vm
-    from .testrun import SOAK_MARKERS, TestRequest, print_result, run_tests
+    from .testrun import SOAK_MARKERS, TestRequest, guest_timeout, print_result, run_tests
     flavour = "debug" if a.debug else "default"
     from .kernel import ensure_kernel
     from .stages import ensure_venv_python
@@ -236,7 +235,7 @@ def cmd_soak(a: argparse.Namespace, layout: Layout) -> int:
     # Each client's last run may start just before the time is up; allow
     # for that and for the boot on top of the soak itself.
     req = TestRequest(a.base, flavour, ("-m", SOAK_MARKERS), vm.Accel(a.accel),
-                      timeout=seconds + 1800,
+                      timeout=guest_timeout(flavour) + seconds,
                       guest_env=(("KZT_SOAK_SECONDS", str(seconds)),))
     ui.step(f"soak: {a.minutes:g} min per guest (2 and 4 vCPUs), {flavour} kernel")
     res = run_tests(layout, req)

@@ -127,16 +127,15 @@ def check(layout: Layout, a: argparse.Namespace) -> int:
         req = KunitRequest(a.base, "default", "kztmem*", accel)
         check_result(run_kunit(layout, req), req)
 
-    def guest_tests(flavour: str, markers: str, timeout: float) -> None:
+    def guest_tests(flavour: str, markers: str) -> None:
         from .testrun import TestRequest, print_result, run_tests
-        res = run_tests(layout, TestRequest(a.base, flavour, ("-m", markers), accel,
-                                            timeout=timeout))
+        res = run_tests(layout, TestRequest(a.base, flavour, ("-m", markers), accel))
         print_result(res)
         if not res.ok:
             raise KztError(f"vm-tests ({flavour} kernel) failed (results in {res.run_dir})")
 
     def vmtests() -> None:
-        guest_tests("default", DEFAULT_MARKERS, timeout=1500)
+        guest_tests("default", DEFAULT_MARKERS)
 
     def debug_kernel() -> None:
         ensure_kernel(layout, a.base, "debug")
@@ -144,8 +143,7 @@ def check(layout: Layout, a: argparse.Namespace) -> int:
     def debug_tests() -> None:
         # The short version: the fault-injection suite (swap and file round
         # trips with allocations failing), then kmemleak, on the debug kernel.
-        # KASAN, lockdep and kmemleak under TCG: a boot alone takes minutes.
-        guest_tests("debug", CHECK_DEBUG_MARKERS, timeout=2700)
+        guest_tests("debug", CHECK_DEBUG_MARKERS)
 
     stages = [
         Stage("host-tests", host_tests),

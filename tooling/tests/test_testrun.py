@@ -87,3 +87,11 @@ def test_kmemleak_switched_off_is_a_failed_check(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(guest, "KMEMLEAK_MIN_AGE", 0.0)
     assert guest.kmemleak_report(tmp_path / "k.txt") == -1
     assert "no leak check was made" in capsys.readouterr().err
+
+
+def test_guest_deadline_by_flavour_unless_given() -> None:
+    limits = testrun.GUEST_TIMEOUT
+    assert Req().deadline == limits["default"]
+    assert Req(flavour="debug").deadline == limits["debug"] > limits["default"]
+    assert Req(flavour="plain").deadline == limits["default"]
+    assert Req(flavour="debug", timeout=60).deadline == 60
