@@ -557,9 +557,14 @@ def settled(read: "Callable[[], dict[str, Any]]", keys: Sequence[str],
         last = now
 
 
+def kztmem_ints() -> dict[str, int]:
+    """kztmem's integer counters (the histograms left out)."""
+    return int_values(kztmem_counters())
+
+
 def kztmem_and_vmstat() -> dict[str, int]:
     """kztmem's integer counters, and /proc/vmstat with a ``vm_`` prefix."""
-    values = int_values(kztmem_counters())
+    values = kztmem_ints()
     values.update({"vm_" + k: v for k, v in vmstat().items()})
     return values
 
@@ -567,12 +572,6 @@ def kztmem_and_vmstat() -> dict[str, int]:
 def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     """after - before, key by key (a key new in ``after`` counts from 0)."""
     return {k: after[k] - before.get(k, 0) for k in after}
-
-
-def counters_delta(before: dict[str, Counter], after: dict[str, Counter]) -> dict[str, int]:
-    """after - before for every integer counter present in both."""
-    return {k: after[k] - before[k] for k in before  # type: ignore[operator]
-            if k in after and isinstance(before[k], int) and isinstance(after[k], int)}
 
 
 # ---------------------------------------------------------- fault injection

@@ -61,7 +61,7 @@ def test_driver_enabled_with_both_halves(kernel_log: str) -> None:
 
 
 def test_valid_parameter_applies_and_bad_one_keeps_default(kernel_log: str) -> None:
-    values = kg.int_values(kg.kztmem_counters())
+    values = kg.kztmem_ints()
     assert values["max_pool_percent"] == 33, \
         f"kztmem.max_pool_percent=33 on the command line, sysfs says {values['max_pool_percent']}"
     assert values["compress_limit"] == COMPRESS_LIMIT_DEFAULT, \

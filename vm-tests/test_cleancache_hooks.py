@@ -64,10 +64,6 @@ def core() -> dict[str, int]:
     return {k: int(v) for k, v in kg.read_dir(CORE).items()}
 
 
-def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
-    return {k: after[k] - before.get(k, 0) for k in after}
-
-
 @dataclasses.dataclass
 class Ext4:
     dev: str
@@ -144,7 +140,7 @@ def assert_holds(counters: dict[str, int], pages: int) -> None:
 def assert_invalidated(what: str, before: dict[str, int], after: dict[str, int]) -> None:
     """Between ``before`` and ``after``, ``what`` invalidated the file's inode."""
     assert after["invalidate_inode"] > before["invalidate_inode"], \
-        f"{what} did not invalidate the file: {delta(after, before)}"
+        f"{what} did not invalidate the file: {kg.delta(after, before)}"
 
 
 def test_mount_creates_pool_and_umount_drops_it(tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -157,7 +153,7 @@ def test_mount_creates_pool_and_umount_drops_it(tmp_path_factory: pytest.TempPat
     try:
         mounted = backend()
         assert mounted["init_fs"] == before["init_fs"] + 1, \
-            f"mounting ext4 did not create exactly one pool: {delta(mounted, before)}"
+            f"mounting ext4 did not create exactly one pool: {kg.delta(mounted, before)}"
         files = make_files(mnt, count=1)
         cycle_through_backend(files)
         stored = backend()["stored_pages"] - before["stored_pages"]
@@ -169,7 +165,7 @@ def test_mount_creates_pool_and_umount_drops_it(tmp_path_factory: pytest.TempPat
         kg.umount(mnt)
     after = backend()
     assert after["invalidate_fs"] == before["invalidate_fs"] + 1, \
-        f"umount did not invalidate the pool: {delta(after, before)}"
+        f"umount did not invalidate the pool: {kg.delta(after, before)}"
     assert after["stored_pages"] == before["stored_pages"], \
         f"umount left {after['stored_pages'] - before['stored_pages']} pages in the backend"
 
@@ -185,7 +181,7 @@ def test_evicted_pages_are_put_and_read_back(ext4_4k: Ext4) -> None:
     b0, c0 = backend(), core()
     kg.drop_caches(3)
     b1, c1 = backend(), core()
-    put = delta(b1, b0)
+    put = kg.delta(b1, b0)
     # Allow the few pages per file drop_caches can leave cached.
     assert put["put"] >= npages - 8 * FILES, \
         f"evicting {npages} clean pages put only {put['put']}: {put}"
@@ -198,7 +194,7 @@ def test_evicted_pages_are_put_and_read_back(ext4_4k: Ext4) -> None:
     for path, data in files.items():
         assert read_file(path) == data, f"{path}: data from cleancache differs"
     b2, c2 = backend(), core()
-    got = delta(b2, b1)
+    got = kg.delta(b2, b1)
     assert got["get_hit"] == kept, f"{kept} pages kept but {got['get_hit']} hits: {got}"
     assert c2["succ_gets"] - c1["succ_gets"] == got["get_hit"], \
         "core succ_gets and backend get_hit disagree"
@@ -212,7 +208,7 @@ def test_reads_from_disk_ask_the_backend_first(ext4_4k: Ext4) -> None:
     before = backend()
     for path, data in files.items():
         assert read_file(path) == data
-    got = delta(backend(), before)
+    got = kg.delta(backend(), before)
     # drop_caches may leave a page or two cached (seen: 254 of 256); those
     # are not read from disk, so they cannot ask the backend.
     assert got["get_miss"] + got["get_hit"] >= FILE_PAGES - 8, \
@@ -257,7 +253,7 @@ def test_overwrite_in_place_invalidates(ext4_4k: Ext4) -> None:
     kg.drop_caches(3)
     mid = backend()
     assert mid["invalidate_page"] - before["invalidate_page"] >= FILE_PAGES, \
-        f"evicting {FILE_PAGES} rewritten pages invalidated fewer: {delta(mid, before)}"
+        f"evicting {FILE_PAGES} rewritten pages invalidated fewer: {kg.delta(mid, before)}"
     assert mid["stored_pages"] <= before["stored_pages"] - FILE_PAGES * 9 // 10, \
         "old copies of rewritten pages are still in the backend"
 

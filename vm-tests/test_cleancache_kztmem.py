@@ -80,14 +80,6 @@ def _require_kztmem_cleancache() -> None:
         pytest.fail(f"{kg.KZTMEM_SYSFS} exists but the cleancache counters do not: {missing}")
 
 
-def counters() -> dict[str, int]:
-    return kg.int_values(kg.kztmem_counters())
-
-
-def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
-    return kg.counters_delta(before, after)  # type: ignore[arg-type]
-
-
 @dataclasses.dataclass
 class Ext4:
     dev: str
@@ -166,9 +158,9 @@ def through_cleancache(files: dict[Path, bytes]) -> dict[str, int]:
     """
     kg.drop_caches(1)
     check_files(files)
-    before = counters()
+    before = kg.kztmem_ints()
     kg.drop_caches(1)
-    return delta(counters(), before)
+    return kg.delta(kg.kztmem_ints(), before)
 
 
 def assert_never_stale(files: dict[Path, bytes], *, evict_first: bool = True) -> None:
@@ -242,10 +234,10 @@ def test_put_get_roundtrip_filecheck(workloads, ext4_4k: Ext4, pattern: str) -> 
     r = kg.run_filecheck("verify", ext4_4k.mnt, files=FILES, size="1M", pattern=pattern, seed=3)
     assert r.returncode == 0 and r.mismatches == 0, r.describe()
 
-    before = counters()
+    before = kg.kztmem_ints()
     kg.drop_caches(1)
-    stored = counters()
-    d_put = delta(stored, before)
+    stored = kg.kztmem_ints()
+    d_put = kg.delta(stored, before)
     pages = FILES * FILE_PAGES
     if pattern == "text":
         assert_stored(d_put, pages)
@@ -262,18 +254,18 @@ def test_put_get_roundtrip_filecheck(workloads, ext4_4k: Ext4, pattern: str) -> 
 
     r = kg.run_filecheck("verify", ext4_4k.mnt, files=FILES, size="1M", pattern=pattern, seed=3)
     assert r.returncode == 0 and r.mismatches == 0, r.describe()
-    after = counters()
-    d_get = delta(after, stored)
+    after = kg.kztmem_ints()
+    d_get = kg.delta(after, stored)
     assert d_get["eph_gets"] >= d_put["eph_puts"] * 8 // 10, \
         f"re-reading {d_put['eph_puts']} stored pages hit only {d_get['eph_gets']}: {d_get}"
     # gets are exclusive: the hits left kztmem
     assert after["curr_eph_pampd_count"] <= stored["curr_eph_pampd_count"] - d_get["eph_gets"] \
         + d_get["eph_puts"], (stored, after)
     # and the page cache holds them now: reading again is not a get
-    again = counters()
+    again = kg.kztmem_ints()
     r = kg.run_filecheck("verify", ext4_4k.mnt, files=FILES, size="1M", pattern=pattern, seed=3)
     assert r.returncode == 0, r.describe()
-    assert delta(counters(), again)["eph_gets"] == 0
+    assert kg.delta(kg.kztmem_ints(), again)["eph_gets"] == 0
 
 
 def test_overwrite_in_place_never_stale(ext4_4k: Ext4) -> None:
@@ -351,11 +343,11 @@ def test_remount_drops_pool_never_stale(ext4_4k: Ext4) -> None:
     files = make_files(ext4_4k.mnt, "rm")
     pages = len(files) * FILE_PAGES
     assert_stored(through_cleancache(files), pages)
-    held = counters()["curr_eph_pampd_count"]
+    held = kg.kztmem_ints()["curr_eph_pampd_count"]
     assert held >= pages * 8 // 10
 
     ext4_4k.remount()
-    after = counters()
+    after = kg.kztmem_ints()
     assert after["curr_eph_pampd_count"] <= held - pages * 8 // 10, \
         f"umount left the pool's pages in kztmem: {held} -> {after['curr_eph_pampd_count']}"
 
@@ -376,15 +368,15 @@ def test_memory_pressure_evicts(workloads, swap, ext4_4k: Ext4) -> None:
     """memhog through swap makes the shrinker give zbud frames back."""
     files = make_files(ext4_4k.mnt, "mp", count=16, pages=FILE_PAGES * 2)
     assert_stored(through_cleancache(files), len(files) * FILE_PAGES * 2)
-    before = counters()
+    before = kg.kztmem_ints()
     assert before["zbud_curr_raw_pages"] > 0, before
 
     size = kg.swap_pressure_mib(swap, extra_mib=32)
     res = kg.run_memhog(size, pattern="mix", seed=5)
     assert res.returncode == 0 and res.mismatches == 0, res.describe()
 
-    after = counters()
-    d = delta(after, before)
+    after = kg.kztmem_ints()
+    d = kg.delta(after, before)
     evicted = d["evicted_raw_pages"] + d["evicted_buddied_pages"] + d["evicted_unbuddied_pages"]
     assert evicted > 0, f"memory pressure evicted nothing from zbud: {d}"
     assert after["zbud_curr_raw_pages"] < before["zbud_curr_raw_pages"] or \
@@ -399,11 +391,11 @@ def test_drop_slab_runs_the_shrinker(ext4_4k: Ext4) -> None:
     """drop_caches level 2 runs every shrinker: zbud gives its frames back."""
     files = make_files(ext4_4k.mnt, "ds")
     assert_stored(through_cleancache(files), len(files) * FILE_PAGES)
-    before = counters()
+    before = kg.kztmem_ints()
     assert before["zbud_curr_raw_pages"] > 0, before
     kg.write_sysfs("/proc/sys/vm/drop_caches", "2")
-    after = counters()
-    d = delta(after, before)
+    after = kg.kztmem_ints()
+    d = kg.delta(after, before)
     assert d["evicted_buddied_pages"] + d["evicted_unbuddied_pages"] > 0, d
     assert d["evicted_raw_pages"] > 0, d
     assert after["zbud_curr_raw_pages"] <= before["zbud_curr_raw_pages"] // 10, (before, after)
@@ -438,12 +430,12 @@ def test_fewer_block_reads_with_kztmem(workloads, ext4_4k: Ext4) -> None:
     ext4_4k.remount()          # a fresh pool: nothing of these files in kztmem
     kg.drop_caches(3)
 
-    c0, (r0, s0) = counters(), ext4_4k.block_stat()
+    c0, (r0, s0) = kg.kztmem_ints(), ext4_4k.block_stat()
     for i, d in enumerate(dirs):
         r = kg.run_filecheck("verify", d, files=1, size=f"{size_mib}M", pattern="text",
                              seed=100 + i)
         assert r.returncode == 0 and r.mismatches == 0, r.describe()
-    c1, (r1, s1) = counters(), ext4_4k.block_stat()
+    c1, (r1, s1) = kg.kztmem_ints(), ext4_4k.block_stat()
     per_file = (s1 - s0) / len(dirs)
     evicted = [(i, d) for i, d in enumerate(dirs)
                if resident_bytes(d / "kzt-file-0000") < (size_mib << 20) // 2]
@@ -453,20 +445,20 @@ def test_fewer_block_reads_with_kztmem(workloads, ext4_4k: Ext4) -> None:
         r = kg.run_filecheck("verify", d, files=1, size=f"{size_mib}M", pattern="text",
                              seed=100 + i)
         assert r.returncode == 0 and r.mismatches == 0, r.describe()
-    c2, (r2, s2) = counters(), ext4_4k.block_stat()
+    c2, (r2, s2) = kg.kztmem_ints(), ext4_4k.block_stat()
 
     cold = per_file * len(evicted)
     warm = s2 - s1
-    gets = delta(c2, c1)["eph_gets"]
+    gets = kg.delta(c2, c1)["eph_gets"]
     info = (f"{len(dirs)} x {size_mib} MiB, {len(evicted)} evicted; cold read "
             f"{r1 - r0} reads / {s1 - s0} sectors ({cold:.0f} for the evicted files); "
             f"re-read of the evicted files {r2 - r1} reads / {warm} sectors, eph_gets {gets}; "
-            f"kztmem during the cold read {delta(c1, c0)}, during the re-read {delta(c2, c1)}")
+            f"kztmem during the cold read {kg.delta(c1, c0)}, during the re-read {kg.delta(c2, c1)}")
     print(info)
     run_dir = os.environ.get("KZT_RUN_DIR")
     if run_dir and os.access(run_dir, os.W_OK):
         Path(run_dir, "cleancache-block-reads.txt").write_text(info + "\n")
-    assert delta(c1, c0)["eph_gets"] == 0, f"the cold read hit kztmem: {info}"
+    assert kg.delta(c1, c0)["eph_gets"] == 0, f"the cold read hit kztmem: {info}"
     assert gets > 0, f"the re-read never hit kztmem: {info}"
     assert warm < cold * 0.9, f"kztmem did not save block reads: {info}"
     # the saving is kztmem's: each hit is a page (8 sectors) not read

@@ -70,10 +70,8 @@ def test_swap_keeps_data_while_allocations_fail(workloads, swap) -> None:
 
     # With injection off, everything comes back and the pool empties.
     swap.off()
-    left = kg.int_values(kg.kztmem_counters())["curr_pers_pampd_count"]
+    left = kg.kztmem_ints()["curr_pers_pampd_count"]
     assert left == 0, f"{left} persistent pages left after swapoff"
-
-
 
 
 def page_text(tag: str, index: int) -> bytes:

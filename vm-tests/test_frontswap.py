@@ -72,10 +72,6 @@ def tunable(request: pytest.FixtureRequest) -> Iterator[kg.Tunable]:
     assert t.path.read_text().strip() == t.original
 
 
-def counters() -> dict[str, int]:
-    return kg.int_values(kg.kztmem_counters())
-
-
 def pressure_run(swap: kg.SwapDevice, pattern: str,
                  extra_mib: int = 64) -> tuple[dict, dict, dict, kg.WorkloadResult]:
     """memhog through swap, pausing once filled; counters before/during/after.
@@ -83,13 +79,13 @@ def pressure_run(swap: kg.SwapDevice, pattern: str,
     vmstat values are included with a ``vm_`` prefix.
     """
     size = kg.swap_pressure_mib(swap, extra_mib)
-    before = {**counters(), **{"vm_" + k: v for k, v in kg.vmstat().items()}}
+    before = kg.kztmem_and_vmstat()
     with kg.Workload(kg.memhog_argv(size, pattern, pause=True)) as w:
         w.wait_stage("filled")
-        during = {**counters(), **{"vm_" + k: v for k, v in kg.vmstat().items()}}
+        during = kg.kztmem_and_vmstat()
         w.resume()
         res = w.finish()
-    after = {**counters(), **{"vm_" + k: v for k, v in kg.vmstat().items()}}
+    after = kg.kztmem_and_vmstat()
     assert res.returncode == 0 and res.mismatches == 0, res.describe()
     return before, during, after, res
 
@@ -120,7 +116,7 @@ def test_every_writable_file_is_a_tested_tunable() -> None:
 @pytest.mark.parametrize("pattern", ["text", "mixed"])
 def test_compressible_pages_stored_and_loaded(workloads, swap, pattern: str) -> None:
     before, during, after, res = pressure_run(swap, pattern, extra_mib=128)
-    delta = {k: v for k, v in kg.counters_delta(before, during).items()
+    delta = {k: v for k, v in kg.delta(during, before).items()
              if not k.startswith("vm_")}
     assert during["curr_pers_pampd_count"] > 0, f"nothing held while {res.summary['pages']} " \
         f"pages were swapped: {during}"
@@ -133,8 +129,8 @@ def test_compressible_pages_stored_and_loaded(workloads, swap, pattern: str) -> 
     # Every declined store has a counted reason, and running out of
     # memory for the pool (not the pool limit) must not be the rule.
     # Compared once reclaim has stopped: the files are read one by one.
-    settled = kg.settled(counters, DECLINE_COUNTERS)
-    delta = {k: v for k, v in kg.counters_delta(before, settled).items()
+    settled = kg.settled(kg.kztmem_ints, DECLINE_COUNTERS)
+    delta = {k: v for k, v in kg.delta(settled, before).items()
              if not k.startswith("vm_")}
     reasons = delta["compress_poor"] + delta["pool_limit_hit"] + delta["failed_alloc"]
     assert delta["failed_pers_puts"] == reasons, \
@@ -152,10 +148,10 @@ def test_kzt_stats_reads_what_the_driver_counts(workloads, swap) -> None:
     size = kg.swap_pressure_mib(swap, 64)
     with kg.Workload(kg.memhog_argv(size, "text", pause=True)) as w:
         w.wait_stage("filled")
-        lo = counters()
+        lo = kg.kztmem_ints()
         doc = json.loads(kg.run([KZT, "stats", "--json"]).stdout)
         table = kg.run([KZT, "stats"]).stdout
-        hi = counters()
+        hi = kg.kztmem_ints()
         with tempfile.TemporaryFile(mode="w+") as f:
             watch = subprocess.Popen([KZT, "stats", "--watch", "1"], stdout=f, text=True)
             deadline = time.monotonic() + 90
@@ -204,17 +200,17 @@ def test_zero_pages_same_filled(workloads, swap) -> None:
 
 def test_swapoff_empties_pool(workloads, swap) -> None:
     size = kg.swap_pressure_mib(swap, 64)
-    start = counters()
+    start = kg.kztmem_ints()
     with kg.Workload(kg.memhog_argv(size, "text", keep_mib=48, pause=True)) as w:
         w.wait_stage("filled")
-        assert counters()["curr_pers_pampd_count"] > 0
+        assert kg.kztmem_ints()["curr_pers_pampd_count"] > 0
         w.resume()
         w.wait_stage("trimmed")
-        held = counters()
+        held = kg.kztmem_ints()
         assert held["curr_pers_pampd_count"] > 0, \
             "nothing left in kztmem after trimming: the swapoff below would test nothing"
         swap.off()
-        emptied = counters()
+        emptied = kg.kztmem_ints()
         assert emptied["curr_pers_pampd_count"] == 0, \
             f"swapoff left {emptied['curr_pers_pampd_count']} pages in kztmem"
         assert emptied["pers_gets"] > start["pers_gets"], "swapoff loaded nothing back"

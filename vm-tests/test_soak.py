@@ -56,10 +56,6 @@ class Client:
                 self.failures.append(f"run {self.runs}: {why}")
 
 
-def counters() -> dict[str, int]:
-    return kg.int_values(kg.kztmem_counters())
-
-
 def _result(res: object) -> "str | None":
     rc = res.returncode  # type: ignore[attr-defined]
     if rc == 0:
@@ -118,14 +114,14 @@ def test_soak(cpus: int, workloads: Path, swap: kg.SwapDevice, ext4: Path) -> No
 
     clients = [Client("memhog", memhog), Client("filecheck", filecheck),
                Client("stress-ng", stress), Client("fio", fio)]
-    before = counters()
+    before = kg.kztmem_ints()
     deadline = time.monotonic() + SECONDS
     threads = [threading.Thread(target=c.loop, args=(deadline,), name=c.name) for c in clients]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    during = counters()
+    during = kg.kztmem_ints()
 
     summary = ", ".join(f"{c.name} {c.runs} run(s)" for c in clients)
     d = {k: during[k] - before[k] for k in before}
@@ -144,6 +140,6 @@ def test_soak(cpus: int, workloads: Path, swap: kg.SwapDevice, ext4: Path) -> No
     # Teardown leaves nothing behind.
     swap.off()
     kg.umount(ext4)
-    after = counters()
+    after = kg.kztmem_ints()
     assert after["curr_pers_pampd_count"] == 0, f"pages left after swapoff: {after}"
     assert after["curr_eph_pampd_count"] == 0, f"pages left after umount: {after}"

@@ -38,8 +38,6 @@ def _require() -> None:
         pytest.fail(f"{kg.KZTMEM_SYSFS} missing: boot with 'kztmem'")
 
 
-
-
 def output_of(res: subprocess.CompletedProcess) -> str:
     return f"exit {res.returncode}\nstdout:\n{res.stdout}\nstderr:\n{res.stderr}"
 
