@@ -217,7 +217,8 @@ def cmd_test(a: argparse.Namespace, layout: Layout) -> int:
         ensure_venv_python(layout)
         ensure_kernel(layout, a.base, flavour)
     args = tuple(a.pytest_args) + (("-k", a.keyword) if a.keyword else ())
-    res = run_tests(layout, TestRequest(a.base, flavour, args, vm.Accel(a.accel), a.timeout))
+    res = run_tests(layout, TestRequest(a.base, flavour, args, vm.Accel(a.accel), a.timeout,
+                                        kernel=a.kernel))
     print_result(res)
     ui.step(f"results in {res.run_dir}")
     return 0 if res.ok else 1
@@ -393,6 +394,9 @@ def parser() -> argparse.ArgumentParser:
                    help="build the debug flavour (KASAN, lockdep, kmemleak, fault injection, "
                         "...) in its own directory and run the integrity suites on it")
     p.add_argument("-k", dest="keyword", help="pytest -k expression")
+    p.add_argument("--kernel", type=Path, metavar="IMAGE",
+                   help="boot this kernel image instead of the flavour's build "
+                        "(e.g. a saved image of an older tree, to show a test failing there)")
     p.add_argument("pytest_args", nargs="*",
                    help="more pytest arguments (after --); default selection: "
                         "-m 'not debug_kernel', with --debug -m 'integrity or debug_kernel'")

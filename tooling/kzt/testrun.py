@@ -61,6 +61,8 @@ class TestRequest:
     extra_append: tuple[str, ...] = ()
     #: Extra environment for the tests in the guest (e.g. KZT_SOAK_SECONDS).
     guest_env: tuple[tuple[str, str], ...] = ()
+    #: Boot this image instead of the flavour's build (e.g. a saved older kernel).
+    kernel: Path | None = None
 
     @property
     def deadline(self) -> float:
@@ -115,7 +117,9 @@ def _pyenv(layout: Layout) -> dict[str, str]:
 
 def run_tests(layout: Layout, req: TestRequest) -> TestResult:
     start = time.monotonic()
-    image = require_image(layout, req.base, req.flavour)
+    image = req.kernel or require_image(layout, req.base, req.flavour)
+    if not image.is_file():
+        raise KztError(f"kernel image {image} does not exist", "give --kernel a bzImage, or drop it")
     run_dir = runs.new_run(layout, "test")
     bins = build_workloads(layout)
     pytest_args = selection(req)

@@ -95,3 +95,12 @@ def test_guest_deadline_by_flavour_unless_given() -> None:
     assert Req(flavour="debug").deadline == limits["debug"] > limits["default"]
     assert Req(flavour="plain").deadline == limits["default"]
     assert Req(flavour="debug", timeout=60).deadline == 60
+
+
+def test_missing_kernel_image_is_named_before_any_run(tmp_path: Path) -> None:
+    from kzt.errors import KztError
+    from kzt.layout import Layout
+    layout = Layout(tmp_path)
+    with pytest.raises(KztError, match="absent-bzImage does not exist"):
+        testrun.run_tests(layout, Req(kernel=tmp_path / "absent-bzImage"))
+    assert not (tmp_path / "build" / "runs").exists()
