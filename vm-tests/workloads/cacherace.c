@@ -21,8 +21,9 @@
  *   - evictors posix_fadvise(POSIX_FADV_DONTNEED) the whole file or a
  *     random range of it, so its pages leave the page cache (and are
  *     offered to cleancache) all the time;
- *   - with --pressure-mib, one more thread maps, touches and unmaps that
- *     much anonymous memory over and over: reclaim evicts pages as well.
+ *   - with --pressure-mib, one more thread keeps that much anonymous
+ *     memory resident and reallocates it 1 MiB at a time: reclaim evicts
+ *     pages as well.
  *
  * for --phase-ms, then everything stops and, with nothing else running,
  * every page is read twice through the page cache: as it is, and after
@@ -230,6 +231,9 @@ struct worker {
 	uint64_t rng;
 	uint64_t lo, hi;		/* writers: their pages */
 	unsigned char *buf;		/* aligned, run_pages pages */
+	unsigned char *map;		/* pressure: the anonymous memory */
+	size_t map_len, map_pos;
+	int map_full;
 };
 
 static void write_op(struct worker *w)
@@ -296,20 +300,35 @@ static void evict_op(struct worker *w)
 	atomic_fetch_add_explicit(&n_evictions, 1, memory_order_relaxed);
 }
 
-/* Map, touch and unmap --pressure-mib of anonymous memory. */
+/*
+ * Keep --pressure-mib of anonymous memory resident, touched 1 MiB per call
+ * and, once all of it is, given back and touched again chunk by chunk: the
+ * allocations keep free memory at the watermarks, so reclaim evicts page
+ * cache (there is no swap for this memory) while the phases run.
+ */
 static void pressure_op(struct worker *w)
 {
-	size_t len = (size_t)cfg.pressure_mib << 20, off;
-	unsigned char *p;
+	size_t chunk = 1 << 20, off;
 
-	(void)w;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return;
-	for (off = 0; off < len && atomic_load_explicit(&running, memory_order_relaxed);
-	     off += PAGE)
-		p[off] = (unsigned char)off | 1;
-	munmap(p, len);
+	if (!w->map) {
+		w->map_len = (size_t)cfg.pressure_mib << 20;
+		w->map = mmap(NULL, w->map_len, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (w->map == MAP_FAILED) {
+			w->map = NULL;
+			set_io_error("mmap of the pressure memory", 0, -1);
+			return;
+		}
+	}
+	if (w->map_full)
+		madvise(w->map + w->map_pos, chunk, MADV_DONTNEED);
+	for (off = 0; off < chunk; off += PAGE)
+		w->map[w->map_pos + off] = (unsigned char)(off >> 12) | 1;
+	w->map_pos += chunk;
+	if (w->map_pos + chunk > w->map_len) {
+		w->map_pos = 0;
+		w->map_full = 1;
+	}
 	atomic_fetch_add_explicit(&n_pressure, 1, memory_order_relaxed);
 }
 
@@ -429,7 +448,7 @@ static void print_result(double seconds)
 	unsigned long long mism = res.stale + res.corrupt;
 
 	printf("cacherace: mode=race pages=%llu phases=%llu writes=%llu reads=%llu "
-	       "evictions=%llu pressure_cycles=%llu stale=%llu stale_cached=%llu "
+	       "evictions=%llu pressure_touched_mib=%llu stale=%llu stale_cached=%llu "
 	       "stale_evicted=%llu corrupt=%llu live_stale=%llu live_corrupt=%llu "
 	       "mismatches=%llu first_bad=%s seconds=%.3f\n",
 	       (unsigned long long)cfg.pages, (unsigned long long)res.phases,
@@ -441,7 +460,7 @@ static void print_result(double seconds)
 	if (cfg.json)
 		printf("{\"program\": \"cacherace\", \"mode\": \"race\", \"pages\": %llu, "
 		       "\"phases\": %llu, \"writes\": %llu, \"reads\": %llu, "
-		       "\"evictions\": %llu, \"pressure_cycles\": %llu, \"stale\": %llu, "
+		       "\"evictions\": %llu, \"pressure_touched_mib\": %llu, \"stale\": %llu, "
 		       "\"stale_cached\": %llu, \"stale_evicted\": %llu, \"corrupt\": %llu, "
 		       "\"live_stale\": %llu, \"live_corrupt\": %llu, \"mismatches\": %llu, "
 		       "\"first_bad\": \"%s\", \"seed\": %llu, \"seconds\": %.3f}\n",
@@ -510,8 +529,11 @@ static int do_race(void)
 	}
 	atomic_store(&quit, 1);
 	pthread_barrier_wait(&start_bar);
-	for (i = 0; i < nw; i++)
+	for (i = 0; i < nw; i++) {
 		pthread_join(workers[i].thread, NULL);
+		if (workers[i].map)
+			munmap(workers[i].map, workers[i].map_len);
+	}
 
 	print_result(kzt_now() - t0);
 	if (atomic_load(&io_error)) {
@@ -640,6 +662,8 @@ int main(int argc, char **argv)
 			break;
 		case 'M':
 			cfg.pressure_mib = number("--pressure-mib", optarg, 0, 1 << 20);
+			if (cfg.pressure_mib == 1)
+				usage("--pressure-mib: 0 (none) or at least 2");
 			break;
 		case 'S':
 			cfg.seed = number("--seed", optarg, 0, UINT64_MAX);
