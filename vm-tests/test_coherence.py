@@ -20,8 +20,9 @@ what was written last:
   tested.
 - test_fallocate_truncate_match_model: random PUNCH_HOLE, ZERO_RANGE,
   COLLAPSE_RANGE, INSERT_RANGE, ftruncate shrink/grow and buffered and
-  direct writes on files whose pages sit in cleancache, while a separate
-  process evicts them in a loop; after every operation each file is read
+  direct writes on files whose pages sit in cleancache, while two other
+  processes evict them in a loop (one also reads a page before each
+  eviction, so the mappings keep going from populated to empty); after every operation each file is read
   back, as cached and after an eviction, and compared with a byte model.
 - test_big_invalidation_no_stall (debug kernel): truncating and unlinking
   files whose tens of thousands of pages are in kztmem completes without
@@ -316,10 +317,13 @@ def test_fallocate_truncate_match_model(backend: str, ext4: Path) -> None:
     files = [ModelFile(ext4 / f"model{i}", i) for i in range(MODEL_FILES)]
     history: list[str] = []
     before = cache_counters()
-    evictor = subprocess.Popen(
+    # One process only evicts, one reads a random page (and its readahead)
+    # before each eviction: the mappings keep going from full to empty.
+    evictors = [subprocess.Popen(
         [str(kg.workload("cacherace")), "evict", *(str(f.path) for f in files),
-         "--seconds", "3600", "--json"],
+         "--seconds", "3600", "--seed", str(seed + n), "--json", *extra],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for n, extra in enumerate(([], ["--read"]))]
     try:
         for f in files:
             f.write(0, MODEL_PAGES, direct=False)
@@ -346,17 +350,19 @@ def test_fallocate_truncate_match_model(backend: str, ext4: Path) -> None:
                     f"{describe_page(got[page * PAGE:(page + 1) * PAGE])}; file size "
                     f"{os.fstat(f.fd).st_size}, model {len(want)}; last ops: {history[-6:]}")
     finally:
-        out, err = evictor.communicate(timeout=60)     # closes its stdin: it stops
+        # closing their stdin stops them
+        outputs = [e.communicate(timeout=60) for e in evictors]
         for f in files:
             f.close()
     d = kg.delta(cache_counters(), before)
-    rounds = next((json.loads(line) for line in reversed(out.splitlines())
-                   if line.startswith("{")), {}).get("rounds", 0)
+    rounds = [next((json.loads(line) for line in reversed(out.splitlines())
+                    if line.startswith("{")), {}).get("rounds", 0) for out, _ in outputs]
     save_result(f"coherence-model-{backend}.json",
                 {"seed": seed, "ops": len(history), "evictor_rounds": rounds,
                  "counters_delta": d})
-    print(f"seed {seed}: {len(history)} operations, evictor {rounds} rounds, counters {d}")
-    assert evictor.returncode == 0 and rounds > 0, f"the evictor did not run: {out} {err}"
+    print(f"seed {seed}: {len(history)} operations, evictor rounds {rounds}, counters {d}")
+    for e, (out, err), n in zip(evictors, outputs, rounds):
+        assert e.returncode == 0 and n > 0, f"an evictor did not run: {out} {err}"
     assert len(history) >= 100, f"only {len(history)} operations in {MODEL_SECONDS} s"
     if backend == "kztmem":
         assert d.get("eph_puts", 0) > 0, f"no page went into kztmem: {d}"

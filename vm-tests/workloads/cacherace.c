@@ -8,7 +8,7 @@
  *                  [--phase-ms MS] [--writers N] [--readers N]
  *                  [--evictors N] [--run-pages N] [--pressure-mib N]
  *                  [--seed N] [--self-test] [--json] [--quiet]
- *        cacherace evict FILE... [--seconds S]
+ *        cacherace evict FILE... [--seconds S] [--read] [--seed N]
  *
  * race: FILE is created with --pages pages of version 0 (O_DIRECT), read
  * and evicted once, then phase after phase:
@@ -48,6 +48,9 @@
  *
  * evict: posix_fadvise(POSIX_FADV_DONTNEED) every FILE in a loop until
  * stdin reaches end of file (or --seconds pass), then print the count.
+ * With --read, each round first reads a random page of each file (and
+ * what readahead adds to it), so that the files' mappings keep going from
+ * populated to empty while another process changes the files.
  *
  * Output: a last line "cacherace: key=value ..." and, with --json, the
  * same as one JSON object. Exit status: 0 every page read back intact and
@@ -87,6 +90,7 @@ struct config {
 	uint64_t pressure_mib;
 	uint64_t seed;
 	int self_test;
+	int evict_reads;
 	int json;
 	int quiet;
 };
@@ -126,7 +130,7 @@ static void usage(const char *msg)
 		  "                 [--phase-ms MS] [--writers N] [--readers N] [--evictors N]\n"
 		  "                 [--run-pages N] [--pressure-mib N] [--seed N]\n"
 		  "                 [--self-test] [--json] [--quiet]\n"
-		  "       cacherace evict FILE... [--seconds S]\n");
+		  "       cacherace evict FILE... [--seconds S] [--read] [--seed N]\n");
 }
 
 static uint64_t xorshift(uint64_t *s)
@@ -565,7 +569,9 @@ static void *stdin_watch(void *arg)
 static int do_evict(char **files, int nfiles)
 {
 	double t0 = kzt_now(), deadline = t0 + cfg.seconds;
-	unsigned long long rounds = 0;
+	unsigned long long rounds = 0, reads = 0;
+	uint64_t rng = cfg.seed * 0x9e3779b97f4a7c15ULL + 1;
+	unsigned char buf[PAGE];
 	pthread_t watcher;
 	int fds[256], i;
 
@@ -584,16 +590,25 @@ static int do_evict(char **files, int nfiles)
 	printf("cacherace: evicting %d file(s)\n", nfiles);
 	fflush(stdout);
 	while (!atomic_load(&quit) && kzt_now() < deadline) {
-		for (i = 0; i < nfiles; i++)
+		for (i = 0; i < nfiles; i++) {
+			struct stat st;
+
+			if (cfg.evict_reads && !fstat(fds[i], &st) && st.st_size >= PAGE) {
+				uint64_t page = xorshift(&rng) % ((uint64_t)st.st_size / PAGE);
+
+				if (pread(fds[i], buf, PAGE, (off_t)(page * PAGE)) > 0)
+					reads++;
+			}
 			posix_fadvise(fds[i], 0, 0, POSIX_FADV_DONTNEED);
+		}
 		rounds++;
 	}
-	printf("cacherace: mode=evict files=%d rounds=%llu seconds=%.3f\n", nfiles,
-	       rounds, kzt_now() - t0);
+	printf("cacherace: mode=evict files=%d rounds=%llu reads=%llu seconds=%.3f\n",
+	       nfiles, rounds, reads, kzt_now() - t0);
 	if (cfg.json)
 		printf("{\"program\": \"cacherace\", \"mode\": \"evict\", \"files\": %d, "
-		       "\"rounds\": %llu, \"mismatches\": 0, \"seconds\": %.3f}\n",
-		       nfiles, rounds, kzt_now() - t0);
+		       "\"rounds\": %llu, \"reads\": %llu, \"mismatches\": 0, "
+		       "\"seconds\": %.3f}\n", nfiles, rounds, reads, kzt_now() - t0);
 	fflush(stdout);
 	return 0;
 }
@@ -626,6 +641,7 @@ int main(int argc, char **argv)
 		{ "pressure-mib", required_argument, NULL, 'M' },
 		{ "seed", required_argument, NULL, 'S' },
 		{ "self-test", no_argument, NULL, 'T' },
+		{ "read", no_argument, NULL, 'x' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -634,7 +650,7 @@ int main(int argc, char **argv)
 	const char *mode;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:t:P:m:w:r:e:R:M:S:Tjqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:t:P:m:w:r:e:R:M:S:Txjqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			cfg.pages = number("--pages", optarg, 2, 1 << 20);
@@ -670,6 +686,9 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			cfg.self_test = 1;
+			break;
+		case 'x':
+			cfg.evict_reads = 1;
 			break;
 		case 'j':
 			cfg.json = 1;
