@@ -101,6 +101,14 @@ def save_result(name: str, data: dict) -> None:
         Path(run_dir, name).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
+def last_json(stdout: str) -> dict:
+    """The last JSON object line a workload printed, or {}."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("{"):
+            return dict(json.loads(line))
+    return {}
+
+
 def cacherace(*args: object, timeout: float = kg.WORKLOAD_TIMEOUT) -> kg.WorkloadResult:
     argv = [str(kg.workload("cacherace")), *(str(a) for a in args), "--json"]
     with kg.Workload(argv) as w:
@@ -359,8 +367,7 @@ def test_fallocate_truncate_match_model(backend: str, ext4: Path) -> None:
         for f in files:
             f.close()
     d = kg.delta(cache_counters(), before)
-    rounds = [next((json.loads(line) for line in reversed(out.splitlines())
-                    if line.startswith("{")), {}).get("rounds", 0) for out, _ in outputs]
+    rounds = [int(last_json(out).get("rounds", 0)) for out, _ in outputs]
     save_result(f"coherence-model-{backend}.json",
                 {"seed": seed, "ops": len(history), "evictor_rounds": rounds,
                  "counters_delta": d})
