@@ -137,7 +137,8 @@ def test_direct_write_race_never_stale(backend: str, ext4: Path) -> None:
     pressure = pressure_mib()
     before = cache_counters()
     res = cacherace("race", ext4 / "race", "--pages", RACE_PAGES, "--seconds", RACE_SECONDS,
-                    "--phase-ms", 30, "--writers", 2, "--readers", 2, "--evictors", 1,
+                    "--phase-ms", 30, "--writers", 2, "--readers", 1, "--evictors", 1,
+                    "--chasers", 2,
                     "--run-pages", 4, "--pressure-mib", pressure, "--seed", 11, "--quiet")
     d = kg.delta(cache_counters(), before)
     s = res.summary

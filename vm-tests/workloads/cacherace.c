@@ -6,7 +6,8 @@
  *
  * Usage: cacherace race FILE [--pages N] [--seconds S] [--phases N]
  *                  [--phase-ms MS] [--writers N] [--readers N]
- *                  [--evictors N] [--run-pages N] [--pressure-mib N]
+ *                  [--evictors N] [--chasers N] [--run-pages N]
+ *                  [--pressure-mib N]
  *                  [--seed N] [--self-test] [--json] [--quiet]
  *        cacherace evict FILE... [--seconds S] [--read] [--seed N]
  *
@@ -21,6 +22,10 @@
  *   - evictors posix_fadvise(POSIX_FADV_DONTNEED) the whole file or a
  *     random range of it, so its pages leave the page cache (and are
  *     offered to cleancache) all the time;
+ *   - chasers (--chasers, none by default) read the pages a writer is
+ *     writing at that moment and evict the whole file at once: a page read
+ *     while a direct write is in flight goes to cleancache, and the file
+ *     has no page in the page cache when the write completes;
  *   - with --pressure-mib, one more thread keeps that much anonymous
  *     memory resident and reallocates it 1 MiB at a time: reclaim evicts
  *     pages as well.
@@ -75,7 +80,7 @@
 
 #define PAGE		4096u
 #define MAGIC		0x31454341525a544bULL	/* "KZTRACE1" */
-#define MAX_THREADS	64
+#define MAX_THREADS	72
 #define MAX_FIRST_BAD	8
 #define HDR_WORDS	5
 
@@ -85,7 +90,7 @@ struct config {
 	double seconds;
 	uint64_t phases;
 	uint64_t phase_ms;
-	unsigned int writers, readers, evictors;
+	unsigned int writers, readers, evictors, chasers;
 	uint64_t run_pages;
 	uint64_t pressure_mib;
 	uint64_t seed;
@@ -103,6 +108,8 @@ static struct config cfg = {
 static uint64_t file_id;
 static int fd_buf = -1, fd_dio = -1;
 static _Atomic uint64_t *committed;	/* last version written, per page */
+/* What each writer is writing now: first page << 16 | pages, or 0. */
+static _Atomic uint64_t inflight[MAX_THREADS];
 
 static atomic_int running;		/* a phase is on */
 static atomic_int quit;			/* workers: leave at the next phase */
@@ -128,7 +135,7 @@ static void usage(const char *msg)
 	kzt_usage("cacherace", msg,
 		  "usage: cacherace race FILE [--pages N] [--seconds S] [--phases N]\n"
 		  "                 [--phase-ms MS] [--writers N] [--readers N] [--evictors N]\n"
-		  "                 [--run-pages N] [--pressure-mib N] [--seed N]\n"
+		  "                 [--chasers N] [--run-pages N] [--pressure-mib N] [--seed N]\n"
 		  "                 [--self-test] [--json] [--quiet]\n"
 		  "       cacherace evict FILE... [--seconds S] [--read] [--seed N]\n");
 }
@@ -252,7 +259,9 @@ static void write_op(struct worker *w)
 		fill_page(w->buf + i * PAGE, first + i,
 			  atomic_load_explicit(&committed[first + i],
 					       memory_order_relaxed) + 1);
+	atomic_store(&inflight[w->id], first << 16 | n);
 	got = pwrite(fd_dio, w->buf, n * PAGE, (off_t)(first * PAGE));
+	atomic_store(&inflight[w->id], 0);
 	if (got != (ssize_t)(n * PAGE)) {
 		set_io_error("O_DIRECT pwrite", first, got);
 		return;
@@ -305,6 +314,24 @@ static void evict_op(struct worker *w)
 }
 
 /*
+ * Read what a writer is writing right now, then evict the whole file: the
+ * pages read while the direct write is in flight go to cleancache, and the
+ * file's mapping is empty when the write completes.
+ */
+static void chase_op(struct worker *w)
+{
+	uint64_t what = atomic_load(&inflight[xorshift(&w->rng) % cfg.writers]);
+	uint64_t first = what >> 16, n = what & 0xffff;
+
+	if (!n)
+		return;
+	if (pread(fd_buf, w->buf, n * PAGE, (off_t)(first * PAGE)) > 0)
+		atomic_fetch_add_explicit(&n_reads, n, memory_order_relaxed);
+	posix_fadvise(fd_buf, 0, 0, POSIX_FADV_DONTNEED);
+	atomic_fetch_add_explicit(&n_evictions, 1, memory_order_relaxed);
+}
+
+/*
  * Keep --pressure-mib of anonymous memory resident, touched 1 MiB per call
  * and, once all of it is, given back and touched again chunk by chunk: the
  * allocations keep free memory at the watermarks, so reclaim evicts page
@@ -328,6 +355,7 @@ static void pressure_op(struct worker *w)
 		madvise(w->map + w->map_pos, chunk, MADV_DONTNEED);
 	for (off = 0; off < chunk; off += PAGE)
 		w->map[w->map_pos + off] = (unsigned char)(off >> 12) | 1;
+	nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);	/* CPU for the rest */
 	w->map_pos += chunk;
 	if (w->map_pos + chunk > w->map_len) {
 		w->map_pos = 0;
@@ -422,6 +450,8 @@ static int create_file(unsigned char *buf)
 		fprintf(stderr, "cacherace: open %s: %s\n", cfg.path, strerror(errno));
 		return -1;
 	}
+	/* No readahead: a read brings in the pages it asked for, no more. */
+	posix_fadvise(fd_buf, 0, 0, POSIX_FADV_RANDOM);
 	for (i = 0; i < cfg.pages; i++) {
 		fill_page(buf, i, 0);
 		if (pwrite(fd_dio, buf, PAGE, (off_t)(i * PAGE)) != (ssize_t)PAGE) {
@@ -501,6 +531,8 @@ static int do_race(void)
 		workers[nw] = (struct worker){ .op = read_op };
 	for (i = 0; i < cfg.evictors; i++, nw++)
 		workers[nw] = (struct worker){ .op = evict_op };
+	for (i = 0; i < cfg.chasers; i++, nw++)
+		workers[nw] = (struct worker){ .op = chase_op };
 	if (cfg.pressure_mib)
 		workers[nw++] = (struct worker){ .op = pressure_op };
 
@@ -637,6 +669,7 @@ int main(int argc, char **argv)
 		{ "writers", required_argument, NULL, 'w' },
 		{ "readers", required_argument, NULL, 'r' },
 		{ "evictors", required_argument, NULL, 'e' },
+		{ "chasers", required_argument, NULL, 'c' },
 		{ "run-pages", required_argument, NULL, 'R' },
 		{ "pressure-mib", required_argument, NULL, 'M' },
 		{ "seed", required_argument, NULL, 'S' },
@@ -650,7 +683,7 @@ int main(int argc, char **argv)
 	const char *mode;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:t:P:m:w:r:e:R:M:S:Txjqh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:t:P:m:w:r:e:c:R:M:S:Txjqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			cfg.pages = number("--pages", optarg, 2, 1 << 20);
@@ -672,6 +705,9 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			cfg.evictors = (unsigned int)number("--evictors", optarg, 1, 16);
+			break;
+		case 'c':
+			cfg.chasers = (unsigned int)number("--chasers", optarg, 0, 16);
 			break;
 		case 'R':
 			cfg.run_pages = number("--run-pages", optarg, 1, 256);
