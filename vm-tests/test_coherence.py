@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import mmap
 import os
 import random
 import re
@@ -260,6 +261,17 @@ class ModelFile:
             os.pread(self.fd, PAGE * rng.randrange(1, 4), PAGE * rng.randrange(self.pages + 1))
 
 
+def disk_page(path: Path, page: int) -> bytes:
+    """Page ``page`` of ``path`` as the disk has it (O_DIRECT: no cache)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    try:
+        with mmap.mmap(-1, PAGE) as buf:        # page-aligned, as O_DIRECT wants
+            n = os.preadv(fd, [buf], page * PAGE)
+            return bytes(buf[:n])
+    finally:
+        os.close(fd)
+
+
 def first_mismatch(got: bytes, want: bytes) -> Optional[int]:
     if got == want:
         return None
@@ -353,7 +365,8 @@ def test_fallocate_truncate_match_model(backend: str, ext4: Path) -> None:
                     f"seed {seed}, op {op} ({desc}) on {f.path.name}, read {when}: first "
                     f"difference at byte {bad} (page {page}): expected "
                     f"{describe_page(want[page * PAGE:(page + 1) * PAGE])}, got "
-                    f"{describe_page(got[page * PAGE:(page + 1) * PAGE])}; file size "
+                    f"{describe_page(got[page * PAGE:(page + 1) * PAGE])}, on the disk "
+                    f"{describe_page(disk_page(f.path, page))}; file size "
                     f"{os.fstat(f.fd).st_size}, model {len(want)}; last ops: {history[-6:]}")
     finally:
         # closing their stdin stops them
