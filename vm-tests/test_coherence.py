@@ -335,7 +335,7 @@ def test_fallocate_truncate_match_model(backend: str, ext4: Path) -> None:
     files = [ModelFile(ext4 / f"model{i}", i) for i in range(MODEL_FILES)]
     history: list[str] = []
     before = cache_counters()
-    # One process only evicts, one reads a random page (and its readahead)
+    # One process only evicts, one reads a few pages (and their readahead)
     # before each eviction: the mappings keep going from full to empty.
     evictors = [subprocess.Popen(
         [str(kg.workload("cacherace")), "evict", *(str(f.path) for f in files),

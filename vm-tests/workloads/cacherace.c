@@ -53,8 +53,8 @@
  *
  * evict: posix_fadvise(POSIX_FADV_DONTNEED) every FILE in a loop until
  * stdin reaches end of file (or --seconds pass), then print the count.
- * With --read, each round first reads a random page of each file (and
- * what readahead adds to it), so that the files' mappings keep going from
+ * With --read, each round first reads 1 to 16 pages at a random place of
+ * each file (and what readahead adds to them), so that the files' mappings keep going from
  * populated to empty while another process changes the files.
  *
  * Output: a last line "cacherace: key=value ..." and, with --json, the
@@ -83,6 +83,7 @@
 #define MAX_THREADS	72
 #define MAX_FIRST_BAD	8
 #define HDR_WORDS	5
+#define EVICT_READ_PAGES 16	/* evict --read: at most this many per read */
 
 struct config {
 	const char *path;
@@ -603,7 +604,7 @@ static int do_evict(char **files, int nfiles)
 	double t0 = kzt_now(), deadline = t0 + cfg.seconds;
 	unsigned long long rounds = 0, reads = 0;
 	uint64_t rng = cfg.seed * 0x9e3779b97f4a7c15ULL + 1;
-	unsigned char buf[PAGE];
+	static unsigned char buf[EVICT_READ_PAGES * PAGE];
 	pthread_t watcher;
 	int fds[256], i;
 
@@ -627,8 +628,9 @@ static int do_evict(char **files, int nfiles)
 
 			if (cfg.evict_reads && !fstat(fds[i], &st) && st.st_size >= PAGE) {
 				uint64_t page = xorshift(&rng) % ((uint64_t)st.st_size / PAGE);
+				size_t len = (1 + xorshift(&rng) % EVICT_READ_PAGES) * PAGE;
 
-				if (pread(fds[i], buf, PAGE, (off_t)(page * PAGE)) > 0)
+				if (pread(fds[i], buf, len, (off_t)(page * PAGE)) > 0)
 					reads++;
 			}
 			posix_fadvise(fds[i], 0, 0, POSIX_FADV_DONTNEED);
