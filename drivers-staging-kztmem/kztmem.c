@@ -35,6 +35,7 @@
 #include <linux/cleancache.h>
 #include <linux/cpuhotplug.h>
 #include <linux/err.h>
+#include <linux/fault-inject.h>
 #include <linux/frontswap.h>
 #include <linux/gfp.h>
 #include <linux/highmem.h>
@@ -167,6 +168,8 @@ static atomic_long_t kzt_pers_compressed_bytes;
 static atomic_long_t kzt_pers_puts;		/* successful stores */
 static atomic_long_t kzt_failed_pers_puts;	/* declined stores */
 static atomic_long_t kzt_pers_gets;		/* successful loads */
+/* Loads of a stored page that failed: its data is lost, see the load */
+static atomic_long_t kzt_failed_pers_gets;
 static atomic_long_t kzt_flush_total;		/* invalidate_page calls */
 static atomic_long_t kzt_flush_found;		/* ... that freed a page */
 /* Objects flushed by invalidate_area (total and found are equal here) */
@@ -193,6 +196,7 @@ static atomic_long_t kzt_eph_compress_poor;	/* too big for zbud */
 static atomic_long_t kzt_eph_pool_limit_hit;	/* at max_pool_percent */
 static atomic_long_t kzt_eph_flush_found;	/* invalidate_page hits */
 static atomic_long_t kzt_eph_flobj_found;	/* invalidate_inode hits */
+static atomic_long_t kzt_eph_range_flushed;	/* pages invalidate_range dropped */
 static atomic_long_t kzt_eph_evict_missed;	/* victim owned elsewhere */
 #endif
 
@@ -522,12 +526,43 @@ static void *kzt_pers_pampd_create(struct tmem_pool *pool,
 	return pampd;
 }
 
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+/*
+ * /sys/kernel/debug/kztmem_fail_load/ makes a load of a stored persistent
+ * page fail as a damaged one would, so that the path of a lost page can
+ * be tested from user space.
+ */
+static DECLARE_FAULT_ATTR(kzt_fail_load);
+
+static bool kzt_should_fail_load(void)
+{
+	return should_fail(&kzt_fail_load, 1);
+}
+
+static void __init kzt_fail_load_debugfs(void)
+{
+	fault_create_debugfs_attr("kztmem_fail_load", NULL, &kzt_fail_load);
+}
+#else
+static bool kzt_should_fail_load(void)
+{
+	return false;
+}
+
+static void __init kzt_fail_load_debugfs(void)
+{
+}
+#endif
+
 static int kzt_pers_pampd_get_data(struct tmem_pool *pool, void *data,
 				   struct page *page)
 {
 	struct kzt_pampd *pampd = data;
 	void *src, *dst;
 	int ret;
+
+	if (kzt_should_fail_load())
+		return -EIO;
 
 	dst = kmap_local_page(page);
 	if (!pampd->page) {
@@ -623,16 +658,31 @@ static int kzt_frontswap_store(unsigned int type, pgoff_t offset,
 	return 0;
 }
 
+/*
+ * frontswap asks for a page only if our store of it succeeded, and then
+ * the swap slot on the device was never written: kztmem holds the only
+ * copy.  So a page that cannot be given back (its compressed data is
+ * damaged, or it is missing, which would be a bug) is lost.  Say so with
+ * -EIO, which makes the swap-in fail and the faulting task get SIGBUS,
+ * rather than -ENOENT, which would make swap_readpage() read whatever
+ * the device holds there.
+ */
 static int kzt_frontswap_load(unsigned int type, pgoff_t offset,
 			      struct page *page)
 {
 	struct tmem_pool *pool = kzt_swap_pool(type);
 	struct tmem_oid oid;
 	pgoff_t index;
+	int ret;
 
 	index = kzt_swap_name(offset, &oid);
-	if (!pool || tmem_get(pool, &oid, index, page))
-		return -1;
+	ret = pool ? tmem_get(pool, &oid, index, page) : -ENOENT;
+	if (ret) {
+		atomic_long_inc(&kzt_failed_pers_gets);
+		pr_err_ratelimited("swap type %u offset %lu: stored page lost (%d)\n",
+				   type, offset, ret);
+		return -EIO;
+	}
 	atomic_long_inc(&kzt_pers_gets);
 	return 0;
 }
@@ -995,6 +1045,20 @@ static void kzt_cc_invalidate_inode(int pool_id, struct cleancache_filekey key)
 	kzt_eph_pool_put(ep);
 }
 
+static void kzt_cc_invalidate_range(int pool_id, struct cleancache_filekey key,
+				    pgoff_t start, pgoff_t end)
+{
+	struct kzt_eph_pool *ep = kzt_eph_pool_get(pool_id);
+	struct tmem_oid oid;
+
+	if (!ep)
+		return;
+	kzt_cc_oid(&key, &oid);
+	atomic_long_add(tmem_flush_range(ep->tmem, &oid, start, end),
+			&kzt_eph_range_flushed);
+	kzt_eph_pool_put(ep);
+}
+
 static void kzt_cc_invalidate_fs(int pool_id)
 {
 	struct kzt_eph_pool *ep = NULL;
@@ -1023,6 +1087,7 @@ static const struct cleancache_ops kzt_cleancache_ops = {
 	.put_page = kzt_cc_put_page,
 	.invalidate_page = kzt_cc_invalidate_page,
 	.invalidate_inode = kzt_cc_invalidate_inode,
+	.invalidate_range = kzt_cc_invalidate_range,
 	.invalidate_fs = kzt_cc_invalidate_fs,
 };
 #endif /* CONFIG_CLEANCACHE */
@@ -1064,6 +1129,7 @@ KZT_STAT_ATTR(pers_compressed_bytes);
 KZT_STAT_ATTR(pers_puts);
 KZT_STAT_ATTR(failed_pers_puts);
 KZT_STAT_ATTR(pers_gets);
+KZT_STAT_ATTR(failed_pers_gets);
 KZT_STAT_ATTR(flush_total);
 KZT_STAT_ATTR(flush_found);
 KZT_STAT_ATTR(flobj_total);
@@ -1199,6 +1265,7 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_pers_puts.kattr.attr,
 	&kzt_attr_failed_pers_puts.kattr.attr,
 	&kzt_attr_pers_gets.kattr.attr,
+	&kzt_attr_failed_pers_gets.kattr.attr,
 	&kzt_attr_flush_total.kattr.attr,
 	&kzt_attr_flush_found.kattr.attr,
 	&kzt_attr_flobj_total.kattr.attr,
@@ -1240,6 +1307,7 @@ KZT_STAT_ATTR(eph_compress_poor);
 KZT_STAT_ATTR(eph_pool_limit_hit);
 KZT_STAT_ATTR(eph_flush_found);
 KZT_STAT_ATTR(eph_flobj_found);
+KZT_STAT_ATTR(eph_range_flushed);
 KZT_STAT_ATTR(eph_evict_missed);
 
 struct kzt_zbud_attr {
@@ -1277,6 +1345,7 @@ KZT_ZBUD_ATTR(zbud_evicting_pages, evicting);
 KZT_ZBUD_ATTR(evicted_raw_pages, evicted_raw);
 KZT_ZBUD_ATTR(evicted_buddied_pages, evicted_buddied);
 KZT_ZBUD_ATTR(evicted_unbuddied_pages, evicted_unbuddied);
+KZT_ZBUD_ATTR(evict_kept_pages, evict_kept);
 
 static ssize_t kzt_histogram_show(char *buf,
 				  void (*read)(struct zbud_pool *pool,
@@ -1328,6 +1397,7 @@ static struct attribute *kzt_eph_attrs[] = {
 	&kzt_attr_eph_pool_limit_hit.kattr.attr,
 	&kzt_attr_eph_flush_found.kattr.attr,
 	&kzt_attr_eph_flobj_found.kattr.attr,
+	&kzt_attr_eph_range_flushed.kattr.attr,
 	&kzt_attr_eph_evict_missed.kattr.attr,
 	&kzt_attr_zbud_curr_raw_pages.kattr.attr,
 	&kzt_attr_zbud_curr_zpages.kattr.attr,
@@ -1341,6 +1411,7 @@ static struct attribute *kzt_eph_attrs[] = {
 	&kzt_attr_evicted_raw_pages.kattr.attr,
 	&kzt_attr_evicted_buddied_pages.kattr.attr,
 	&kzt_attr_evicted_unbuddied_pages.kattr.attr,
+	&kzt_attr_evict_kept_pages.kattr.attr,
 	&kzt_attr_zbud_unbuddied_list_counts.attr,
 	&kzt_attr_zbud_cumul_chunk_counts.attr,
 	NULL,
@@ -1503,6 +1574,7 @@ static int __init kztmem_init(void)
 		goto remove_sysfs;
 	}
 
+	kzt_fail_load_debugfs();
 	pr_info("enabled:%s%s (lzo1x)\n",
 		frontswap ? " frontswap (xvmalloc)" : "",
 		cleancache ? " cleancache (zbud)" : "");
@@ -1529,3 +1601,7 @@ fail:
 	return ret;
 }
 device_initcall(kztmem_init);
+
+#ifdef CONFIG_KZTMEM_KUNIT_TEST
+#include "kztmem_pam_test.c"
+#endif

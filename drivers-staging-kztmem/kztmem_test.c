@@ -693,6 +693,71 @@ static void tmem_test_flush_object(struct kunit *test)
 	tmt_done(test, pool);
 }
 
+/*
+ * flush_range takes exactly the pages of the range, visits only those
+ * present (the indices span the whole pgoff_t), trims the index tree and
+ * frees the object with its last page.
+ */
+static void tmem_test_flush_range(struct kunit *test)
+{
+	static const pgoff_t idx[] = {
+		0, 1, 63, 64, 65, 4095, 4096, 1UL << 20, (1UL << 20) + 1,
+		1UL << 40, ULONG_MAX - 64, ULONG_MAX - 1, ULONG_MAX,
+	};
+	struct tmem_pool *pool = tmt_pool(test, TMEM_POOL_PERSIST);
+	struct tmt_ctx *ctx = test->priv;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(idx); i++) {
+		tmt_fill(ctx->a, i + 1);
+		KUNIT_ASSERT_EQ(test, tmem_put(pool, &tmt_oid1, idx[i], ctx->a),
+				0);
+	}
+	KUNIT_ASSERT_EQ(test, tmem_put(pool, &tmt_oid2, 64, ctx->a), 0);
+
+	/* Empty and reversed ranges take nothing */
+	KUNIT_EXPECT_EQ(test, tmem_flush_range(pool, &tmt_oid1, 2, 62), 0UL);
+	KUNIT_EXPECT_EQ(test, tmem_flush_range(pool, &tmt_oid1, 65, 64), 0UL);
+	/* [64, 4095]: three pages, of this object only */
+	KUNIT_EXPECT_EQ(test, tmem_flush_range(pool, &tmt_oid1, 64, 4095),
+			3UL);
+	KUNIT_EXPECT_EQ(test, tmem_get(pool, &tmt_oid1, 64, ctx->b), -ENOENT);
+	KUNIT_EXPECT_EQ(test, tmem_get(pool, &tmt_oid1, 4095, ctx->b),
+			-ENOENT);
+	KUNIT_EXPECT_EQ(test, tmem_get(pool, &tmt_oid1, 63, ctx->b), 0);
+	KUNIT_EXPECT_TRUE(test, tmt_holds(ctx->b, 3));
+	KUNIT_EXPECT_EQ(test, tmem_get(pool, &tmt_oid1, 4096, ctx->b), 0);
+	KUNIT_EXPECT_TRUE(test, tmt_holds(ctx->b, 7));
+	KUNIT_EXPECT_EQ(test, tmem_get(pool, &tmt_oid2, 64, ctx->b), 0);
+
+	/* A sparse range far up, then the top of the index space */
+	KUNIT_EXPECT_EQ(test, tmem_flush_range(pool, &tmt_oid1, 1UL << 20,
+					       1UL << 40), 3UL);
+	KUNIT_EXPECT_EQ(test, tmem_flush_range(pool, &tmt_oid1, ULONG_MAX - 1,
+					       ULONG_MAX), 2UL);
+	KUNIT_EXPECT_EQ(test, tmem_get(pool, &tmt_oid1, ULONG_MAX - 64,
+				       ctx->b), 0);
+	KUNIT_EXPECT_EQ(test, ctx->pampds, 6L);
+
+	/* The rest: the object goes with its last page, nodes with it */
+	KUNIT_EXPECT_EQ(test, tmem_flush_range(pool, &tmt_oid1, 0, ULONG_MAX),
+			5UL);
+	KUNIT_EXPECT_EQ(test, ctx->pampds, 1L);
+	KUNIT_EXPECT_EQ(test, ctx->objs, 1L);
+	KUNIT_EXPECT_EQ(test, tmem_flush_range(pool, &tmt_oid1, 0, ULONG_MAX),
+			0UL);
+
+	/* More pages than one batch */
+	for (i = 0; i < 1000; i++)
+		KUNIT_ASSERT_EQ(test, tmem_put(pool, &tmt_oid1, i * 7, ctx->a),
+				0);
+	KUNIT_EXPECT_EQ(test, tmem_flush_range(pool, &tmt_oid1, 7, 6993),
+			999UL);
+	KUNIT_EXPECT_EQ(test, tmem_get(pool, &tmt_oid1, 0, ctx->b), 0);
+	KUNIT_EXPECT_EQ(test, ctx->pampds, 2L);
+	tmt_done(test, pool);
+}
+
 static void tmem_test_destroy_pool(struct kunit *test)
 {
 	struct tmem_pool *pool = tmt_pool(test, TMEM_POOL_PERSIST);
@@ -736,16 +801,17 @@ static void tmem_test_shared_rejected(struct kunit *test)
 #define TMT_MODEL_SLOTS	512
 #define TMT_MODEL_OPS	4000
 
-/* Random puts, gets and flushes checked against a shadow table. */
+/* Random puts, gets, flushes and range flushes against a shadow table. */
 static void tmem_test_model(struct kunit *test)
 {
 	struct tmem_pool *pool = tmt_pool(test, TMEM_POOL_PERSIST);
 	struct tmt_ctx *ctx = test->priv;
 	struct tmem_oid oid = { };
+	unsigned long expect;
 	struct rnd_state rnd;
+	int op, slot, s, end;
 	u32 *shadow;
 	long live = 0;
-	int op, slot;
 	u32 r;
 
 	shadow = kunit_kcalloc(test, TMT_MODEL_SLOTS, sizeof(*shadow),
@@ -757,7 +823,7 @@ static void tmem_test_model(struct kunit *test)
 		r = prandom_u32_state(&rnd);
 		slot = r % TMT_MODEL_SLOTS;
 		oid.oid[0] = slot / 50;
-		switch (r / TMT_MODEL_SLOTS % 3) {
+		switch (r / TMT_MODEL_SLOTS % 4) {
 		case 0:
 			tmt_fill(ctx->a, op);
 			KUNIT_ASSERT_EQ(test, tmem_put(pool, &oid, slot,
@@ -776,11 +842,23 @@ static void tmem_test_model(struct kunit *test)
 			KUNIT_EXPECT_TRUE(test, tmt_holds(ctx->b,
 							  shadow[slot]));
 			break;
-		default:
+		case 2:
 			KUNIT_EXPECT_EQ(test, tmem_flush_page(pool, &oid, slot),
 					shadow[slot] ? 0 : -ENOENT);
 			live -= !!shadow[slot];
 			shadow[slot] = 0;
+			break;
+		default:
+			/* A range within this object (oid is slot / 50) */
+			end = min(slot + (int)(r >> 24) % 40, slot / 50 * 50 + 49);
+			expect = 0;
+			for (s = slot; s <= end && s < TMT_MODEL_SLOTS; s++) {
+				expect += !!shadow[s];
+				shadow[s] = 0;
+			}
+			KUNIT_EXPECT_EQ(test, tmem_flush_range(pool, &oid, slot,
+							       end), expect);
+			live -= expect;
 			break;
 		}
 		KUNIT_ASSERT_EQ(test, ctx->pampds, live);
@@ -796,6 +874,7 @@ static struct kunit_case kzt_tmem_cases[] = {
 	KUNIT_CASE(tmem_test_objnode_failure),
 	KUNIT_CASE(tmem_test_sparse_indices),
 	KUNIT_CASE(tmem_test_flush_object),
+	KUNIT_CASE(tmem_test_flush_range),
 	KUNIT_CASE(tmem_test_destroy_pool),
 	KUNIT_CASE(tmem_test_shared_rejected),
 	KUNIT_CASE(tmem_test_model),

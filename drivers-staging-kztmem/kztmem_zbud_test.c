@@ -357,9 +357,12 @@ static void zbud_test_eviction_order(struct kunit *test)
 }
 
 /*
- * A zpage taken out of tmem by someone else (a get, a flush) while its
- * frame is evicted: the evictor must leave it alone, the frame must not
- * take new zpages, and the owner's free gives the page back.
+ * A zpage the evictor cannot take, because it is owned elsewhere: a store
+ * that has its handle but has not put it into tmem yet, or a get that
+ * took it out and is still decompressing.  Its frame must not be left
+ * "evicting" on no list, where nothing would ever free or count it: it
+ * goes back on its lists, is not counted as freed, and a later shrink
+ * evicts it once tmem holds the zpage.
  */
 static void zbud_test_evict_owned_elsewhere(struct kunit *test)
 {
@@ -373,32 +376,42 @@ static void zbud_test_evict_owned_elsewhere(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, zbud_handle_page(ctx->entry[1].handle),
 			    victim);
 
-	/* "A get took zpage 0 out of tmem": the model no longer has it */
+	/* "Not in tmem yet": the model does not hold zpage 0 */
 	ctx->entry[0].live = false;
-	KUNIT_EXPECT_EQ(test, zbud_shrink(ctx->pool, 1), 1UL);
+	KUNIT_EXPECT_EQ(test, zbud_shrink(ctx->pool, 1), 0UL);
 	KUNIT_ASSERT_EQ(test, ctx->nlog, 1U);
 	KUNIT_EXPECT_EQ(test, ctx->log[0], 1U);
 
 	zbud_get_stats(ctx->pool, &st);
-	KUNIT_EXPECT_EQ(test, st.evicting, 1UL);
+	KUNIT_EXPECT_EQ(test, st.evicting, 0UL);
 	KUNIT_EXPECT_EQ(test, st.raw_pages, 1UL);
+	KUNIT_EXPECT_EQ(test, st.unbuddied, 1UL);
 	KUNIT_EXPECT_EQ(test, st.zpages, 1UL);
-	KUNIT_EXPECT_EQ(test, zbud_reclaimable(ctx->pool), 0UL);
+	KUNIT_EXPECT_EQ(test, st.evicted_raw, 0UL);
+	KUNIT_EXPECT_EQ(test, st.evict_kept, 2UL);
+	KUNIT_EXPECT_EQ(test, zbud_reclaimable(ctx->pool), 1UL);
 	/* The owner can still read it */
 	KUNIT_EXPECT_TRUE(test, zbt_intact(&ctx->entry[0]));
 
-	/* The evicting frame takes no new zpage */
-	KUNIT_ASSERT_EQ(test, zbt_store(ctx, 2, 64, 3), 0);
-	KUNIT_EXPECT_PTR_NE(test, zbud_handle_page(ctx->entry[2].handle),
-			    victim);
-
-	/* The owner's free gives the frame back */
-	zbud_free(ctx->pool, ctx->entry[0].handle);
+	/* The store completes: now the frame can be evicted for good */
+	ctx->entry[0].live = true;
+	KUNIT_EXPECT_EQ(test, zbud_shrink(ctx->pool, 1), 1UL);
+	KUNIT_ASSERT_EQ(test, ctx->nlog, 2U);
+	KUNIT_EXPECT_EQ(test, ctx->log[1], 0U);
 	zbud_get_stats(ctx->pool, &st);
-	KUNIT_EXPECT_EQ(test, st.evicting, 0UL);
-	KUNIT_EXPECT_EQ(test, st.raw_pages, 1UL);
+	KUNIT_EXPECT_EQ(test, st.raw_pages, 0UL);
 	KUNIT_EXPECT_EQ(test, st.evicted_raw, 1UL);
-	KUNIT_EXPECT_EQ(test, st.evicted_buddied, 1UL);
+	KUNIT_EXPECT_EQ(test, st.evicting, 0UL);
+
+	/* A get that owns a zpage frees it after the shrink: normal free */
+	KUNIT_ASSERT_EQ(test, zbt_store(ctx, 2, 700, 3), 0);
+	ctx->entry[2].live = false;
+	KUNIT_EXPECT_EQ(test, zbud_shrink(ctx->pool, 1), 0UL);
+	zbud_free(ctx->pool, ctx->entry[2].handle);
+	zbud_get_stats(ctx->pool, &st);
+	KUNIT_EXPECT_EQ(test, st.zpages, 0UL);
+	KUNIT_EXPECT_EQ(test, st.raw_pages, 0UL);
+	KUNIT_EXPECT_EQ(test, st.evicting, 0UL);
 	zbt_teardown(test, ctx);
 }
 

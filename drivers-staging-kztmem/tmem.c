@@ -9,7 +9,8 @@
  *
  * Operations: put (store a page, replacing any page at that index),
  * get (copy a page out; on an ephemeral pool this also forgets it),
- * flush_page, flush_object, and flushing or destroying a whole pool.
+ * flush_page, flush_range (the pages of an object in an index range),
+ * flush_object, and flushing or destroying a whole pool.
  *
  * Locking
  * -------
@@ -18,11 +19,16 @@
  * counters).  put, get, flush_page and evict_page take exactly one bucket
  * lock.  flush_object and the pool-wide flush unlink objects under the
  * bucket lock and then tear them down with no lock held: an unlinked
- * object is reachable by nobody else.  Cleancache calls into tmem with
- * interrupts disabled, under the mapping's i_pages lock, which is also
- * taken from interrupt context; so the bucket lock is taken with
- * spin_lock_irqsave() everywhere, or lockdep would rightly see an
- * interrupt-safe lock (i_pages) nest around an interrupt-unsafe one.
+ * object is reachable by nobody else.  flush_range takes at most
+ * TMEM_FLUSH_BATCH pages out per hold of the bucket lock and frees them
+ * after dropping it.  These three may sleep between pages, so that no
+ * file, however large, keeps a CPU busy for long: their callers
+ * (truncation, invalidation, swapoff, unmount) run in process context.
+ * Cleancache calls the page operations with interrupts disabled, under
+ * the mapping's i_pages lock, which is also taken from interrupt context;
+ * so the bucket lock is taken with spin_lock_irqsave() everywhere, or
+ * lockdep would rightly see an interrupt-safe lock (i_pages) nest around
+ * an interrupt-unsafe one.
  *
  * Callbacks and what they may do:
  * - pamops->create runs before any bucket lock is taken, so a PAM may
@@ -280,7 +286,11 @@ static void *tmem_objnode_remove(struct tmem_obj *obj, pgoff_t index)
 	return pampd;
 }
 
-/* Free a subtree of @height levels and every page in it. */
+/*
+ * Free a subtree of @height levels and every page in it.  The object is
+ * unlinked, so no lock is held; a file may have hundreds of thousands of
+ * pages, so the CPU is offered up after every leaf node.
+ */
 static void tmem_objnode_destroy(struct tmem_obj *obj,
 				 struct tmem_objnode *node,
 				 unsigned int height)
@@ -299,6 +309,66 @@ static void tmem_objnode_destroy(struct tmem_obj *obj,
 		}
 	}
 	tmem_objnode_free(obj, node);
+	if (height == 1)
+		cond_resched();
+}
+
+/*
+ * Find the page with the lowest index at or above @from in the subtree
+ * of @height levels at @node, whose first index is @base.  Returns its
+ * pampd and sets @index, or returns NULL.  Slots that can hold no index
+ * (the unused top of a full-height tree) are always empty, so @base of
+ * a non-empty slot never overflows.
+ */
+static void *tmem_objnode_find(struct tmem_objnode *node, unsigned int height,
+			       pgoff_t base, pgoff_t from, pgoff_t *index)
+{
+	unsigned int shift = (height - 1) * TMEM_OBJNODE_TREE_MAP_SHIFT;
+	unsigned int i = 0;
+	pgoff_t slot_base;
+	void *found;
+
+	if (from > base)
+		i = (from - base) >> shift;
+	for (; i < TMEM_OBJNODE_TREE_MAP_SIZE; i++) {
+		if (!node->slots[i])
+			continue;
+		slot_base = base + ((pgoff_t)i << shift);
+		if (height == 1) {
+			*index = slot_base;
+			return node->slots[i];
+		}
+		found = tmem_objnode_find(node->slots[i], height - 1, slot_base,
+					  max(from, slot_base), index);
+		if (found)
+			return found;
+	}
+	return NULL;
+}
+
+/*
+ * Take up to @max pages with indices in [*@next, @end] out of @obj into
+ * @pampds.  *@next moves past the last page taken.  Returns how many
+ * were taken; fewer than @max means the range is done.
+ */
+static unsigned int tmem_objnode_take_range(struct tmem_obj *obj,
+					    pgoff_t *next, pgoff_t end,
+					    void **pampds, unsigned int max)
+{
+	unsigned int n = 0;
+	pgoff_t index;
+
+	while (n < max && obj->objnode_tree_root) {
+		if (!tmem_objnode_find(obj->objnode_tree_root,
+				       obj->objnode_tree_height, 0, *next,
+				       &index) || index > end)
+			break;
+		pampds[n++] = tmem_objnode_remove(obj, index);
+		if (index == end)
+			break;
+		*next = index + 1;
+	}
+	return n;
 }
 
 /*
@@ -582,6 +652,11 @@ int tmem_evict_page(struct tmem_pool *pool, const struct tmem_oid *oid,
  * @pool:	the pool
  * @oid:	object id
  *
+ * The object is unlinked under its bucket lock, so from then on no get
+ * finds it and a put starts a new object; its pages are freed after
+ * the lock is dropped.
+ *
+ * Context: process context, may sleep.
  * Return: 0 if the object existed, -ENOENT if not.
  */
 int tmem_flush_object(struct tmem_pool *pool, const struct tmem_oid *oid)
@@ -590,6 +665,7 @@ int tmem_flush_object(struct tmem_pool *pool, const struct tmem_oid *oid)
 	struct tmem_obj *obj;
 	unsigned long flags;
 
+	might_sleep();
 	spin_lock_irqsave(&hb->lock, flags);
 	obj = tmem_obj_find(hb, oid);
 	if (obj)
@@ -599,6 +675,61 @@ int tmem_flush_object(struct tmem_pool *pool, const struct tmem_oid *oid)
 		return -ENOENT;
 	tmem_obj_destroy(pool, obj);
 	return 0;
+}
+
+/* Pages a range flush takes out under one hold of a bucket lock */
+#define TMEM_FLUSH_BATCH	TMEM_OBJNODE_TREE_MAP_SIZE
+
+/**
+ * tmem_flush_range - forget the pages of an object in an index range
+ * @pool:	the pool
+ * @oid:	object id
+ * @start:	first index
+ * @end:	last index, inclusive
+ *
+ * Pages are taken out of the object in batches, each under one hold of
+ * the bucket lock, and freed after it is dropped, so that the time
+ * spent with interrupts off stays bounded whatever the range.  Only the
+ * pages present are visited, not every index of the range.
+ *
+ * Context: process context, may sleep.
+ * Return: the number of pages flushed.
+ */
+unsigned long tmem_flush_range(struct tmem_pool *pool,
+			       const struct tmem_oid *oid,
+			       pgoff_t start, pgoff_t end)
+{
+	struct tmem_hashbucket *hb = tmem_oid_bucket(pool, oid);
+	void *pampds[TMEM_FLUSH_BATCH];
+	unsigned long flushed = 0;
+	unsigned int n, i;
+	struct tmem_obj *obj;
+	unsigned long flags;
+	pgoff_t next = start;
+
+	might_sleep();
+	if (start > end)
+		return 0;
+	do {
+		n = 0;
+		spin_lock_irqsave(&hb->lock, flags);
+		obj = tmem_obj_find(hb, oid);
+		if (obj) {
+			n = tmem_objnode_take_range(obj, &next, end, pampds,
+						    TMEM_FLUSH_BATCH);
+			if (!obj->pampd_count) {
+				rb_erase(&obj->rb_tree_node, &hb->obj_rb_root);
+				tmem_obj_free(pool, obj);
+			}
+		}
+		spin_unlock_irqrestore(&hb->lock, flags);
+
+		for (i = 0; i < n; i++)
+			pool->pamops->free(pool, pampds[i]);
+		flushed += n;
+		cond_resched();
+	} while (n == TMEM_FLUSH_BATCH);
+	return flushed;
 }
 
 /**

@@ -183,5 +183,8 @@ int tmem_flush_page(struct tmem_pool *pool, const struct tmem_oid *oid,
 int tmem_evict_page(struct tmem_pool *pool, const struct tmem_oid *oid,
 		    pgoff_t index, void *pampd);
 int tmem_flush_object(struct tmem_pool *pool, const struct tmem_oid *oid);
+unsigned long tmem_flush_range(struct tmem_pool *pool,
+			       const struct tmem_oid *oid,
+			       pgoff_t start, pgoff_t end);
 
 #endif /* _KZTMEM_TMEM_H */

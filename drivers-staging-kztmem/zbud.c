@@ -58,19 +58,20 @@
  * very handle.  If it does, the shrinker has become the owner and the
  * user frees the zpage; if not, a concurrent get, flush or put owns it
  * and will free it.  zbud_free() on an evicting frame only clears the
- * slot, and whoever frees the last zpage of an evicting frame gives the
- * page back.  Nothing holds the pool lock while waiting for a bucket
- * lock, so the top-down paths (bucket lock, then pool lock) and the
- * shrinker cannot deadlock.
+ * slot: the frame itself stays the shrinker's.  Nothing holds the pool
+ * lock while waiting for a bucket lock, so the top-down paths (bucket
+ * lock, then pool lock) and the shrinker cannot deadlock.
  *
- * A zpage whose store raced with the shrinker may get into a tmem slot
- * after the shrinker failed to find it there; its evicting frame then
- * stays until that zpage is freed by a get, a flush or the end of its
- * pool, and it is counted in the evicting statistic meanwhile.  If a
- * frame is freed and its page reused while the shrinker still holds a
- * stale back reference, the handle may match a new zpage stored under
- * the same name: that zpage is then evicted, which is allowed for
- * ephemeral pages and frees it through its owner as usual.
+ * Once every evict call has returned, the shrinker settles the frame
+ * under the pool lock.  If it is empty, its page goes back and the
+ * frame counts as freed.  If not, a zpage was owned elsewhere: most
+ * often a store that had its handle but had not yet put it into tmem
+ * when the shrinker looked, or a get that was still decompressing.
+ * The frame then stops being evicting and goes back on the lists of its
+ * kind like any other frame, so that it stays counted, can be evicted
+ * again and is freed by whoever frees its last zpage; the shrinker
+ * does not count it as room made.  No frame is ever left evicting on
+ * no list.
  */
 
 #include <linux/bug.h>
@@ -327,8 +328,8 @@ const void *zbud_data(unsigned long handle, unsigned int *size)
  * @handle:	the zpage, owned by the caller
  *
  * The frame's page goes back to the page allocator when this was its
- * last zpage and the frame is being evicted or enough empty frames are
- * kept already.
+ * last zpage and enough empty frames are kept already.  A frame being
+ * evicted is left to the shrinker.
  *
  * Context: any context; takes the pool lock.
  */
@@ -345,22 +346,20 @@ void zbud_free(struct zbud_pool *pool, unsigned long handle)
 		spin_unlock_irqrestore(&pool->lock, flags);
 		return;
 	}
-	if (!frame->evicting)
-		zbud_unfile(pool, frame);
-
 	pool->stats.zpages--;
 	pool->stats.zbytes -= buddy->size;
-	buddy->size = 0;
 
+	/* An evicting frame is on no list and settled by the shrinker. */
 	if (frame->evicting) {
-		if (!zbud_frame_zpages(frame)) {
-			pool->stats.evicting--;
-			pool->stats.raw_pages--;
-			pool->stats.evicted_raw++;
-			release = true;
-		}
-	} else if (!zbud_frame_zpages(frame) &&
-		   pool->stats.unused >= pool->max_unused) {
+		buddy->size = 0;
+		spin_unlock_irqrestore(&pool->lock, flags);
+		return;
+	}
+
+	zbud_unfile(pool, frame);
+	buddy->size = 0;
+	if (!zbud_frame_zpages(frame) &&
+	    pool->stats.unused >= pool->max_unused) {
 		pool->stats.raw_pages--;
 		release = true;
 	} else {
@@ -372,6 +371,35 @@ void zbud_free(struct zbud_pool *pool, unsigned long handle)
 		free_page((unsigned long)frame);
 }
 
+/*
+ * After the evict calls: give the frame's page back if it is empty, else
+ * put it back on its lists (see "Eviction" above).  Returns whether the
+ * page was given back.
+ */
+static bool zbud_settle_evicted(struct zbud_pool *pool,
+				struct zbud_frame *frame)
+{
+	bool empty;
+	unsigned long flags;
+
+	spin_lock_irqsave(&pool->lock, flags);
+	frame->evicting = false;
+	pool->stats.evicting--;
+	empty = !zbud_frame_zpages(frame);
+	if (empty) {
+		pool->stats.raw_pages--;
+		pool->stats.evicted_raw++;
+	} else {
+		pool->stats.evict_kept++;
+		zbud_file(pool, frame);
+	}
+	spin_unlock_irqrestore(&pool->lock, flags);
+
+	if (empty)
+		free_page((unsigned long)frame);
+	return empty;
+}
+
 /**
  * zbud_shrink - give frames back to the page allocator
  * @pool:	the pool
@@ -379,22 +407,26 @@ void zbud_free(struct zbud_pool *pool, unsigned long handle)
  *
  * Frees empty frames first, then evicts the zpages of unbuddied frames,
  * then of buddied frames, the least recently filled first, through
- * ops->evict.  See "Eviction" above.
+ * ops->evict.  See "Eviction" above.  A frame that keeps a zpage owned
+ * elsewhere is not counted; at most 2 * @nr frames are tried, so a pool
+ * whose frames are all busy cannot keep the caller looping.
  *
  * Context: any context in which ops->evict may run; takes the pool
  * lock, but never while calling ops->evict.
- * Return: the number of frames freed or emptied for freeing.
+ * Return: the number of frames given back to the page allocator.
  */
 unsigned long zbud_shrink(struct zbud_pool *pool, unsigned long nr)
 {
 	struct zbud_bref brefs[2];
 	unsigned long handles[2];
 	struct zbud_frame *frame;
+	unsigned long max_tries = nr > ULONG_MAX / 2 ? ULONG_MAX : 2 * nr;
+	unsigned long tries = 0;
 	unsigned long done = 0;
 	unsigned long flags;
 	unsigned int n, bud;
 
-	while (done < nr) {
+	while (done < nr && tries++ < max_tries) {
 		spin_lock_irqsave(&pool->lock, flags);
 		frame = list_first_entry_or_null(&pool->unused,
 						 struct zbud_frame, list);
@@ -436,10 +468,11 @@ unsigned long zbud_shrink(struct zbud_pool *pool, unsigned long nr)
 		}
 		spin_unlock_irqrestore(&pool->lock, flags);
 
-		/* The frame may be gone once the last evict returns. */
+		/* Only the shrinker frees an evicting frame: it stays. */
 		for (bud = 0; bud < n; bud++)
 			pool->ops->evict(pool, &brefs[bud], handles[bud]);
-		done++;
+		if (zbud_settle_evicted(pool, frame))
+			done++;
 	}
 	return done;
 }

@@ -64,10 +64,12 @@ struct zbud_ops {
  * @buddied:		frames holding two zpages
  * @unbuddied:		frames holding one zpage
  * @unused:		empty frames kept for reuse
- * @evicting:		frames being evicted, waiting for a buddy's owner
+ * @evicting:		frames the shrinker is evicting right now
  * @evicted_raw:	frames given back to the page allocator by eviction
  * @evicted_buddied:	frames chosen for eviction with two zpages
  * @evicted_unbuddied:	frames chosen for eviction with one zpage
+ * @evict_kept:		frames chosen for eviction that kept a zpage owned
+ *			elsewhere and went back on their lists
  */
 struct zbud_stats {
 	unsigned long raw_pages;
@@ -82,6 +84,7 @@ struct zbud_stats {
 	unsigned long evicted_raw;
 	unsigned long evicted_buddied;
 	unsigned long evicted_unbuddied;
+	unsigned long evict_kept;
 };
 
 struct zbud_pool *zbud_create_pool(const struct zbud_ops *ops,

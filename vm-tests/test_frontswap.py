@@ -37,7 +37,7 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 COUNTERS = ("curr_pers_pampd_count", "pers_puts", "pers_gets", "compress_poor",
             "same_filled_pages", "pool_limit_hit", "failed_pers_puts", "failed_alloc",
-            "pers_pool_bytes")
+            "pers_pool_bytes", "failed_pers_gets")
 
 # name -> (smallest valid, largest valid)
 TUNABLES = {
@@ -284,3 +284,48 @@ def test_max_pool_percent_takes_effect(workloads, swap, tunable: kg.Tunable) -> 
     assert during["pers_pool_bytes"] <= total // 100 + (2 << 20), \
         f"pool {during['pers_pool_bytes']} bytes with max_pool_percent=1 of {total} bytes"
     assert during["vm_pswpout"] > before["vm_pswpout"]
+
+
+FAIL_LOAD = kg.DEBUGFS / "kztmem_fail_load"
+
+
+def test_lost_swap_page_is_never_silent(workloads, swap) -> None:
+    """A page kztmem holds but cannot give back fails the swap-in loudly.
+
+    kztmem_fail_load makes exactly one load by the workload fail as a
+    damaged page would. The swap slot on the disk was never written (the
+    store succeeded), so the only right outcomes are: the faulting task
+    gets SIGBUS, the kernel logs the lost page and failed_pers_gets counts
+    it. Reading the slot instead (what 6.1 did) hands memhog bytes it
+    never wrote, which it reports as mismatches.
+    """
+    if not FAIL_LOAD.is_dir():
+        pytest.fail(f"{FAIL_LOAD} missing: kernel built without CONFIG_FAULT_INJECTION_DEBUG_FS (tooling/kzt/fragments/kztmem.config sets it)")
+    size = kg.swap_pressure_mib(swap, extra_mib=96)
+    before = kg.kztmem_ints()
+    log_before = kg.run(["dmesg"], timeout=60).stdout.count("frontswap lost the page")
+    settings = {"task-filter": "Y", "interval": "1", "times": "1", "space": "0",
+                "verbose": "0", "probability": "100"}
+    saved = {name: (FAIL_LOAD / name).read_text().strip() for name in settings}
+    try:
+        for name, value in settings.items():
+            kg.write_sysfs(FAIL_LOAD / name, value)
+        res = kg.run_memhog(size, "mix", make_it_fail=True)
+    finally:
+        kg.write_sysfs(FAIL_LOAD / "probability", "0")
+        for name, value in saved.items():
+            kg.write_sysfs(FAIL_LOAD / name, value)
+    d = kg.delta(kg.kztmem_ints(), before)
+    log = kg.run(["dmesg"], timeout=60).stdout.count("frontswap lost the page")
+
+    assert d["pers_puts"] > 0, f"memhog's pages never reached kztmem: {d}"
+    assert d["failed_pers_gets"] == 1, \
+        f"expected exactly the one injected failed load, got {d['failed_pers_gets']}: {d}"
+    assert res.mismatches <= 0, \
+        f"memhog read {res.mismatches} wrong pages back after a lost swap page:\n" \
+        f"{res.describe()}"
+    assert res.returncode == -signal.SIGBUS, \
+        f"memhog should have died of SIGBUS at the lost page:\n{res.describe()}"
+    assert log == log_before + 1, "the lost page was not reported in the kernel log"
+    swap.off()
+    assert kg.kztmem_ints()["curr_pers_pampd_count"] == 0

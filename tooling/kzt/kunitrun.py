@@ -1,7 +1,8 @@
 """`kzt kunit`: run the built-in KUnit suites in a guest and read KTAP.
 
 The kernel is configured with KUNIT_DEFAULT_ENABLED=n, so suites run only
-when booted with kunit.enable=1; filter_glob picks which.
+when booted with kunit.enable=1; filter_glob picks which.  The guest boots
+with kztmem on, since the kztmem_pam suite tests the running driver.
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def run_kunit(layout: Layout, req: KunitRequest) -> KunitResult:
     image = require_image(layout, req.base, req.flavour)
     run_dir = runs.new_run(layout, "kunit")
     breq = vm.BootRequest(image=image, command=["true"], memory=req.memory,
-                          append=("kunit.enable=1", f"kunit.filter_glob={req.filter_glob}"),
+                          append=("kunit.enable=1", f"kunit.filter_glob={req.filter_glob}",
+                                  "kztmem"),
                           accel=req.accel, timeout=req.timeout,
                           console_log=run_dir / "console.log", echo=False)
     res = vm.boot(layout, breq)
