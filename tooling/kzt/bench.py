@@ -30,7 +30,8 @@ from . import runs, ui, vm
 from .build import require_image
 from .errors import GuestError, KztError
 from .layout import Layout
-from .stats import pools
+from .guest.counters import pools, ratio
+from .guest.lib import meminfo_kib
 from .workrun import BENCH, RunRequest, RunResult, SetupFailed, Unavailable, load_configs, \
     load_disk_profiles, load_workload, run_workload
 
@@ -325,12 +326,6 @@ def spread(values: Sequence[float]) -> dict[str, float]:
     return out
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
-
-
 def aggregate(records: Sequence[Record], baselines: dict[str, str],
               variants: Sequence[str] | None = None,
               workloads: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -381,7 +376,7 @@ def aggregate(records: Sequence[Record], baselines: dict[str, str],
             mine = med.get((c["workload"], c["variant"]))
             c["ratios"][label] = {
                 "baseline": base_v,
-                **{k: _ratio((mine or {}).get(k), (base or {}).get(k)) for k in RATIO_METRICS}}
+                **{k: ratio((mine or {}).get(k), (base or {}).get(k)) for k in RATIO_METRICS}}
     return cells
 
 
@@ -396,13 +391,10 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    mem = 0
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = int(line.split()[1]) * 1024
+        mem = meminfo_kib().get("MemTotal", 0) * 1024
     except OSError:
-        pass
+        mem = 0
     return {"hostname": platform.node(), "arch": platform.machine(), "cpu_model": model,
             "cpus": os.cpu_count() or 0, "memory_gib": round(mem / 2**30, 1),
             "host_kernel": platform.release(), "python": platform.python_version()}
@@ -604,8 +596,8 @@ def summary_rows(doc: dict[str, Any]) -> list[tuple[str, ...]]:
         rows.append((c["workload"], c["variant"], _status_text(c),
                      f"{s['median']:.1f}" if s else "-",
                      f"{s['min']:.1f}-{s['max']:.1f}" if s else "-",
-                     _fmt_ratio(r.get("plain", {}).get("seconds")),
-                     _fmt_ratio(r.get("zswap", {}).get("seconds")),
+                     _fmtratio(r.get("plain", {}).get("seconds")),
+                     _fmtratio(r.get("zswap", {}).get("seconds")),
                      _fmt_num(c["stats"].get("cpu_seconds")),
                      _fmt_num(c["stats"].get("disk_mib")),
                      _fmt_num(c["stats"].get("density"), 2)))
@@ -628,7 +620,7 @@ def _status_text(c: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _fmt_ratio(x: float | None) -> str:
+def _fmtratio(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}x"
 
 

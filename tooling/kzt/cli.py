@@ -298,7 +298,8 @@ def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
     import json
 
     from . import vm
-    from .stats import derive, render
+    from .guest.counters import derive
+    from .stats import render
     from .workrun import RunRequest, run_workload
     r = run_workload(layout, RunRequest(a.workload, a.with_, a.base, a.flavour,
                                         vm.Accel(a.accel), a.timeout))

@@ -101,7 +101,7 @@ def collect(layout: Layout, pytest_args: tuple[str, ...], out: Path) -> list[dic
     """Host-side collection: the boot groups of the selected tests."""
     from .host import venv_bin
     res = proc.run([venv_bin(layout, "python"), "-m", "pytest", "-q", "--collect-only",
-                    "-p", "kzt.guestplugin", "-p", "no:cacheprovider",
+                    "-p", "kzt.guest.plugin", "-p", "no:cacheprovider",
                     f"--kzt-list={out}", *pytest_args], cwd=layout.vm_tests,
                    env=_pyenv(layout), check=False, timeout=300,
                    what="collecting vm-tests")
@@ -141,7 +141,7 @@ def run_tests(layout: Layout, req: TestRequest) -> TestResult:
         disks = tuple(vm.Disk(n, runs.sparse_image(run_dir / f"{n}-{i}.img", DISK_SIZE))
                       for n in ("kzt-swap", "kzt-ext4"))
         key = f"{g['memory']}|{g['cpus']}|{append}"
-        cmd = [py, "-m", "kzt.guest", str(run_dir), str(i), key, "-v", *pytest_args]
+        cmd = [py, "-m", "kzt.guest.runner", str(run_dir), str(i), key, "-v", *pytest_args]
         breq = vm.BootRequest(
             image=image, command=cmd, memory=str(g["memory"]), cpus=int(str(g["cpus"])),
             append=tuple(a for a in (append, *FLAVOUR_APPEND.get(req.flavour, ()),

@@ -25,7 +25,7 @@ DATA = Path(__file__).parent / "data"
 CONFIGS = DATA / "configs.json"
 BENCH = DATA / "bench.json"
 DISK_SIZE = 2 * 2**30
-UNAVAILABLE_EXIT = 77   # kzt.guestwork.UNAVAILABLE
+UNAVAILABLE_EXIT = 77   # kzt.guest.work.UNAVAILABLE
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Config:
     disk: str | None = None
 
     def guest_spec(self) -> dict[str, Any]:
-        """What the guest side (kzt.guestwork) needs of it."""
+        """What the guest side (kzt.guest.work) needs of it."""
         return {"name": self.name, "requires": list(self.requires), "setup": list(self.setup)}
 
 
@@ -173,7 +173,7 @@ def run_workload(layout: Layout, req: RunRequest, bins: Path | None = None) -> R
     cfg_file.write_text(json.dumps(guest_spec, indent=1) + "\n")
     memory = str(wl.get("memory", "384M"))
     breq = vm.BootRequest(
-        image=image, command=[venv_bin(layout, "python"), "-m", "kzt.guestwork",
+        image=image, command=[venv_bin(layout, "python"), "-m", "kzt.guest.work",
                               str(wl_path), str(out), str(cfg_file)],
         memory=memory, cpus=2, append=config.append, disks=disks,
         rwdirs=(run_dir,), accel=req.accel, timeout=req.timeout,

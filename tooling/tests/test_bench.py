@@ -1,7 +1,7 @@
 """`kzt bench`: planning, per-run figures, aggregation, ratios and the report.
 
 No guest is booted: runs are fake RunResults built from small result.json
-documents like the ones kzt.guestwork writes.
+documents like the ones kzt.guest.work writes.
 """
 from __future__ import annotations
 
@@ -453,7 +453,7 @@ def test_configs_are_data_the_guest_can_use() -> None:
         assert spec["name"] == name
         for r in spec["requires"]:
             assert r["path"].startswith("/sys/") and r.get("why")
-        from kzt.guestwork import SETUP_STEPS
+        from kzt.guest.work import SETUP_STEPS
         for step in spec["setup"]:
             assert step["kind"] in SETUP_STEPS
 
@@ -466,7 +466,7 @@ def test_unknown_config_and_disk_profile_are_user_errors() -> None:
 
 
 def test_guest_requirements(tmp_path: Path) -> None:
-    from kzt.guestwork import unmet
+    from kzt.guest.work import unmet
     (tmp_path / "enabled").write_text("Y\n")
     present = str(tmp_path / "enabled")
     missing = str(tmp_path / "kztmem")

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from kzt import guest, stats
+from kzt import stats
+from kzt.guest import counters as guest
 
 DATA = json.loads((Path(__file__).parent / "data" / "snapshot-up.json").read_text())
 BEFORE: dict[str, Any] = DATA["before"]

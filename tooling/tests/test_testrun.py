@@ -1,11 +1,12 @@
-"""kzt.testrun's test selection and kzt.guest's kmemleak handling."""
+"""kzt.testrun's test selection and kzt.guest.runner's kmemleak handling."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from kzt import guest, testrun
+from kzt import testrun
+from kzt.guest import runner as guest
 from kzt.testrun import TestRequest as Req
 
 

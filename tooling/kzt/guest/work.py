@@ -1,6 +1,6 @@
 """Runs inside the guest: one workload from its data file, then counters.
 
-`python -m kzt.guestwork WORKLOAD.json OUT.json [CONFIG.json]` checks the
+`python -m kzt.guest.work WORKLOAD.json OUT.json [CONFIG.json]` checks the
 configuration's requirements (CONFIG.json: one entry of data/configs.json
 plus its "name"), prepares the disks the workload names (swap on kzt-swap,
 ext4 on kzt-ext4), runs the configuration's set-up steps (e.g. a zram swap
@@ -27,12 +27,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "vm-tests"))
-
-import kztguest as kg  # noqa: E402
-
-from .guest import snapshot  # noqa: E402
-from .stats import cpu_busy, cpu_jiffies, density, pools  # noqa: E402
+from . import lib as kg
+from .counters import cpu_busy, cpu_jiffies, density, pool_sample, pools, snapshot
 
 UNAVAILABLE = 77
 SAMPLE_SECONDS = 2.0
@@ -114,15 +110,8 @@ SETUP_STEPS: dict[str, Callable[[dict[str, Any]], Teardown]] = {
 # --------------------------------------------------------------- sampling
 
 def _pool_sample(t0: float) -> dict[str, Any]:
-    """The few counters that move during a workload (cheap to read)."""
-    snap: dict[str, Any] = {
-        "kztmem": {n: _read(f"/sys/kernel/mm/kztmem/{n}")
-                   for n in ("curr_pers_pampd_count", "pers_pool_bytes")},
-        "zswap": {n: _read(f"/sys/kernel/debug/zswap/{n}")
-                  for n in ("stored_pages", "pool_total_size")},
-        "zram": {d.name: {"mm_stat": _read(str(d / "mm_stat"))}
-                 for d in Path("/sys/block").glob("zram*")},
-    }
+    """Where the pools and swap stand, t seconds into the workload."""
+    snap = pool_sample()
     vm = kg.vmstat()
     s: dict[str, Any] = {"t": round(time.monotonic() - t0, 1),
                          "pswpin": vm.get("pswpin"), "pswpout": vm.get("pswpout"),
@@ -131,13 +120,6 @@ def _pool_sample(t0: float) -> dict[str, Any]:
     if d is not None:
         s["density"] = round(d, 3)
     return s
-
-
-def _read(path: str) -> str | None:
-    try:
-        return Path(path).read_text().strip()
-    except OSError:
-        return None
 
 
 class Sampler(threading.Thread):
@@ -162,18 +144,6 @@ class Sampler(threading.Thread):
 
 
 # ------------------------------------------------------------------- main
-
-def _summary(stdout: str) -> dict[str, Any]:
-    """The program's --json line (the last line that parses as an object)."""
-    for line in reversed(stdout.splitlines()):
-        if line.startswith("{"):
-            try:
-                obj = json.loads(line)
-                return obj if isinstance(obj, dict) else {}
-            except ValueError:
-                break
-    return {}
-
 
 def programs(spec: dict[str, Any], mnt: str | None) -> list[list[str]]:
     """The argument lists the workload runs: its one `program` with `args`,
@@ -279,7 +249,7 @@ def main(argv: list[str]) -> int:
     for step in config.get("setup", []):
         try:
             teardowns.append(SETUP_STEPS[step["kind"]](step))
-        except (OSError, KeyError, ValueError, kg.GuestError) as e:
+        except (OSError, KeyError, ValueError, kg.GuestEnvError) as e:
             why = f"set-up step {step.get('kind')} failed: {e}"
             print(f"kzt: {why}", file=sys.stderr)
             out.write_text(json.dumps({"workload": spec["name"], "config": config.get("name"),
@@ -314,7 +284,7 @@ def main(argv: list[str]) -> int:
     hz = os.sysconf("SC_CLK_TCK")
     result = {"workload": spec["name"], "config": config.get("name"), "exit_code": rc,
               "seconds": round(seconds, 2), "stdout": stdout,
-              "summary": combine([_summary(o) for o in stdouts]),
+              "summary": combine([kg.summary_line(o) for o in stdouts]),
               "cpu": {"busy_seconds": round((cpu_busy(cpu1) - cpu_busy(cpu0)) / hz, 2),
                       "jiffies": {k: cpu1[k] - cpu0.get(k, 0) for k in cpu1}, "hz": hz},
               "rusage": {"user_seconds": round(ru1.ru_utime - ru0.ru_utime, 2),

@@ -1,4 +1,4 @@
-"""pytest plugin for vm-tests, loaded with `-p kzt.guestplugin`.
+"""pytest plugin for vm-tests, loaded with `-p kzt.guest.plugin`.
 
 On the host (`--kzt-list FILE`), collection writes each test's boot
 requirements (the `kzt_boot` marker: append, memory, cpus) to FILE, so
