@@ -13,7 +13,7 @@ from enum import Enum
 from pathlib import Path
 
 from . import host, proc, ui
-from .bases import Base
+from .datafiles import Base
 from .errors import KztError
 from .layout import Layout
 from .tree import require_tree

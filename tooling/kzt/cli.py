@@ -106,7 +106,7 @@ def cmd_doctor(a: argparse.Namespace, layout: Layout) -> int:
     rows = [(c.name, "ok" if c.ok else "MISSING", c.detail if c.ok else f"{c.detail}; fix: {c.fix}")
             for c in checks]
     if not a.no_probe:
-        from .bases import Base
+        from .datafiles import Base
         image = layout.out("6.1", "default") / Base.load("6.1").image
         if image.exists() and host.venv_ok(layout, layout.root / "tooling" / "requirements.txt"):
             try:
@@ -182,10 +182,10 @@ def cmd_build(a: argparse.Namespace, layout: Layout) -> int:
 
 
 def _boot_request(a: argparse.Namespace, layout: Layout, command: list[str]):  # type: ignore[no-untyped-def]
-    from . import runs, vm
+    from . import guestjob, vm
     from .build import require_image
     image = Path(a.kernel) if getattr(a, "kernel", None) else require_image(layout, a.base, a.flavour)
-    run_dir = runs.new_run(layout, "boot")
+    run_dir = guestjob.new_run(layout, "boot")
     return vm.BootRequest(
         image=image, command=command, memory=a.memory, cpus=a.cpus,
         append=tuple(a.append or ()), disks=tuple(a.disk or ()),
@@ -322,7 +322,8 @@ def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
 
 def cmd_bench(a: argparse.Namespace, layout: Layout) -> int:
     from . import vm
-    from .bench import BenchRequest, main
+    from .bench.loop import main
+    from .bench.plan import BenchRequest
 
     def words(s: str | None) -> tuple[str, ...]:
         return tuple(w for w in (s or "").split(",") if w)
@@ -332,13 +333,15 @@ def cmd_bench(a: argparse.Namespace, layout: Layout) -> int:
 
 
 def cmd_up(a: argparse.Namespace, layout: Layout) -> int:
-    from .stages import up
-    return up(layout, a)
+    from . import vm
+    from .stages import UP_WORKLOAD, UpRequest, up
+    return up(layout, UpRequest(a.base, vm.Accel(a.accel), a.workload or UP_WORKLOAD))
 
 
 def cmd_check(a: argparse.Namespace, layout: Layout) -> int:
-    from .stages import check
-    return check(layout, a)
+    from . import vm
+    from .stages import CheckRequest, check
+    return check(layout, CheckRequest(a.base, vm.Accel(a.accel), tuple(a.skip)))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -464,8 +467,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if getattr(args, "keyword", None):
-        args.pytest_args = ["-k", args.keyword, *args.pytest_args]
     layout = Layout.default()
     try:
         rc: int = args.func(args, layout)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from kzt.guest import plugin as guestplugin
+from kzt.guest.seam import BootGroup
 
 MARKED = """
 import pytest
@@ -66,7 +67,7 @@ def test_list_writes_one_group_per_boot(suite: pytest.Pytester, tmp_path: Path) 
 
 
 def test_group_runs_only_that_group(suite: pytest.Pytester) -> None:
-    key = guestplugin.group_key({"append": "kztmem", "memory": "384M", "cpus": 2})
+    key = BootGroup("kztmem", "384M", 2).key
     res = suite.runpytest("-p", "kzt.guest.plugin", "--kzt-group", key, "-v")
     res.assert_outcomes(passed=2, deselected=1)
     res.stdout.fnmatch_lines(["*test_marked.py::test_swap PASSED*",

@@ -21,7 +21,7 @@ import pytest
 
 import faketree
 from kzt import build, cli, host, kconfig, patches, proc, review, tree, vm
-from kzt.bases import Base
+from kzt.datafiles import Base
 from kzt.build import BuildRequest
 from kzt.errors import DiskFullError, InfraError, KztError
 from kzt.layout import Layout
@@ -312,7 +312,7 @@ def healthy_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     header.write_text("")
     spec = host.HostSpec(real.packages, real.commands,
                          [{**f, "path": str(header)} for f in real.files], real.min_free_gib)
-    monkeypatch.setattr(host.HostSpec, "load", classmethod(lambda cls, path=host.DATA: spec))
+    monkeypatch.setattr(host.HostSpec, "load", classmethod(lambda cls, path=None: spec))
     monkeypatch.setattr(host, "venv_ok", lambda layout, req: True)
     monkeypatch.setattr(shutil, "disk_usage",
                         lambda p: SimpleNamespace(total=2**40, used=0, free=2**40))

@@ -25,8 +25,10 @@ import time
 from pathlib import Path
 from typing import IO, Any, Callable, Optional, Sequence, Union
 
-SWAP_SERIAL = "kzt-swap"
-EXT4_SERIAL = "kzt-ext4"
+from .seam import EXT4_DISK, SWAP_DISK
+
+SWAP_SERIAL = SWAP_DISK
+EXT4_SERIAL = EXT4_DISK
 
 KZTMEM_SYSFS = Path("/sys/kernel/mm/kztmem")
 ZSWAP_PARAMS = Path("/sys/module/zswap/parameters")

@@ -1,6 +1,6 @@
 """Runs inside the guest: pytest over vm-tests, then a counters snapshot.
 
-Started by `kzt test` as `python -m kzt.guest.runner RUN_DIR INDEX GROUP [pytest args]`.
+Started by `kzt test` as `python -m kzt.guest.runner JOB.json` (a kzt.guest.seam.TestJob).
 Only the standard library and pytest are used here.  On a kernel with
 kmemleak (the debug flavour) the leaks found at boot are cleared before
 the tests and a scan after them fails the group if anything leaked.
@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .counters import snapshot
+from .seam import TestJob, read
 
 KMEMLEAK = Path("/sys/kernel/debug/kmemleak")
 #: kmemleak reports an object only once it is this old (its min_age).
@@ -62,18 +63,19 @@ def kmemleak_report(out: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
-    run_dir, index, group, *rest = argv
+    job = TestJob.from_json(read(Path(argv[0])), argv[0])
     import pytest
-    junit = Path(run_dir) / f"junit-{index}.xml"
+    run_dir, index = Path(job.run_dir), job.index
+    junit = run_dir / f"junit-{index}.xml"
     snapshot()          # mounts debugfs
     leak_check = kmemleak_baseline()
     code = pytest.main(["-p", "kzt.guest.plugin", "-p", "no:cacheprovider",
-                        "--kzt-group", group, f"--junitxml={junit}", "-rs", *rest])
-    if leak_check and kmemleak_report(Path(run_dir) / f"kmemleak-{index}.txt") and code == 0:
+                        "--kzt-group", job.group.key, f"--junitxml={junit}", "-rs",
+                        *job.pytest_args])
+    if leak_check and kmemleak_report(run_dir / f"kmemleak-{index}.txt") and code == 0:
         code = 1
     try:
-        (Path(run_dir) / f"counters-{index}.json").write_text(
-            json.dumps(snapshot(), indent=1) + "\n")
+        (run_dir / f"counters-{index}.json").write_text(json.dumps(snapshot(), indent=1) + "\n")
     except OSError as e:
         print(f"kzt: could not write the counters snapshot: {e}", file=sys.stderr)
     return int(code)

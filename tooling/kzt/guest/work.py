@@ -1,17 +1,18 @@
-"""Runs inside the guest: one workload from its data file, then counters.
+"""Runs inside the guest: one workload from its definition, then counters.
 
-`python -m kzt.guest.work WORKLOAD.json OUT.json [CONFIG.json]` checks the
-configuration's requirements (CONFIG.json: one entry of data/configs.json
-plus its "name"), prepares the disks the workload names (swap on kzt-swap,
-ext4 on kzt-ext4), runs the configuration's set-up steps (e.g. a zram swap
-device above the disk swap), runs the workload's program (a mixed
-workload runs several, at once or in turn) while sampling the compressed stores
-every few seconds, and writes the programs' result with before/after
-counters, CPU time and the samples to OUT.json.
+`python -m kzt.guest.work JOB.json` reads a kzt.guest.seam.WorkJob: the
+workload definition and the guest half of a configuration (data/
+configs.json).  It checks the configuration's requirements, prepares the
+disks the workload names (swap on kzt-swap, ext4 on kzt-ext4), runs the
+configuration's set-up steps (e.g. a zram swap device above the disk
+swap), runs the workload's program (a mixed workload runs several, at once
+or in turn) while sampling the compressed stores every few seconds, and
+writes the programs' result with before/after counters, CPU time and the
+samples to the job's "out" path, a document of the seam's version.
 
 A configuration whose requirement is not met (e.g. no /sys/kernel/mm/kztmem)
-is not run: OUT.json then holds "unavailable" with the reason, and the exit
-status is UNAVAILABLE (77).  Otherwise the exit status is the program's
+is not run: the result then holds "unavailable" with the reason, and the
+exit status is UNAVAILABLE (77).  Otherwise the exit status is the program's
 (the first non-zero one of several).
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any, Callable
 
 from . import lib as kg
 from .counters import cpu_busy, cpu_jiffies, density, pool_sample, pools, snapshot
+from .seam import VERSION, WorkJob, read
 
 UNAVAILABLE = 77
 SAMPLE_SECONDS = 2.0
@@ -224,15 +226,15 @@ def main(argv: list[str]) -> int:
     def phase(name: str) -> None:
         phases[name] = round(time.monotonic() - t_start, 2)
 
-    spec = json.loads(Path(argv[0]).read_text())
-    out = Path(argv[1])
-    config: dict[str, Any] = json.loads(Path(argv[2]).read_text()) if len(argv) > 2 else {}
+    job = WorkJob.from_json(read(Path(argv[0])), argv[0])
+    spec, config, out = job.workload, job.config, Path(job.out)
+    head = {"version": VERSION, "workload": spec["name"], "config": config["name"],
+            "uname": os.uname().release}
     snapshot()  # mounts debugfs, which some requirements read
     why = unmet(list(config.get("requires", [])))
     if why:
-        print(f"kzt: configuration {config.get('name')} unavailable: {why}")
-        out.write_text(json.dumps({"workload": spec["name"], "config": config.get("name"),
-                                   "unavailable": why, "uname": os.uname().release}) + "\n")
+        print(f"kzt: configuration {config['name']} unavailable: {why}")
+        out.write_text(json.dumps({**head, "unavailable": why}) + "\n")
         return UNAVAILABLE
     disks = set(spec.get("disks", []))
     swap = None
@@ -252,8 +254,7 @@ def main(argv: list[str]) -> int:
         except (OSError, KeyError, ValueError, kg.GuestEnvError) as e:
             why = f"set-up step {step.get('kind')} failed: {e}"
             print(f"kzt: {why}", file=sys.stderr)
-            out.write_text(json.dumps({"workload": spec["name"], "config": config.get("name"),
-                                       "error": why, "uname": os.uname().release}) + "\n")
+            out.write_text(json.dumps({**head, "error": why}) + "\n")
             return 2
     phase("set_up")
     argvs = programs(spec, mnt)
@@ -282,7 +283,7 @@ def main(argv: list[str]) -> int:
     phase("torn_down")
     print(stdout.strip())
     hz = os.sysconf("SC_CLK_TCK")
-    result = {"workload": spec["name"], "config": config.get("name"), "exit_code": rc,
+    result = {**head, "exit_code": rc,
               "seconds": round(seconds, 2), "stdout": stdout,
               "summary": combine([kg.summary_line(o) for o in stdouts]),
               "cpu": {"busy_seconds": round((cpu_busy(cpu1) - cpu_busy(cpu0)) / hz, 2),
