@@ -122,15 +122,16 @@ def check(value: Any, spec: Any, source: str, key: str = "") -> None:
         check(value, spec.variants[kind], source, key)
         return
     if isinstance(spec, Record):
+        # unknown keys first: a misspelt key is also a missing one
+        for k in value:
+            if spec.spec_of(k) is None:
+                known = ", ".join(f.rstrip("?") for f in spec.fields)
+                raise SchemaError(source, _join(key, k), f"unknown key (known: {known})")
         for k in spec.required():
             if k not in value:
                 raise SchemaError(source, _join(key, k), "missing")
         for k, v in value.items():
-            sub = spec.spec_of(k)
-            if sub is None:
-                known = ", ".join(f.rstrip("?") for f in spec.fields)
-                raise SchemaError(source, _join(key, k), f"unknown key (known: {known})")
-            check(v, sub, source, _join(key, k))
+            check(v, spec.spec_of(k), source, _join(key, k))
         return
     if spec is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
