@@ -105,3 +105,29 @@ def test_missing_kernel_image_is_named_before_any_run(tmp_path: Path) -> None:
     with pytest.raises(KztError, match="absent-bzImage does not exist"):
         testrun.run_tests(layout, Req(kernel=tmp_path / "absent-bzImage"))
     assert not (tmp_path / "build" / "runs").exists()
+
+
+def test_k_reaches_pytest_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from kzt import cli
+    seen: list[Req] = []
+
+    def fake_run(layout: object, req: Req) -> testrun.TestResult:
+        seen.append(req)
+        return testrun.TestResult(tmp_path)
+    monkeypatch.setattr(testrun, "run_tests", fake_run)
+    cli.main(["test", "-k", "frontswap", "--", "-x"])
+    (req,) = seen
+    assert req.pytest_args.count("-k") == 1
+    assert req.pytest_args == ("-x", "-k", "frontswap")
+    assert testrun.selection(req) == ("-m", "not debug_kernel", "-x", "-k", "frontswap")
+
+
+def test_up_and_check_take_typed_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kzt import cli, stages, vm
+    seen: list[object] = []
+    monkeypatch.setattr(stages, "up", lambda layout, req: seen.append(req) or 0)
+    monkeypatch.setattr(stages, "check", lambda layout, req: seen.append(req) or 0)
+    assert cli.main(["up", "--accel", "tcg"]) == 0
+    assert cli.main(["check", "--skip", "kunit", "--skip", "mypy"]) == 0
+    assert seen == [stages.UpRequest("6.1", vm.Accel.TCG, stages.UP_WORKLOAD),
+                    stages.CheckRequest("6.1", vm.Accel.AUTO, ("kunit", "mypy"))]
