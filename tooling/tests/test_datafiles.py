@@ -142,3 +142,18 @@ def test_a_result_of_another_version_is_no_result(tmp_path: Path,
     assert "version 9" in capsys.readouterr().err
     out.unlink()
     assert _result(out) is None
+
+
+def test_the_whole_result_is_checked() -> None:
+    head = {"version": seam.VERSION, "workload": "w", "config": "zram", "uname": "6.1"}
+    snap = {"vmstat": {"pswpin": 1}, "kztmem": {"pers_puts": 3}}
+    full = {**head, "exit_code": 0, "seconds": 12.5, "stdout": "", "summary": {"mismatches": 0},
+            "cpu": {"busy_seconds": 3.0, "jiffies": {"user": 5}, "hz": 100},
+            "rusage": {"user_seconds": 1.0, "system_seconds": 0.5, "max_rss_kib": 1024},
+            "samples": [{"t": 2.0, "pools": {}}], "sample_seconds": 2.0,
+            "phases": {"set_up": 0.5}, "guest_uptime": 30.2,
+            "before": snap, "during": snap, "after": snap}
+    seam.check_work_result(full, "r")
+    for key, value in (("secnods", 1.0), ("exit_code", "0"), ("cpu", {"busy_seconds": 1.0})):
+        with pytest.raises(SchemaError):
+            seam.check_work_result({**full, key: value}, "r")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .schema import ListOf, OneOf, Record, SchemaError, Tagged, check
+from .schema import ListOf, MapOf, OneOf, Record, SchemaError, Tagged, check
 
 VERSION = 1
 
@@ -47,9 +47,17 @@ WORK_JOB = Record({"version": int, "kind": str, "workload": WORKLOAD,
 BOOT_GROUP = Record({"append": str, "memory": str, "cpus": int})
 TEST_JOB = Record({"version": int, "kind": str, "run_dir": str, "index": int,
                    "group": BOOT_GROUP, "pytest_args": ListOf(str)})
-#: the top of kzt.guest.work's result: snapshots and samples are free-form
-WORK_RESULT = Record({"version": int, "workload": str, "config": str, "uname": str,
-                      "unavailable?": str, "error?": str}, rest=object)
+SNAPSHOT = MapOf(object)
+#: kzt.guest.work's result: "unavailable" or "error" alone, or the whole run
+WORK_RESULT = Record({
+    "version": int, "workload": str, "config": str, "uname": str,
+    "unavailable?": str, "error?": str,
+    "exit_code?": int, "seconds?": float, "stdout?": str, "summary?": MapOf(object),
+    "cpu?": Record({"busy_seconds": float, "jiffies": MapOf(int), "hz": int}),
+    "rusage?": Record({"user_seconds": float, "system_seconds": float, "max_rss_kib": int}),
+    "samples?": ListOf(MapOf(object)), "sample_seconds?": float, "phases?": MapOf(float),
+    "guest_uptime?": float, "before?": SNAPSHOT, "during?": SNAPSHOT, "after?": SNAPSHOT,
+})
 
 
 def check_workload(spec: dict[str, Any], source: str) -> None:

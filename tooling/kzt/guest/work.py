@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from . import lib as kg
 from .counters import cpu_busy, cpu_jiffies, density, pool_sample, pools, snapshot
-from .seam import VERSION, WorkJob, read
+from .seam import VERSION, WorkJob, check_work_result, read
 
 UNAVAILABLE = 77
 SAMPLE_SECONDS = 2.0
@@ -294,6 +294,7 @@ def main(argv: list[str]) -> int:
               "samples": samples, "sample_seconds": sampler.interval,
               "phases": phases, "guest_uptime": float(Path("/proc/uptime").read_text().split()[0]),
               "before": before, "during": during, "after": after}
+    check_work_result(result, "kzt.guest.work's result")
     out.write_text(json.dumps(result, indent=1) + "\n")
     return rc
 
