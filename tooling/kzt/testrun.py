@@ -17,7 +17,8 @@ from pathlib import Path
 from . import guestjob, proc, ui, vm
 from .build import require_image
 from .errors import KztError
-from .guest.seam import BootGroup, TestJob
+from .guest.schema import check
+from .guest.seam import GROUP_LISTING, BootGroup, TestJob
 from .guest.seam import write as write_doc
 from .layout import Layout
 
@@ -110,8 +111,10 @@ def collect(layout: Layout, pytest_args: tuple[str, ...], out: Path) -> list[Col
                    what="collecting vm-tests")
     if not out.exists():
         raise KztError("collecting vm-tests failed", res.output[-3000:])
-    return [Collected(BootGroup(str(g["append"]), str(g["memory"]), int(g["cpus"])),
-                      tuple(g["tests"])) for g in json.loads(out.read_text())]
+    listing = json.loads(out.read_text())
+    check(listing, GROUP_LISTING, str(out))
+    return [Collected(BootGroup(g["append"], g["memory"], g["cpus"]), tuple(g["tests"]))
+            for g in listing]
 
 
 def run_tests(layout: Layout, req: TestRequest) -> TestResult:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from kzt.guest import plugin as guestplugin
-from kzt.guest.seam import BootGroup
+from kzt.guest.schema import check
+from kzt.guest.seam import GROUP_LISTING, BootGroup
 
 MARKED = """
 import pytest
@@ -53,6 +54,7 @@ def test_list_writes_one_group_per_boot(suite: pytest.Pytester, tmp_path: Path) 
     res = suite.runpytest("-p", "kzt.guest.plugin", "--collect-only", "-q",
                           f"--kzt-list={out}")
     groups = json.loads(out.read_text())
+    check(groups, GROUP_LISTING, str(out))     # what kzt test reads back
     assert len(groups) == 2, res.stdout.str()
     by_append = {g["append"]: g for g in groups}
     assert set(by_append) == {"kztmem", ""}

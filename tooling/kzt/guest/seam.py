@@ -45,6 +45,8 @@ GUEST_CONFIG = Record({"name": str, "requires": ListOf(REQUIREMENT),
 WORK_JOB = Record({"version": int, "kind": str, "workload": WORKLOAD,
                    "config": GUEST_CONFIG, "out": str})
 BOOT_GROUP = Record({"append": str, "memory": str, "cpus": int})
+#: what the plugin's host-side collection (--kzt-list) writes: one entry per boot group
+GROUP_LISTING = ListOf(Record({**BOOT_GROUP.fields, "tests": ListOf(str)}))
 TEST_JOB = Record({"version": int, "kind": str, "run_dir": str, "index": int,
                    "group": BOOT_GROUP, "pytest_args": ListOf(str)})
 SNAPSHOT = MapOf(object)
