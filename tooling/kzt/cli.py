@@ -305,15 +305,16 @@ def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
                                         vm.Accel(a.accel), a.timeout))
     if r.data is None:
         raise KztError(f"the workload produced no result: {vm.explain(r.boot, a.timeout)}")
+    d = r.data
     if a.json:
         print(json.dumps({"workload": r.workload["name"], "with": r.config,
-                          "exit_code": r.data["exit_code"], "seconds": r.data["seconds"],
-                          "derived": derive(r.data["during"]), "before": r.data["before"],
-                          "during": r.data["during"], "after": r.data["after"]}, indent=1))
+                          "exit_code": d.exit_code, "seconds": d.seconds,
+                          "derived": derive(d.snapshot("during")), "before": d.snapshot("before"),
+                          "during": d.snapshot("during"), "after": d.snapshot("after")}, indent=1))
     else:
-        print(render(r.data["during"], r.data["before"]))
-        ui.step(f"{r.workload['name']} with {r.config}: exit {r.data['exit_code']} in "
-                f"{r.data['seconds']} s (run dir {r.run_dir})")
+        print(render(d.snapshot("during"), d.snapshot("before")))
+        ui.step(f"{r.workload['name']} with {r.config}: exit {d.exit_code} in "
+                f"{d.seconds} s (run dir {r.run_dir})")
     if not r.boot.ok:
         print(f"kzt: {vm.explain(r.boot, a.timeout)}", file=sys.stderr)
         return 1

@@ -69,10 +69,10 @@ def up(layout: Layout, a: UpRequest) -> int:
         if not r.boot.ok or r.data is None:
             raise KztError(f"the workload failed: {vm.explain(r.boot, 1200)}",
                            f"console log: {r.run_dir / 'console.log'}")
-        print(render(r.data["during"], r.data["before"]))
-        ui.step(f"kernel {r.data['during'].get('uname')}: workload {r.workload['name']} "
-                f"passed in {r.data['seconds']} s, "
-                f"{r.data['summary'].get('mismatches')} mismatches (run dir {r.run_dir})")
+        d = r.data
+        print(render(d.snapshot("during"), d.snapshot("before")))
+        ui.step(f"kernel {d.uname}: workload {r.workload['name']} passed in {d.seconds} s, "
+                f"{d.summary.get('mismatches')} mismatches (run dir {r.run_dir})")
         return 0
     from .build import require_image
     from .tree import load_state

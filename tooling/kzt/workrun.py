@@ -19,7 +19,7 @@ from .build import require_image
 from .datafiles import DiskProfile
 from .errors import GuestError, KztError
 from .guest.schema import SchemaError
-from .guest.seam import DEFAULT_MEMORY, WorkJob, check_work_result, read
+from .guest.seam import DEFAULT_MEMORY, WorkJob, WorkResult, read
 from .guest.seam import write as write_doc
 from .layout import Layout
 
@@ -62,8 +62,8 @@ class RunResult:
     workload: dict[str, Any]
     config: str
     boot: vm.BootResult
-    #: the guest's result document (kzt.guest.work), checked; None if it wrote none
-    data: dict[str, Any] | None
+    #: the guest's result (kzt.guest.work), checked; None if it wrote none
+    data: WorkResult | None
     run_dir: Path
     disk: DiskProfile | None = None
     image: Path | None = None
@@ -71,27 +71,23 @@ class RunResult:
 
     @property
     def unavailable(self) -> str | None:
-        why = (self.data or {}).get("unavailable")
-        return str(why) if why else None
+        return self.data.unavailable if self.data else None
 
 
 def load_workload(layout: Layout, name: str) -> tuple[Path, dict[str, Any]]:
     return datafiles.workload(layout.vm_tests / "workloads", name)
 
 
-def _result(path: Path) -> dict[str, Any] | None:
-    """The guest's result document, if it wrote one that fits the seam
-    (one cut short or of another version counts as none, with a warning)."""
+def _result(path: Path) -> WorkResult | None:
+    """The guest's result, if it wrote one that fits the seam (one cut
+    short or of another version counts as none, with a warning)."""
     if not path.exists():
         return None
     try:
-        doc = read(path)
-        check_work_result(doc, str(path))
+        return WorkResult.from_json(read(path), str(path))
     except SchemaError as e:
         ui.warn(f"the guest's result is unusable: {e}")
         return None
-    data: dict[str, Any] = doc
-    return data
 
 
 def run_workload(layout: Layout, req: RunRequest, bins: Path | None = None) -> RunResult:
@@ -127,6 +123,6 @@ def run_workload(layout: Layout, req: RunRequest, bins: Path | None = None) -> R
     result = RunResult(wl, req.with_, res, data, run_dir, profile, image, memory)
     if result.unavailable:
         raise Unavailable(result, result.unavailable)
-    if data is not None and data.get("error"):
-        raise SetupFailed(result, str(data["error"]))
+    if data is not None and data.error:
+        raise SetupFailed(result, data.error)
     return result

@@ -27,6 +27,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 # ------------------------------------------------------------ fake data
 
+#: what every result document of kzt.guest.work starts with
+GUEST_HEAD = {"version": seam.VERSION, "workload": "w1", "config": "zram", "uname": "6.1.192"}
+
+
+def as_result(doc: dict[str, Any]) -> seam.WorkResult:
+    return seam.WorkResult.from_json(doc, "a fake guest's result")
+
+
 
 def snap(pswpin: int = 0, pswpout: int = 0, disk: tuple[int, int, int, int] = (0, 0, 0, 0),
          **extra: Any) -> dict[str, Any]:
@@ -44,10 +52,11 @@ def result_doc(seconds: float = 50.0, mismatches: int = 0, exit_code: int = 0,
                samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     rd, wr = disk_mib
     return {
-        "workload": "w", "exit_code": exit_code, "seconds": seconds,
+        **GUEST_HEAD, "exit_code": exit_code, "seconds": seconds,
         "summary": {"program": "memhog", "mismatches": mismatches,
                     "first_bad": [3] if mismatches else []},
-        "cpu": {"busy_seconds": seconds * 1.5}, "rusage": {"user_seconds": 10.0, "system_seconds": 2.5},
+        "cpu": {"busy_seconds": seconds * 1.5, "jiffies": {}, "hz": 100},
+        "rusage": {"user_seconds": 10.0, "system_seconds": 2.5, "max_rss_kib": 1024},
         "samples": samples or [],
         "before": snap(100, 100, (5, 80, 5, 80)),
         "during": snap(100 + pswp[0], 100 + pswp[1],
@@ -349,13 +358,15 @@ class FakeRunner:
         wl = {"name": req.workload}
         if req.with_ == "kztmem":
             res = workrun.RunResult(wl, req.with_, boot(vm.BootStatus.COMMAND_FAILED, 77),
-                                    {"unavailable": "kernel has no kztmem"}, req.run_dir)
+                                    as_result({**GUEST_HEAD, "unavailable": "kernel has no kztmem"}),
+                                    req.run_dir)
             raise workrun.Unavailable(res, "kernel has no kztmem")
         bad = req.with_ == self.mismatches_for
         doc = result_doc(seconds=10.0 * (1 + len(self.calls)), mismatches=2 if bad else 0,
                          exit_code=1 if bad else 0)
         st = (vm.BootStatus.COMMAND_FAILED, 1) if bad else (vm.BootStatus.OK, 0)
-        return workrun.RunResult(wl, req.with_, boot(*st), doc, req.run_dir, memory="256M")
+        return workrun.RunResult(wl, req.with_, boot(*st), as_result(doc), req.run_dir,
+                                 memory="256M")
 
 
 def small_data() -> BenchSpec:
@@ -498,7 +509,7 @@ def test_console_notes_are_counted_and_aggregated(tmp_path: Path) -> None:
     assert records.console_notes(out, notes) == {"swap write errors": 2}
     p = Planned(1, 1, Variant("zram", "ssd"), "w")
     res = workrun.RunResult({"name": "w"}, "zram", vm.BootResult(
-        vm.BootStatus.OK, 0, vm.Accel.TCG, 5.0, None, out), result_doc(), tmp_path)
+        vm.BootStatus.OK, 0, vm.Accel.TCG, 5.0, None, out), as_result(result_doc()), tmp_path)
     rec = records.record(p, res, started=0.0, notes=notes)
     assert rec["status"] == OK and rec["console_notes"] == {"swap write errors": 2}
     rec2 = dict(rec, index=2, console_notes={})
@@ -509,10 +520,6 @@ def test_console_notes_are_counted_and_aggregated(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------ workrun
-
-
-#: what every result document of kzt.guest.work starts with
-GUEST_HEAD = {"version": seam.VERSION, "workload": "w1", "config": "zram", "uname": "6.1.192"}
 
 
 @pytest.mark.parametrize("guest_result, raises", [
@@ -541,7 +548,8 @@ def test_run_workload_passes_config_and_throttle_to_the_guest(
     req = workrun.RunRequest("w1", "zram", disk="hdd", run_dir=run_dir, echo=False)
     if raises is None:
         res = workrun.run_workload(fake_layout, req, bins=Path("/bins"))
-        assert res.data == guest_result and res.disk is not None and res.disk.name == "hdd"
+        assert res.data is not None and res.data.doc == guest_result
+        assert res.disk is not None and res.disk.name == "hdd"
         assert res.memory == "256M"
     else:
         with pytest.raises(raises):

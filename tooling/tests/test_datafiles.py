@@ -136,7 +136,9 @@ def test_a_result_of_another_version_is_no_result(tmp_path: Path,
     out = tmp_path / "result.json"
     head = {"version": seam.VERSION, "workload": "w", "config": "none", "uname": "6.1"}
     out.write_text(json.dumps({**head, "seconds": 1.0}))
-    assert _result(out) == {**head, "seconds": 1.0}
+    res = _result(out)
+    assert res is not None and res.doc == {**head, "seconds": 1.0}
+    assert (res.workload, res.config, res.seconds, res.exit_code) == ("w", "none", 1.0, None)
     out.write_text(json.dumps({**head, "version": 9}))
     assert _result(out) is None
     assert "version 9" in capsys.readouterr().err

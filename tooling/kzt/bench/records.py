@@ -161,7 +161,7 @@ def record(p: Planned, res: RunResult | None, *, started: float, why: str = "",
     if res is None:
         rec.update(status=UNAVAILABLE, reason=why, booted=False)
         return rec
-    data = res.data
+    data = res.data.doc if res.data else None
     status, reason = classify(res.boot.status.value, data, explain)
     rec.update(status=status, reason=reason, booted=True, boot_status=res.boot.status.value,
                accel=res.boot.accel.value, memory=res.memory,

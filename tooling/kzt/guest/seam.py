@@ -155,3 +155,33 @@ def check_work_result(doc: Any, source: str) -> None:
     _version(doc, source)
     check(doc, WORK_RESULT, source)
 
+
+@dataclass(frozen=True)
+class WorkResult:
+    """kzt.guest.work's result, checked: typed where the host decides on it;
+    the whole document stays in `doc` for the figures the bench takes from it."""
+    workload: str
+    config: str
+    uname: str
+    doc: dict[str, Any]
+    unavailable: str | None = None
+    error: str | None = None
+    exit_code: int | None = None
+    seconds: float | None = None
+
+    @classmethod
+    def from_json(cls, doc: Any, source: str) -> "WorkResult":
+        check_work_result(doc, source)
+        return cls(doc["workload"], doc["config"], doc["uname"], doc, doc.get("unavailable"),
+                   doc.get("error"), doc.get("exit_code"), doc.get("seconds"))
+
+    def snapshot(self, when: str) -> dict[str, Any]:
+        """The counters "before", "during" (at the workload's end) or "after" it."""
+        snap: dict[str, Any] = self.doc.get(when) or {}
+        return snap
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        summary: dict[str, Any] = self.doc.get("summary") or {}
+        return summary
+
