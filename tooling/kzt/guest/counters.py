@@ -17,11 +17,11 @@ from typing import Any
 from . import lib
 
 SNAPSHOT_DIRS = {
-    "kztmem": "/sys/kernel/mm/kztmem",
-    "frontswap": "/sys/kernel/debug/frontswap",
-    "cleancache": "/sys/kernel/debug/cleancache",
-    "zswap": "/sys/kernel/debug/zswap",
-    "zswap_params": "/sys/module/zswap/parameters",
+    "kztmem": str(lib.KZTMEM_SYSFS),
+    "frontswap": str(lib.DEBUGFS / "frontswap"),
+    "cleancache": str(lib.DEBUGFS / "cleancache"),
+    "zswap": str(lib.DEBUGFS / "zswap"),
+    "zswap_params": str(lib.ZSWAP_PARAMS),
 }
 #: the counters kzt.guest.work samples while a workload runs (cheap to read)
 POOL_SAMPLE = {

@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 from .counters import snapshot
+from .lib import DEBUGFS
 from .seam import TestJob, read
 
-KMEMLEAK = Path("/sys/kernel/debug/kmemleak")
+KMEMLEAK = DEBUGFS / "kmemleak"
 #: kmemleak reports an object only once it is this old (its min_age).
 KMEMLEAK_MIN_AGE = 5.0
 
