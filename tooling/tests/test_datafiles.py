@@ -123,11 +123,16 @@ def test_jobs_round_trip_and_another_version_is_refused() -> None:
 
 
 def test_the_guest_refuses_a_job_it_cannot_read(tmp_path: Path) -> None:
-    from kzt.guest import work
+    from kzt.guest import runner, work
     job = tmp_path / "job.json"
     job.write_text(json.dumps({"version": 0}))
-    with pytest.raises(SchemaError, match="version 0"):
-        work.main([str(job)])
+    for main in (work.main, runner.main):
+        with pytest.raises(SchemaError, match="version 0"):
+            main([str(job)])
+    test_job = seam.TestJob(str(tmp_path), 1, seam.BootGroup(), ()).to_json()
+    job.write_text(json.dumps({**test_job, "group": {"append": "", "memory": "1G"}}))
+    with pytest.raises(SchemaError, match=r"group\.cpus: missing"):
+        runner.main([str(job)])
 
 
 def test_a_result_of_another_version_is_no_result(tmp_path: Path,
