@@ -116,6 +116,8 @@ def test_jobs_round_trip_and_another_version_is_refused() -> None:
         with pytest.raises(SchemaError, match="version 2, this side speaks 1"):
             (seam.WorkJob if doc["kind"] == "work" else seam.TestJob).from_json(
                 {**doc, "version": 2}, "j")
+    with pytest.raises(SchemaError, match="a 'test' job where a 'work' job was expected"):
+        seam.WorkJob.from_json(t.to_json(), "j")
     bad = job.to_json()
     bad["workload"] = {**wl, "timeout_secs": 5}
     with pytest.raises(SchemaError, match=r"workload\.timeout_secs: unknown key"):

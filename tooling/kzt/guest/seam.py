@@ -74,11 +74,14 @@ def check_workload(spec: dict[str, Any], source: str) -> None:
                                                       f"{SWAP_DISK}, {EXT4_DISK}")
 
 
-def _version(doc: dict[str, Any], source: str) -> None:
+def _version(doc: dict[str, Any], source: str, kind: str | None = None) -> None:
     got = doc.get("version") if isinstance(doc, dict) else None
     if got != VERSION:
         raise SchemaError(source, "version", f"document version {got!r}, this side speaks "
                                              f"{VERSION}: host and guest run different kzt")
+    if kind is not None and doc.get("kind") != kind:
+        raise SchemaError(source, "kind", f"a {doc.get('kind')!r} job where a {kind!r} job "
+                                          "was expected")
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ class TestJob:
 
     @classmethod
     def from_json(cls, doc: Any, source: str) -> "TestJob":
-        _version(doc, source)
+        _version(doc, source, "test")
         check(doc, TEST_JOB, source)
         return cls(doc["run_dir"], doc["index"], BootGroup(**doc["group"]),
                    tuple(doc["pytest_args"]))
@@ -132,7 +135,7 @@ class WorkJob:
 
     @classmethod
     def from_json(cls, doc: Any, source: str) -> "WorkJob":
-        _version(doc, source)
+        _version(doc, source, "work")
         check(doc, WORK_JOB, source)
         check_workload(doc["workload"], f"{source} (workload)")
         return cls(doc["workload"], doc["config"], doc["out"])
