@@ -388,11 +388,11 @@ def test_run_bench_saves_after_every_run_and_skips_unavailable(fake_layout: Layo
     assert all(c.run_dir and re.fullmatch(r"[a-zA-Z0-9_+ /.-]+", str(c.run_dir))
                for c in runner.calls)
     assert runner.calls[0].run_dir is not None and runner.calls[0].run_dir.name == "r001-none_ssd-w1"
-    statuses = [(r["variant"], r["status"]) for r in state.records]
+    statuses = [(r.variant, r.status) for r in state.records]
     assert statuses == [("none@ssd", OK), ("kztmem@ssd", UNAVAILABLE), ("zswap@ssd", FAILED),
                         ("none@ssd", OK), ("kztmem@ssd", UNAVAILABLE), ("zswap@ssd", FAILED)]
-    assert "not booted again" in state.records[4]["reason"]
-    assert all(len(r["host_load"]) == 2 for r in state.records if r["booted"])
+    assert "not booted again" in state.records[4].reason
+    assert all(len(r.host_load or []) == 2 for r in state.records if r.booted)
     d = state.run_dir
     doc = json.loads((d / "bench.json").read_text())
     assert len(doc["runs"]) == 6 and doc["meta"]["finished"] and doc["meta"]["accels"] == ["tcg"]
@@ -497,9 +497,10 @@ def test_guest_requirements(tmp_path: Path) -> None:
 
 def test_planned_record_of_a_skipped_run() -> None:
     p = Planned(3, 1, Variant("kztmem", "ssd"), "w")
-    rec = records.record(p, None, started=0.0, why="kernel has no kztmem")
+    rec = records.record(p, None, started=0.0, why="kernel has no kztmem").to_json()
     assert rec["status"] == UNAVAILABLE and rec["booted"] is False
     assert re.match(r"\d{4}-\d\d-\d\dT", rec["started"])
+    assert "boot_status" not in rec and "metrics" not in rec
 
 
 def test_console_notes_are_counted_and_aggregated(tmp_path: Path) -> None:
@@ -510,8 +511,10 @@ def test_console_notes_are_counted_and_aggregated(tmp_path: Path) -> None:
     p = Planned(1, 1, Variant("zram", "ssd"), "w")
     res = workrun.RunResult({"name": "w"}, "zram", vm.BootResult(
         vm.BootStatus.OK, 0, vm.Accel.TCG, 5.0, None, out), as_result(result_doc()), tmp_path)
-    rec = records.record(p, res, started=0.0, notes=notes)
+    rec = records.record(p, res, started=0.0, notes=notes).to_json()
     assert rec["status"] == OK and rec["console_notes"] == {"swap write errors": 2}
+    assert rec["kernel"] == "6.1.192" and rec["mismatches"] == 0 and rec["exit_code"] == 0
+    assert rec["metrics"]["boot_seconds"] == rec["boot_seconds"] == 5.0
     rec2 = dict(rec, index=2, console_notes={})
     cell = aggregate([rec, rec2], BASELINES)[0]
     assert cell["notes"] == {"swap write errors": {"lines": 2, "runs": 1}}

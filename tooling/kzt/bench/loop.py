@@ -24,7 +24,7 @@ from ..layout import Layout
 from ..workrun import RunRequest, RunResult, SetupFailed, Unavailable, load_workload, run_workload
 from . import report
 from .plan import BenchRequest, Planned, make_plan
-from .records import ERROR, FAILED, OK, UNAVAILABLE, Record, record
+from .records import ERROR, FAILED, OK, UNAVAILABLE, RunRecord, record
 
 
 def machine() -> dict[str, Any]:
@@ -60,13 +60,13 @@ class BenchState:
     run_dir: Path
     meta: dict[str, Any]
     plan: list[Planned]
-    records: list[Record] = field(default_factory=list)
+    records: list[RunRecord] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"meta": self.meta,
                 "plan": [{"index": p.index, "rep": p.rep, "variant": p.variant.name,
                           "workload": p.workload} for p in self.plan],
-                "runs": self.records}
+                "runs": [r.to_json() for r in self.records]}
 
     def save(self) -> Path:
         path = self.run_dir / "bench.json"
@@ -90,8 +90,8 @@ def _fmt_duration(s: float) -> str:
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
-def _describe(rec: Record) -> str:
-    m = rec.get("metrics") or {}
+def _describe(rec: RunRecord) -> str:
+    m = rec.metrics or {}
     parts = [f"{m['seconds']:.1f} s workload" if "seconds" in m else ""]
     if "cpu_seconds" in m:
         parts.append(f"cpu {m['cpu_seconds']:.0f} s")
@@ -103,7 +103,7 @@ def _describe(rec: Record) -> str:
         parts.append(f"density {m['density']:.2f} at {m['pool_peak_mib']:.0f} MiB pool")
     if "boot_seconds" in m:
         parts.append(f"boot total {m['boot_seconds']:.0f} s")
-    for meaning, n in (rec.get("console_notes") or {}).items():
+    for meaning, n in (rec.console_notes or {}).items():
         parts.append(f"console: {n} x {meaning}")
     return ", ".join(p for p in parts if p)
 
@@ -173,21 +173,21 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
                     res = e.result
                 rec = record(p, res, started=started, explain=vm.explain(res.boot, req.timeout)
                              if not res.boot.ok else "", notes=data.console_notes)
-                if rec.get("accel"):
+                if rec.accel:
                     state.meta.setdefault("accels", [])
-                    if rec["accel"] not in state.meta["accels"]:
-                        state.meta["accels"].append(rec["accel"])
-                if rec.get("kernel"):
-                    state.meta["kernel"] = rec["kernel"]
+                    if rec.accel not in state.meta["accels"]:
+                        state.meta["accels"].append(rec.accel)
+                if rec.kernel:
+                    state.meta["kernel"] = rec.kernel
                 # the host's 1-minute load: other guests or builds skew a run
-                rec["host_load"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+                rec.host_load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             state.records.append(rec)
             _announce(rec)
             state.save()
             report.write(state.run_dir, state.to_json())
-            if rec.get("boot_status") == vm.BootStatus.NO_BOOT.value:
+            if rec.boot_status == vm.BootStatus.NO_BOOT.value:
                 raise GuestError(f"run {p.index}: the guest never ran its command; bench stopped",
-                                 f"{rec['reason'].splitlines()[0]}; what finished is in {run_dir}")
+                                 f"{rec.reason.splitlines()[0]}; what finished is in {run_dir}")
     except KeyboardInterrupt:
         state.meta["interrupted"] = "interrupted (Ctrl-C)"
         ui.warn(f"bench interrupted after {len(state.records)} of {len(planned)} runs")
@@ -204,19 +204,16 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
     return state
 
 
-def _announce(rec: Record) -> None:
-    st = rec["status"]
-    if st == OK:
+def _announce(rec: RunRecord) -> None:
+    if rec.status == OK:
         ui.info(f"ok: {_describe(rec)}")
-    elif st == UNAVAILABLE:
-        ui.info(f"unavailable: {rec['reason']}")
-    elif st == FAILED:
-        ui.warn(f"run {rec['index']} {rec['variant']} x {rec['workload']}: FAILED -- "
-                f"{rec['reason']} (run dir {rec.get('run_dir')})")
+    elif rec.status == UNAVAILABLE:
+        ui.info(f"unavailable: {rec.reason}")
     else:
-        ui.warn(f"run {rec['index']} {rec['variant']} x {rec['workload']}: ERROR -- "
-                f"{rec['reason'].splitlines()[0] if rec['reason'] else ''} "
-                f"(run dir {rec.get('run_dir')})")
+        what = "FAILED" if rec.status == FAILED else "ERROR"
+        reason = rec.reason if rec.status == FAILED else (rec.reason.splitlines() or [""])[0]
+        ui.warn(f"run {rec.index} {rec.variant} x {rec.workload}: {what} -- {reason} "
+                f"(run dir {rec.run_dir or None})")
 
 
 def _workload_meta(layout: Layout, name: str) -> dict[str, Any]:

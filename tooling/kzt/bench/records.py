@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .. import vm
@@ -153,29 +154,79 @@ def console_notes(output: str, notes: dict[str, str]) -> dict[str, int]:
     return counts
 
 
+@dataclass
+class RunRecord:
+    """One run of the bench: what ran, how it ended, its figures."""
+    index: int
+    rep: int
+    variant: str
+    config: str
+    disk: str | None
+    workload: str
+    started: str
+    status: str = UNAVAILABLE
+    reason: str = ""
+    booted: bool = False
+    # of a booted run
+    boot_status: str = ""
+    accel: str = ""
+    memory: str = ""
+    boot_seconds: float = 0.0
+    run_dir: str = ""
+    exit_code: int | None = None
+    console_notes: dict[str, int] | None = None
+    # of a run whose guest wrote a result
+    has_result: bool = False
+    kernel: str | None = None
+    mismatches: int | None = None
+    metrics: dict[str, float] | None = None
+    #: the host's 1-minute load before and after the run
+    host_load: list[float] | None = None
+
+    def to_json(self) -> Record:
+        """The run as bench.json keeps it (what aggregate() and the report read)."""
+        rec: Record = {k: getattr(self, k) for k in ("index", "rep", "variant", "config", "disk",
+                                                      "workload", "started", "status", "reason",
+                                                      "booted")}
+        if self.booted:
+            rec.update({k: getattr(self, k) for k in ("boot_status", "accel", "memory",
+                                                      "boot_seconds", "run_dir", "exit_code")})
+        if self.console_notes is not None:
+            rec["console_notes"] = self.console_notes
+        if self.has_result:
+            rec.update(kernel=self.kernel, mismatches=self.mismatches)
+        if self.metrics is not None:
+            rec["metrics"] = self.metrics
+        if self.host_load is not None:
+            rec["host_load"] = self.host_load
+        return rec
+
+
 def record(p: Planned, res: RunResult | None, *, started: float, why: str = "",
-           explain: str = "", notes: dict[str, str] | None = None) -> Record:
-    rec: Record = {"index": p.index, "rep": p.rep, "variant": p.variant.name,
-                   "config": p.variant.config, "disk": p.variant.disk, "workload": p.workload,
-                   "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started))}
+           explain: str = "", notes: dict[str, str] | None = None) -> RunRecord:
+    rec = RunRecord(p.index, p.rep, p.variant.name, p.variant.config, p.variant.disk,
+                    p.workload, time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)))
     if res is None:
-        rec.update(status=UNAVAILABLE, reason=why, booted=False)
+        rec.reason = why
         return rec
     data = res.data.doc if res.data else None
-    status, reason = classify(res.boot.status.value, data, explain)
-    rec.update(status=status, reason=reason, booted=True, boot_status=res.boot.status.value,
-               accel=res.boot.accel.value, memory=res.memory,
-               boot_seconds=round(res.boot.elapsed, 1),
-               run_dir=str(res.run_dir), exit_code=(data or {}).get("exit_code"))
+    rec.status, rec.reason = classify(res.boot.status.value, data, explain)
+    rec.booted = True
+    rec.boot_status = res.boot.status.value
+    rec.accel = res.boot.accel.value
+    rec.memory = res.memory
+    rec.boot_seconds = round(res.boot.elapsed, 1)
+    rec.run_dir = str(res.run_dir)
+    rec.exit_code = res.data.exit_code if res.data else None
     if notes:
-        rec["console_notes"] = console_notes(res.boot.output, notes)
-    if data is not None:
-        rec["kernel"] = (data.get("during") or {}).get("uname") or data.get("uname")
-        summary = data.get("summary") or {}
-        rec["mismatches"] = summary.get("mismatches")
-        if status in (OK, FAILED, ERROR) and "seconds" in data:
-            rec["metrics"] = metrics(data)
-            rec["metrics"]["boot_seconds"] = round(res.boot.elapsed, 1)
+        rec.console_notes = console_notes(res.boot.output, notes)
+    if res.data is not None and data is not None:
+        rec.has_result = True
+        rec.kernel = res.data.snapshot("during").get("uname") or res.data.uname
+        rec.mismatches = res.data.summary.get("mismatches")
+        if rec.status in (OK, FAILED, ERROR) and "seconds" in data:
+            rec.metrics = metrics(data)
+            rec.metrics["boot_seconds"] = rec.boot_seconds
     return rec
 
 
