@@ -5,30 +5,28 @@ runner decides how to boot each module from its ``kzt_boot`` marker, e.g.::
 
     pytestmark = pytest.mark.kzt_boot(append="kztmem", memory="384M")
 
-In the guest the marker is only registered. Outside a virtme guest every
+The marker is registered by the toolkit's plugin (kzt.guest.plugin,
+loaded below); in the guest it only selects the tests of one boot group.
+The helpers live in the guest library: ``from kzt.guest import lib as kg``
+(kzt is importable through PYTHONPATH=tooling, which the toolkit sets on
+the host and in the guest). Outside a virtme guest every
 test is skipped (they mkswap and mkfs block devices); KZT_GUEST=1 forces
 them to run anyway.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kzt.guest import lib as kg
 
-import kztguest as kg  # noqa: E402
+pytest_plugins = ["kzt.guest.plugin"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "kzt_boot(append='', memory='384M'): how the host runner boots the guest for this "
-        "module: extra kernel command line and guest memory. No effect inside the guest.",
-    )
     for line in (
         "integrity: a data-integrity suite; `kzt test --debug` runs these on the debug kernel",
         "debug_kernel: needs the debug flavour (fault injection); deselected by default "

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-import kztguest as kg
+from kzt.guest import lib as kg
 
 CMDLINE = ("kztmem=maybe kztmem kztmem.max_pool_percent=33 kztmem.compress_limit=12abc "
            "nofrontswap=please nocleancache=0")

@@ -38,7 +38,7 @@ from typing import Iterator
 
 import pytest
 
-import kztguest as kg
+from kzt.guest import lib as kg
 
 pytestmark = [pytest.mark.kzt_boot(append="kztmem", memory="384M"), pytest.mark.integrity]
 

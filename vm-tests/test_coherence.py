@@ -50,7 +50,7 @@ from typing import Optional
 
 import pytest
 
-import kztguest as kg
+from kzt.guest import lib as kg
 
 pytestmark = pytest.mark.integrity
 

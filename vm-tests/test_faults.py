@@ -5,7 +5,7 @@ Needs a kernel with CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC and
 CONFIG_FAULT_INJECTION_DEBUG_FS: the ``debug`` flavour, run by
 ``kzt test --debug``. failslab and fail_page_alloc fail a share of the
 non-sleeping allocations of the workload and of kswapd
-(kztguest.FaultInjection), failslab only in kztmem's own slab caches
+(kzt.guest.lib.FaultInjection), failslab only in kztmem's own slab caches
 (so kmemleak and the rest of the kernel are spared); every allocation
 kztmem makes to store a page is one of those. Each test checks that
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-import kztguest as kg
+from kzt.guest import lib as kg
 
 # slub_debug=A,... marks kztmem's slab caches for failslab (and nothing else).
 pytestmark = [pytest.mark.kzt_boot(append="kztmem " + kg.SLUB_DEBUG_FAILSLAB),

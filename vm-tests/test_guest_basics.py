@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-import kztguest as kg
+from kzt.guest import lib as kg
 
 pytestmark = [pytest.mark.kzt_boot(append="", memory="384M"), pytest.mark.integrity]
 

@@ -28,7 +28,7 @@ from typing import Callable
 
 import pytest
 
-import kztguest as kg
+from kzt.guest import lib as kg
 
 pytestmark = [pytest.mark.integrity, pytest.mark.soak]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-import kztguest as kg
+from kzt.guest import lib as kg
 
 pytestmark = [pytest.mark.kzt_boot(append="kztmem"), pytest.mark.integrity]
 

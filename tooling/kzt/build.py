@@ -13,7 +13,7 @@ from enum import Enum
 from pathlib import Path
 
 from . import host, proc, ui
-from .bases import Base
+from .datafiles import Base
 from .errors import KztError
 from .layout import Layout
 from .tree import require_tree
@@ -29,7 +29,6 @@ class BuildRequest:
     base: str = "6.1"
     flavour: str = "default"
     jobs: int = 0
-    targets: tuple[str, ...] = ()
     timeout: float = 3600
     extra: tuple[str, ...] = ()
 
@@ -76,7 +75,7 @@ def build_tree(tree: Path, base: Base, out: Path, req: BuildRequest) -> BuildRes
         raise KztError(f"no .config in {out}", "run './kzt config' first")
     host.require_programs("make", "gcc", "flex", "bison", "bc", needed_for="building the kernel")
     log = out / "build.log"
-    argv = make_argv(out, base, req.jobs, req.extra) + list(req.targets)
+    argv = make_argv(out, base, req.jobs, req.extra)
     prog = ui.Progress("build")
     count = 0
 

@@ -106,7 +106,7 @@ def cmd_doctor(a: argparse.Namespace, layout: Layout) -> int:
     rows = [(c.name, "ok" if c.ok else "MISSING", c.detail if c.ok else f"{c.detail}; fix: {c.fix}")
             for c in checks]
     if not a.no_probe:
-        from .bases import Base
+        from .datafiles import Base
         image = layout.out("6.1", "default") / Base.load("6.1").image
         if image.exists() and host.venv_ok(layout, layout.root / "tooling" / "requirements.txt"):
             try:
@@ -182,10 +182,10 @@ def cmd_build(a: argparse.Namespace, layout: Layout) -> int:
 
 
 def _boot_request(a: argparse.Namespace, layout: Layout, command: list[str]):  # type: ignore[no-untyped-def]
-    from . import runs, vm
+    from . import guestjob, vm
     from .build import require_image
     image = Path(a.kernel) if getattr(a, "kernel", None) else require_image(layout, a.base, a.flavour)
-    run_dir = runs.new_run(layout, "boot")
+    run_dir = guestjob.new_run(layout, "boot")
     return vm.BootRequest(
         image=image, command=command, memory=a.memory, cpus=a.cpus,
         append=tuple(a.append or ()), disks=tuple(a.disk or ()),
@@ -298,21 +298,23 @@ def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
     import json
 
     from . import vm
-    from .stats import derive, render
+    from .guest.counters import derive
+    from .stats import render
     from .workrun import RunRequest, run_workload
     r = run_workload(layout, RunRequest(a.workload, a.with_, a.base, a.flavour,
                                         vm.Accel(a.accel), a.timeout))
     if r.data is None:
         raise KztError(f"the workload produced no result: {vm.explain(r.boot, a.timeout)}")
+    d = r.data
     if a.json:
         print(json.dumps({"workload": r.workload["name"], "with": r.config,
-                          "exit_code": r.data["exit_code"], "seconds": r.data["seconds"],
-                          "derived": derive(r.data["during"]), "before": r.data["before"],
-                          "during": r.data["during"], "after": r.data["after"]}, indent=1))
+                          "exit_code": d.exit_code, "seconds": d.seconds,
+                          "derived": derive(d.snapshot("during")), "before": d.snapshot("before"),
+                          "during": d.snapshot("during"), "after": d.snapshot("after")}, indent=1))
     else:
-        print(render(r.data["during"], r.data["before"]))
-        ui.step(f"{r.workload['name']} with {r.config}: exit {r.data['exit_code']} in "
-                f"{r.data['seconds']} s (run dir {r.run_dir})")
+        print(render(d.snapshot("during"), d.snapshot("before")))
+        ui.step(f"{r.workload['name']} with {r.config}: exit {d.exit_code} in "
+                f"{d.seconds} s (run dir {r.run_dir})")
     if not r.boot.ok:
         print(f"kzt: {vm.explain(r.boot, a.timeout)}", file=sys.stderr)
         return 1
@@ -321,7 +323,8 @@ def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
 
 def cmd_bench(a: argparse.Namespace, layout: Layout) -> int:
     from . import vm
-    from .bench import BenchRequest, main
+    from .bench.loop import main
+    from .bench.plan import BenchRequest
 
     def words(s: str | None) -> tuple[str, ...]:
         return tuple(w for w in (s or "").split(",") if w)
@@ -331,13 +334,15 @@ def cmd_bench(a: argparse.Namespace, layout: Layout) -> int:
 
 
 def cmd_up(a: argparse.Namespace, layout: Layout) -> int:
-    from .stages import up
-    return up(layout, a)
+    from . import vm
+    from .stages import UP_WORKLOAD, UpRequest, up
+    return up(layout, UpRequest(a.base, vm.Accel(a.accel), a.workload or UP_WORKLOAD))
 
 
 def cmd_check(a: argparse.Namespace, layout: Layout) -> int:
-    from .stages import check
-    return check(layout, a)
+    from . import vm
+    from .stages import CheckRequest, check
+    return check(layout, CheckRequest(a.base, vm.Accel(a.accel), tuple(a.skip)))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -463,8 +468,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if getattr(args, "keyword", None):
-        args.pytest_args = ["-k", args.keyword, *args.pytest_args]
     layout = Layout.default()
     try:
         rc: int = args.func(args, layout)

@@ -6,7 +6,6 @@ and a venv with the pinned Python dependencies.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -14,10 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import proc, ui
+from .datafiles import Base, HostSpec, install_hint, package_of
 from .errors import InfraError, KztError
 from .layout import Layout
-
-DATA = Path(__file__).parent / "data" / "host.json"
 
 
 @dataclass
@@ -26,19 +24,6 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
-
-
-@dataclass
-class HostSpec:
-    packages: list[str]
-    commands: list[dict[str, str]]
-    files: list[dict[str, str]]
-    min_free_gib: int
-
-    @classmethod
-    def load(cls, path: Path = DATA) -> "HostSpec":
-        d = json.loads(path.read_text())
-        return cls(d["packages"], d["commands"], d["files"], d["min_free_gib"])
 
 
 @dataclass
@@ -54,19 +39,6 @@ def missing_packages(spec: HostSpec) -> list[str]:
     have = {ln.split()[0] for ln in res.output.splitlines()
             if len(ln.split()) > 1 and ln.split()[1].startswith("ii")}
     return [p for p in spec.packages if p not in have]
-
-
-def package_of(command: str) -> str | None:
-    """The Debian package that provides `command`, as data/host.json says."""
-    for c in HostSpec.load().commands:
-        if c["command"] == command:
-            return c["package"]
-    return None
-
-
-def install_hint(packages: list[str]) -> str:
-    return ("run './kzt setup' as root, or: apt-get install --no-install-recommends "
-            + " ".join(packages))
 
 
 def require_programs(*commands: str, needed_for: str) -> None:
@@ -140,7 +112,6 @@ def doctor(layout: Layout) -> list[Check]:
         ok = Path(f["path"]).exists()
         checks.append(Check(f["name"], ok, f["path"] if ok else f"{f['path']} missing",
                             install_hint([f["package"]])))
-    from .bases import Base
     base = Base.load("6.1")
     src = Path(base.tarball)
     checks.append(Check("kernel source 6.1", src.exists(), str(src),

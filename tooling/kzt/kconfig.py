@@ -11,7 +11,6 @@ configuration does not make the next build recompile anything.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -19,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import host, proc, ui
-from .bases import Base
+from . import datafiles, host, proc, ui
+from .datafiles import Base
 from .errors import InfraError, KztError
 from .layout import Layout
 from .tree import require_tree
@@ -63,23 +62,16 @@ _UNSET = re.compile(r"^# CONFIG_([A-Za-z0-9_]+) is not set$")
 
 
 def fragment_names(layout: Layout, flavour: str) -> list[str]:
-    flavours = json.loads((layout.fragments / "flavours.json").read_text())
-    if flavour not in flavours or flavour == "comment":
-        known = ", ".join(k for k in flavours if k != "comment")
-        raise KztError(f"unknown build flavour '{flavour}'", f"known: {known}")
-    return list(flavours[flavour])
+    return datafiles.flavour(flavour, layout.fragments / "flavours.json")
 
 
 def resolve_fragment(layout: Layout, name: str) -> Path:
     p = Path(name)
     if p.suffix == ".config" and p.exists():
         return p.resolve()
-    f = layout.fragments / f"{name}.config"
-    if f.exists():
-        return f
-    known = ", ".join(sorted(x.stem for x in layout.fragments.glob("*.config")))
-    raise KztError(f"config fragment '{name}' not found",
-                   f"give a file path or one of: {known}")
+    known = {x.stem: x for x in layout.fragments.glob("*.config")}
+    return datafiles.pick(known, name, "config fragment",
+                          datafiles.shown(layout.fragments) + "/*.config")
 
 
 def parse_fragment(path: Path) -> list[Request]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ktap, runs, ui, vm
+from . import guestjob, ktap, ui, vm
 from .build import require_image
 from .errors import GuestError
 from .layout import Layout
@@ -34,13 +34,11 @@ class KunitResult:
 
 def run_kunit(layout: Layout, req: KunitRequest) -> KunitResult:
     image = require_image(layout, req.base, req.flavour)
-    run_dir = runs.new_run(layout, "kunit")
-    breq = vm.BootRequest(image=image, command=["true"], memory=req.memory,
-                          append=("kunit.enable=1", f"kunit.filter_glob={req.filter_glob}",
-                                  "kztmem"),
-                          accel=req.accel, timeout=req.timeout,
-                          console_log=run_dir / "console.log", echo=False)
-    res = vm.boot(layout, breq)
+    run_dir = guestjob.new_run(layout, "kunit")
+    res = guestjob.run(layout, guestjob.GuestJob(
+        image=image, command=("true",), run_dir=run_dir, memory=req.memory,
+        append=("kunit.enable=1", f"kunit.filter_glob={req.filter_glob}", "kztmem"),
+        accel=req.accel, timeout=req.timeout, echo=False))
     parsed = ktap.parse(res.output.splitlines())
     (run_dir / "kunit.txt").write_text(format_result(parsed) + "\n")
     return KunitResult(parsed, res, run_dir)

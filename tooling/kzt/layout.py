@@ -47,6 +47,11 @@ class Layout:
     def runs(self) -> Path:
         return self.build / "runs"
 
+    def python_env(self) -> dict[str, str]:
+        """What a Python started by the toolkit (on the host or in a guest)
+        needs to import kzt from this checkout."""
+        return {"PYTHONPATH": str(self.root / "tooling"), "PYTHONDONTWRITEBYTECODE": "1"}
+
     def patch_dir(self, base: str) -> Path:
         return self.root / "kernel-patches" / f"v{base}"
 

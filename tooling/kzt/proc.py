@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence, TextIO
 
+from .datafiles import install_hint, package_of
 from .errors import DiskFullError, InfraError
 
 # how tools say ENOSPC (strerror; git's own words for a failed object write)
@@ -185,7 +186,6 @@ def _lines(p: "subprocess.Popen[bytes]", deadline: float) -> Iterator[tuple[bool
 
 
 def _missing_program(name: str) -> InfraError:
-    from .host import install_hint, package_of  # host runs its commands through proc
     package = package_of(Path(name).name)
     return InfraError(f"{name}: command not found",
                       install_hint([package]) if package

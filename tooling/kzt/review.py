@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import host, patches, proc, ui
-from .bases import Base
+from .datafiles import Base
 from .build import BuildRequest, BuildStatus, build_tree
 from .errors import KztError
 from .kconfig import generate

@@ -5,7 +5,6 @@ one failed is reported as not run, never as passed.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import proc, ui, vm
+from . import guestjob, proc, ui, vm
 from .errors import KztError
 from .kernel import ensure_kernel
 from .layout import Layout
@@ -36,7 +35,7 @@ def ensure_venv_python(layout: Layout) -> None:
     venv_py = layout.venv / "bin" / "python"
     if Path(sys.prefix).resolve() != layout.venv.resolve():
         env = dict(os.environ)
-        env["PYTHONPATH"] = str(layout.root / "tooling")
+        env.update(layout.python_env())
         os.execve(str(venv_py), [str(venv_py), "-m", "kzt", *sys.argv[1:]], env)
 
 
@@ -45,30 +44,41 @@ def _config_has(layout: Layout, base: str, flavour: str, sym: str) -> bool:
     return cfg.exists() and f"CONFIG_{sym}=y\n" in cfg.read_text()
 
 
-def up(layout: Layout, a: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class UpRequest:
+    base: str = "6.1"
+    accel: vm.Accel = vm.Accel.AUTO
+    workload: str = UP_WORKLOAD
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    base: str = "6.1"
+    accel: vm.Accel = vm.Accel.AUTO
+    skip: tuple[str, ...] = ()
+
+
+def up(layout: Layout, a: UpRequest) -> int:
     ensure_venv_python(layout)
     ensure_kernel(layout, a.base)
-    accel = vm.Accel(a.accel)
+    accel = a.accel
     if _config_has(layout, a.base, "default", "KZTMEM"):
         from .workrun import RunRequest, run_workload
         from .stats import render
-        r = run_workload(layout, RunRequest(a.workload or UP_WORKLOAD, "kztmem",
-                                            a.base, accel=accel))
+        r = run_workload(layout, RunRequest(a.workload, "kztmem", a.base, accel=accel))
         if not r.boot.ok or r.data is None:
             raise KztError(f"the workload failed: {vm.explain(r.boot, 1200)}",
                            f"console log: {r.run_dir / 'console.log'}")
-        print(render(r.data["during"], r.data["before"]))
-        ui.step(f"kernel {r.data['during'].get('uname')}: workload {r.workload['name']} "
-                f"passed in {r.data['seconds']} s, "
-                f"{r.data['summary'].get('mismatches')} mismatches (run dir {r.run_dir})")
+        d = r.data
+        print(render(d.snapshot("during"), d.snapshot("before")))
+        ui.step(f"kernel {d.uname}: workload {r.workload['name']} passed in {d.seconds} s, "
+                f"{d.summary.get('mismatches')} mismatches (run dir {r.run_dir})")
         return 0
     from .build import require_image
-    from .runs import new_run
     from .tree import load_state
-    run_dir = new_run(layout, "up")
-    res = vm.boot(layout, vm.BootRequest(require_image(layout, a.base), ["uname", "-r"],
-                                         accel=accel, timeout=300,
-                                         console_log=run_dir / "console.log"))
+    res = guestjob.run(layout, guestjob.GuestJob(
+        require_image(layout, a.base), ("uname", "-r"), guestjob.new_run(layout, "up"),
+        memory="512M", accel=accel, timeout=300))
     if not res.ok:
         raise KztError(vm.explain(res, 300))
     state = load_state(layout, a.base)
@@ -86,11 +96,11 @@ class Stage:
     needs: tuple[str, ...] = ()
 
 
-def check(layout: Layout, a: argparse.Namespace) -> int:
+def check(layout: Layout, a: CheckRequest) -> int:
     ensure_venv_python(layout)
-    accel = vm.Accel(a.accel)
+    accel = a.accel
     py = str(layout.venv / "bin" / "python")
-    pyenv = {"PYTHONPATH": str(layout.root / "tooling"), "PYTHONDONTWRITEBYTECODE": "1"}
+    pyenv = layout.python_env()
 
     def host_tests() -> None:
         r = proc.stream([py, "-m", "pytest", "-q", "-p", "no:cacheprovider",

@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import proc, runs, ui, vm
+from . import guestjob, proc, ui, vm
 from .build import require_image
 from .errors import KztError
+from .guest.schema import check
+from .guest.seam import GROUP_LISTING, BootGroup, TestJob
+from .guest.seam import write as write_doc
 from .layout import Layout
-from .workloads import build_workloads
-
-DISK_SIZE = 2 * 2**30
 
 # Which tests run when no -m is given (markers are registered in
 # vm-tests/conftest.py).  debug_kernel tests need fault injection, which
@@ -58,7 +58,6 @@ class TestRequest:
     pytest_args: tuple[str, ...] = ()
     accel: vm.Accel = vm.Accel.AUTO
     timeout: float | None = None    # None: guest_timeout(flavour)
-    extra_append: tuple[str, ...] = ()
     #: Extra environment for the tests in the guest (e.g. KZT_SOAK_SECONDS).
     guest_env: tuple[tuple[str, str], ...] = ()
     #: Boot this image instead of the flavour's build (e.g. a saved older kernel).
@@ -79,9 +78,7 @@ def selection(req: TestRequest) -> tuple[str, ...]:
 
 @dataclass
 class GroupResult:
-    append: str
-    memory: str
-    cpus: int
+    group: BootGroup
     tests: int
     boot: vm.BootResult
 
@@ -97,22 +94,27 @@ class TestResult:
         return bool(self.groups) and all(g.boot.ok for g in self.groups)
 
 
-def collect(layout: Layout, pytest_args: tuple[str, ...], out: Path) -> list[dict[str, object]]:
+@dataclass(frozen=True)
+class Collected:
+    """One boot group of the selected tests, as the host's collection found it."""
+    group: BootGroup
+    tests: tuple[str, ...]
+
+
+def collect(layout: Layout, pytest_args: tuple[str, ...], out: Path) -> list[Collected]:
     """Host-side collection: the boot groups of the selected tests."""
     from .host import venv_bin
     res = proc.run([venv_bin(layout, "python"), "-m", "pytest", "-q", "--collect-only",
-                    "-p", "kzt.guestplugin", "-p", "no:cacheprovider",
+                    "-p", "kzt.guest.plugin", "-p", "no:cacheprovider",
                     f"--kzt-list={out}", *pytest_args], cwd=layout.vm_tests,
-                   env=_pyenv(layout), check=False, timeout=300,
+                   env=layout.python_env(), check=False, timeout=300,
                    what="collecting vm-tests")
     if not out.exists():
         raise KztError("collecting vm-tests failed", res.output[-3000:])
-    groups: list[dict[str, object]] = json.loads(out.read_text())
-    return groups
-
-
-def _pyenv(layout: Layout) -> dict[str, str]:
-    return {"PYTHONPATH": str(layout.root / "tooling"), "PYTHONDONTWRITEBYTECODE": "1"}
+    listing = json.loads(out.read_text())
+    check(listing, GROUP_LISTING, str(out))
+    return [Collected(BootGroup(g["append"], g["memory"], g["cpus"]), tuple(g["tests"]))
+            for g in listing]
 
 
 def run_tests(layout: Layout, req: TestRequest) -> TestResult:
@@ -120,46 +122,35 @@ def run_tests(layout: Layout, req: TestRequest) -> TestResult:
     image = req.kernel or require_image(layout, req.base, req.flavour)
     if not image.is_file():
         raise KztError(f"kernel image {image} does not exist", "give --kernel a bzImage, or drop it")
-    run_dir = runs.new_run(layout, "test")
-    bins = build_workloads(layout)
+    run_dir = guestjob.new_run(layout, "test")
+    bins = guestjob.build_workloads(layout)
     pytest_args = selection(req)
     groups = collect(layout, pytest_args, run_dir / "groups.json")
     if not groups:
         raise KztError("no vm-tests selected", "check -k / the test paths you gave")
     result = TestResult(run_dir)
-    from .host import venv_bin
-    py = venv_bin(layout, "python")
-    env = dict(_pyenv(layout))
-    env.update({"KZT_WORKLOADS_DIR": str(bins), "KZT_RUN_DIR": str(run_dir)})
+    env = {"KZT_RUN_DIR": str(run_dir)}
     env.update({k: os.environ[k] for k in GUEST_ENV_PASSTHROUGH if k in os.environ})
     env.update(dict(req.guest_env))
-    for i, g in enumerate(groups, 1):
-        append = str(g["append"])
-        tests = list(g["tests"])  # type: ignore[call-overload]
-        ui.step(f"group {i}/{len(groups)}: {len(tests)} test(s), boot '{append or '-'}' "
-                f"memory {g['memory']} cpus {g['cpus']}")
-        disks = tuple(vm.Disk(n, runs.sparse_image(run_dir / f"{n}-{i}.img", DISK_SIZE))
-                      for n in ("kzt-swap", "kzt-ext4"))
-        key = f"{g['memory']}|{g['cpus']}|{append}"
-        cmd = [py, "-m", "kzt.guest", str(run_dir), str(i), key, "-v", *pytest_args]
-        breq = vm.BootRequest(
-            image=image, command=cmd, memory=str(g["memory"]), cpus=int(str(g["cpus"])),
-            append=tuple(a for a in (append, *FLAVOUR_APPEND.get(req.flavour, ()),
-                                     *req.extra_append) if a),
-            disks=disks, rwdirs=(run_dir,), accel=req.accel, timeout=req.deadline,
-            console_log=run_dir / f"console-{i}.log", cwd=layout.vm_tests,
-            env=tuple(env.items()))
-        res = vm.boot(layout, breq)
-        for d in disks:
-            d.path.unlink(missing_ok=True)
-        result.groups.append(GroupResult(append, str(g["memory"]), int(str(g["cpus"])),
-                                         len(tests), res))
+    for i, c in enumerate(groups, 1):
+        g = c.group
+        ui.step(f"group {i}/{len(groups)}: {len(c.tests)} test(s), boot '{g.append or '-'}' "
+                f"memory {g.memory} cpus {g.cpus}")
+        job = write_doc(run_dir / f"job-{i}.json",
+                        TestJob(str(run_dir), i, g, ("-v", *pytest_args)).to_json())
+        res = guestjob.run(layout, guestjob.GuestJob(
+            image=image, command=tuple(guestjob.guest_python(layout, "kzt.guest.runner", job)),
+            run_dir=run_dir, memory=g.memory, cpus=g.cpus,
+            append=tuple(a for a in (g.append, *FLAVOUR_APPEND.get(req.flavour, ())) if a),
+            disks=guestjob.TEST_DISKS, bins=bins, env=tuple(env.items()), accel=req.accel,
+            timeout=req.deadline, tag=str(i), cwd=layout.vm_tests))
+        result.groups.append(GroupResult(g, len(c.tests), res))
         if not res.ok:
             print(f"kzt: group {i} failed: {vm.explain(res, req.deadline)}", file=sys.stderr)
     result.elapsed = time.monotonic() - start
     (run_dir / "summary.json").write_text(json.dumps({
         "ok": result.ok, "elapsed": result.elapsed,
-        "groups": [{"append": g.append, "memory": g.memory, "cpus": g.cpus, "tests": g.tests,
+        "groups": [{**g.group.to_json(), "tests": g.tests,
                     "status": g.boot.status.value, "exit_code": g.boot.exit_code,
                     "accel": g.boot.accel.value, "seconds": round(g.boot.elapsed, 1)}
                    for g in result.groups]}, indent=1) + "\n")
@@ -167,6 +158,7 @@ def run_tests(layout: Layout, req: TestRequest) -> TestResult:
 
 
 def print_result(res: TestResult) -> None:
-    rows = [(g.append or "-", g.memory, str(g.cpus), str(g.tests), g.boot.status.value,
+    rows = [(g.group.append or "-", g.group.memory, str(g.group.cpus), str(g.tests),
+             g.boot.status.value,
              str(g.boot.exit_code), f"{g.boot.elapsed:.0f}s") for g in res.groups]
     print(ui.table(rows, ("boot args", "memory", "cpus", "tests", "status", "exit", "time")))

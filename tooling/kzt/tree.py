@@ -27,7 +27,7 @@ from enum import Enum
 from pathlib import Path
 
 from . import host, patches, proc, ui
-from .bases import Base
+from .datafiles import Base
 from .errors import DiskFullError, KztError, disk_full_at
 from .layout import Layout
 

@@ -10,77 +10,18 @@ like an HDD or an SSD rather than the host's page cache.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from . import runs, ui, vm
+from . import datafiles, guestjob, ui, vm
 from .build import require_image
+from .datafiles import DiskProfile
 from .errors import GuestError, KztError
+from .guest.schema import SchemaError
+from .guest.seam import DEFAULT_MEMORY, WorkJob, WorkResult, read
+from .guest.seam import write as write_doc
 from .layout import Layout
-from .workloads import build_workloads
-
-DATA = Path(__file__).parent / "data"
-CONFIGS = DATA / "configs.json"
-BENCH = DATA / "bench.json"
-DISK_SIZE = 2 * 2**30
-UNAVAILABLE_EXIT = 77   # kzt.guestwork.UNAVAILABLE
-
-
-@dataclass(frozen=True)
-class Config:
-    """One configuration of data/configs.json."""
-    name: str
-    append: tuple[str, ...]
-    description: str = ""
-    requires: tuple[dict[str, Any], ...] = ()
-    setup: tuple[dict[str, Any], ...] = ()
-    disk: str | None = None
-
-    def guest_spec(self) -> dict[str, Any]:
-        """What the guest side (kzt.guestwork) needs of it."""
-        return {"name": self.name, "requires": list(self.requires), "setup": list(self.setup)}
-
-
-@dataclass(frozen=True)
-class DiskProfile:
-    name: str
-    throttle: vm.Throttle
-    description: str = ""
-    workload_timeout: float | None = None   # replaces the workload's own on slow disks
-
-
-def load_configs(path: Path = CONFIGS) -> dict[str, Config]:
-    raw = json.loads(path.read_text())["configs"]
-    return {n: Config(n, tuple(c.get("append", [])), c.get("description", ""),
-                      tuple(c.get("requires", [])), tuple(c.get("setup", [])), c.get("disk"))
-            for n, c in raw.items()}
-
-
-T = TypeVar("T")
-
-
-def _pick(table: dict[str, T], name: str, what: str, source: str) -> T:
-    if name not in table:
-        raise KztError(f"unknown {what} '{name}'",
-                       f"choose one of: {', '.join(table)} ({source})")
-    return table[name]
-
-
-def get_config(name: str, path: Path = CONFIGS) -> Config:
-    return _pick(load_configs(path), name, "configuration", "tooling/kzt/data/configs.json")
-
-
-def load_disk_profiles(path: Path = BENCH) -> dict[str, DiskProfile]:
-    raw = json.loads(path.read_text()).get("disk_profiles", {})
-    return {n: DiskProfile(n, vm.Throttle(int(p["iops"]), int(p["bps"])), p.get("description", ""),
-                           p.get("workload_timeout_seconds"))
-            for n, p in raw.items()}
-
-
-def get_disk_profile(name: str, path: Path = BENCH) -> DiskProfile:
-    return _pick(load_disk_profiles(path), name, "disk profile", "tooling/kzt/data/bench.json")
 
 
 class Unavailable(KztError):
@@ -121,80 +62,67 @@ class RunResult:
     workload: dict[str, Any]
     config: str
     boot: vm.BootResult
-    data: dict[str, Any] | None
+    #: the guest's result (kzt.guest.work), checked; None if it wrote none
+    data: WorkResult | None
     run_dir: Path
     disk: DiskProfile | None = None
     image: Path | None = None
     memory: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def unavailable(self) -> str | None:
-        why = (self.data or {}).get("unavailable")
-        return str(why) if why else None
+        return self.data.unavailable if self.data else None
 
 
 def load_workload(layout: Layout, name: str) -> tuple[Path, dict[str, Any]]:
-    p = Path(name)
-    if not (p.suffix == ".json" and p.exists()):
-        p = layout.vm_tests / "workloads" / f"{name}.json"
-    if not p.exists():
-        known = ", ".join(sorted(x.stem for x in (layout.vm_tests / "workloads").glob("*.json")))
-        raise KztError(f"unknown workload '{name}'", f"known workloads: {known}")
-    return p.resolve(), json.loads(p.read_text())
+    return datafiles.workload(layout.vm_tests / "workloads", name)
 
 
-def boot_args(config: str) -> list[str]:
-    return list(get_config(config).append)
+def _result(path: Path) -> WorkResult | None:
+    """The guest's result, if it wrote one that fits the seam (one cut
+    short or of another version counts as none, with a warning)."""
+    if not path.exists():
+        return None
+    try:
+        return WorkResult.from_json(read(path), str(path))
+    except SchemaError as e:
+        ui.warn(f"the guest's result is unusable: {e}")
+        return None
 
 
 def run_workload(layout: Layout, req: RunRequest, bins: Path | None = None) -> RunResult:
     """Boot once and run the workload; raises Unavailable if the guest's
     kernel cannot run the configuration, SetupFailed if its set-up failed."""
     image = require_image(layout, req.base, req.flavour)
-    wl_path, wl = load_workload(layout, req.workload)
-    config = get_config(req.with_)
+    _, wl = load_workload(layout, req.workload)
+    config = datafiles.config(req.with_)
     profile_name = req.disk or config.disk
-    profile = get_disk_profile(profile_name) if profile_name else None
-    bins = bins or build_workloads(layout)
-    run_dir = req.run_dir or runs.new_run(layout, "run")
+    profile = datafiles.bench().disk_profile(profile_name) if profile_name else None
+    bins = bins or guestjob.build_workloads(layout)
+    run_dir = req.run_dir or guestjob.new_run(layout, "run")
     run_dir.mkdir(parents=True, exist_ok=True)
-    throttle = profile.throttle if profile else None
-    disks = tuple(vm.Disk(n, runs.sparse_image(run_dir / f"{n}.img", DISK_SIZE), throttle)
-                  for n in wl.get("disks", []))
-    from .host import venv_bin
     out = run_dir / "result.json"
     out.unlink(missing_ok=True)
-    cfg_file = run_dir / "config.json"
-    guest_spec = config.guest_spec()
+    timeout = None
     if profile and profile.workload_timeout:
-        guest_spec["workload_timeout_seconds"] = max(profile.workload_timeout,
-                                                     float(wl.get("timeout_seconds", 0)))
-    cfg_file.write_text(json.dumps(guest_spec, indent=1) + "\n")
-    memory = str(wl.get("memory", "384M"))
-    breq = vm.BootRequest(
-        image=image, command=[venv_bin(layout, "python"), "-m", "kzt.guestwork",
-                              str(wl_path), str(out), str(cfg_file)],
-        memory=memory, cpus=2, append=config.append, disks=disks,
-        rwdirs=(run_dir,), accel=req.accel, timeout=req.timeout,
-        console_log=run_dir / "console.log", echo=req.echo,
-        env=(("PYTHONPATH", str(layout.root / "tooling")), ("PYTHONDONTWRITEBYTECODE", "1"),
-             ("KZT_WORKLOADS_DIR", str(bins)), ("KZT_GUEST", "1")))
+        timeout = max(profile.workload_timeout, float(wl["timeout_seconds"]))
+    job = write_doc(run_dir / "job.json",
+                    WorkJob(wl, config.guest_spec(timeout), str(out)).to_json())
+    memory = str(wl.get("memory", DEFAULT_MEMORY))
     if req.echo:
         ui.step(f"run: {wl['name']} with {req.with_} (boot: {' '.join(config.append) or '-'}; "
                 f"disk: {profile.name if profile else 'not throttled'})")
-    try:
-        res = vm.boot(layout, breq)
-    finally:
-        for d in disks:
-            d.path.unlink(missing_ok=True)
-    try:
-        data = json.loads(out.read_text()) if out.exists() else None
-    except ValueError:
-        data = None
+    res = guestjob.run(layout, guestjob.GuestJob(
+        image=image, command=tuple(guestjob.guest_python(layout, "kzt.guest.work", job)),
+        run_dir=run_dir, memory=memory, cpus=2, append=config.append,
+        disks=tuple(wl.get("disks", [])),
+        throttle=vm.Throttle(profile.iops, profile.bps) if profile else None,
+        bins=bins, env=(("KZT_GUEST", "1"),), accel=req.accel, timeout=req.timeout,
+        echo=req.echo))
+    data = _result(out)
     result = RunResult(wl, req.with_, res, data, run_dir, profile, image, memory)
     if result.unavailable:
         raise Unavailable(result, result.unavailable)
-    if data is not None and data.get("error"):
-        raise SetupFailed(result, str(data["error"]))
+    if data is not None and data.error:
+        raise SetupFailed(result, data.error)
     return result

@@ -6,7 +6,6 @@ would boot a guest are replaced by fakes.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,10 +13,6 @@ import pytest
 
 if TYPE_CHECKING:
     from kzt.layout import Layout
-
-TOOLING = Path(__file__).resolve().parents[1]
-if str(TOOLING) not in sys.path:
-    sys.path.insert(0, str(TOOLING))
 
 DATA = Path(__file__).resolve().parent / "data"
 

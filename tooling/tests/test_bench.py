@@ -1,7 +1,7 @@
 """`kzt bench`: planning, per-run figures, aggregation, ratios and the report.
 
 No guest is booted: runs are fake RunResults built from small result.json
-documents like the ones kzt.guestwork writes.
+documents like the ones kzt.guest.work writes.
 """
 from __future__ import annotations
 
@@ -12,15 +12,28 @@ from typing import Any
 
 import pytest
 
-from kzt import bench, report, vm, workrun
-from kzt.bench import (ERROR, FAILED, OK, UNAVAILABLE, BenchData, BenchRequest, Plan, Planned,
-                       Variant, aggregate, classify, make_plan, metrics, peak_pool, spread)
+from kzt import datafiles, vm, workrun
+from kzt.bench import loop, records, report
+from kzt.bench.plan import BenchRequest, Plan, Planned, Variant, make_plan
+from kzt.bench.records import (ERROR, FAILED, OK, UNAVAILABLE, aggregate, classify, metrics,
+                               peak_pool, spread)
+from kzt.datafiles import BenchMode, BenchSpec, DiskProfile
+from kzt.guest import seam
+from kzt.guest.seam import WorkJob
 from kzt.errors import KztError
 from kzt.layout import Layout
 
 REPO = Path(__file__).resolve().parents[2]
 
 # ------------------------------------------------------------ fake data
+
+#: what every result document of kzt.guest.work starts with
+GUEST_HEAD = {"version": seam.VERSION, "workload": "w1", "config": "zram", "uname": "6.1.192"}
+
+
+def as_result(doc: dict[str, Any]) -> seam.WorkResult:
+    return seam.WorkResult.from_json(doc, "a fake guest's result")
+
 
 
 def snap(pswpin: int = 0, pswpout: int = 0, disk: tuple[int, int, int, int] = (0, 0, 0, 0),
@@ -39,10 +52,11 @@ def result_doc(seconds: float = 50.0, mismatches: int = 0, exit_code: int = 0,
                samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     rd, wr = disk_mib
     return {
-        "workload": "w", "exit_code": exit_code, "seconds": seconds,
+        **GUEST_HEAD, "exit_code": exit_code, "seconds": seconds,
         "summary": {"program": "memhog", "mismatches": mismatches,
                     "first_bad": [3] if mismatches else []},
-        "cpu": {"busy_seconds": seconds * 1.5}, "rusage": {"user_seconds": 10.0, "system_seconds": 2.5},
+        "cpu": {"busy_seconds": seconds * 1.5, "jiffies": {}, "hz": 100},
+        "rusage": {"user_seconds": 10.0, "system_seconds": 2.5, "max_rss_kib": 1024},
         "samples": samples or [],
         "before": snap(100, 100, (5, 80, 5, 80)),
         "during": snap(100 + pswp[0], 100 + pswp[1],
@@ -72,14 +86,13 @@ BASELINES = {"plain": "none", "zswap": "zswap"}
 # ------------------------------------------------------------ plan
 
 
-def bench_data() -> BenchData:
-    return BenchData({"hdd": vm.Throttle(200, 60_000_000), "ssd": vm.Throttle(1500, 100_000_000)},
+def bench_data() -> BenchSpec:
+    return BenchSpec({"hdd": DiskProfile("hdd", 200, 60_000_000),
+                      "ssd": DiskProfile("ssd", 1500, 100_000_000)},
                      dict(BASELINES),
-                     {"full": {"reps": 3, "disks": ["ssd", "hdd"],
-                               "variants": ["none", "zswap", "kztmem@ssd"],
-                               "workloads": ["w1", "w2"]},
-                      "quick": {"reps": 1, "variants": ["none@hdd", "zswap@ssd"],
-                                "workloads": ["w1"]}})
+                     {"full": BenchMode(3, ("ssd", "hdd"), ("none", "zswap", "kztmem@ssd"),
+                                        ("w1", "w2")),
+                      "quick": BenchMode(1, (), ("none@hdd", "zswap@ssd"), ("w1",))}, {})
 
 
 CONFIGS = ("none", "zswap", "kztmem", "zram")
@@ -246,7 +259,7 @@ def bench_doc(runs: list[dict[str, Any]], **meta: Any) -> dict[str, Any]:
                      "zram": {"append": [], "description": "zram",
                               "setup": [{"kind": "zram-swap", "priority": 100}]}},
          "image": "/x/bzImage", "base": "6.1", "flavour": "plain", "accel_requested": "tcg",
-         "guest_cpus": 2, "machine": bench.machine(), "toolkit": "abc123",
+         "guest_cpus": 2, "machine": loop.machine(), "toolkit": "abc123",
          "started": "2026-11-26 05:00:00 UTC", "finished": None, "interrupted": None,
          "planned_runs": len(runs), "accels": ["tcg"], "kernel": "6.1.192"}
     m.update(meta)
@@ -320,8 +333,8 @@ def fake_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Layout:
     for name in ("w1", "w2"):
         (wl / f"{name}.json").write_text(json.dumps(
             {"name": name, "program": "memhog", "args": [], "memory": "256M",
-             "disks": ["kzt-swap"], "description": name}))
-    monkeypatch.setattr(bench, "require_image", lambda layout, base, flavour: tmp_path / "bzImage")
+             "disks": ["kzt-swap"], "description": name, "timeout_seconds": 600}))
+    monkeypatch.setattr(loop, "require_image", lambda layout, base, flavour: tmp_path / "bzImage")
     return Layout(tmp_path)
 
 
@@ -345,25 +358,28 @@ class FakeRunner:
         wl = {"name": req.workload}
         if req.with_ == "kztmem":
             res = workrun.RunResult(wl, req.with_, boot(vm.BootStatus.COMMAND_FAILED, 77),
-                                    {"unavailable": "kernel has no kztmem"}, req.run_dir)
+                                    as_result({**GUEST_HEAD, "unavailable": "kernel has no kztmem"}),
+                                    req.run_dir)
             raise workrun.Unavailable(res, "kernel has no kztmem")
         bad = req.with_ == self.mismatches_for
         doc = result_doc(seconds=10.0 * (1 + len(self.calls)), mismatches=2 if bad else 0,
                          exit_code=1 if bad else 0)
         st = (vm.BootStatus.COMMAND_FAILED, 1) if bad else (vm.BootStatus.OK, 0)
-        return workrun.RunResult(wl, req.with_, boot(*st), doc, req.run_dir, memory="256M")
+        return workrun.RunResult(wl, req.with_, boot(*st), as_result(doc), req.run_dir,
+                                 memory="256M")
 
 
-def small_data() -> BenchData:
+def small_data() -> BenchSpec:
     d = bench_data()
-    return BenchData(d.disk_profiles, d.baselines,
-                     {"quick": {"reps": 2, "variants": ["none@ssd", "kztmem@ssd", "zswap@ssd"],
-                                "workloads": ["w1"]}})
+    return BenchSpec(d.disk_profiles, d.baselines,
+                     {"full": d.modes["full"],
+                      "quick": BenchMode(2, (), ("none@ssd", "kztmem@ssd", "zswap@ssd"), ("w1",))},
+                     {})
 
 
 def test_run_bench_saves_after_every_run_and_skips_unavailable(fake_layout: Layout) -> None:
     runner = FakeRunner(fake_layout, mismatches_for="zswap")
-    state = bench.run_bench(fake_layout, BenchRequest(quick=True), runner=runner, data=small_data())
+    state = loop.run_bench(fake_layout, BenchRequest(quick=True), runner=runner, data=small_data())
     # kztmem booted once, then its later runs are marked without a boot
     assert [c.with_ for c in runner.calls] == ["none", "kztmem", "zswap", "none", "zswap"]
     assert runner.saved_before_call == [0, 1, 2, 3, 5]
@@ -372,11 +388,11 @@ def test_run_bench_saves_after_every_run_and_skips_unavailable(fake_layout: Layo
     assert all(c.run_dir and re.fullmatch(r"[a-zA-Z0-9_+ /.-]+", str(c.run_dir))
                for c in runner.calls)
     assert runner.calls[0].run_dir is not None and runner.calls[0].run_dir.name == "r001-none_ssd-w1"
-    statuses = [(r["variant"], r["status"]) for r in state.records]
+    statuses = [(r.variant, r.status) for r in state.records]
     assert statuses == [("none@ssd", OK), ("kztmem@ssd", UNAVAILABLE), ("zswap@ssd", FAILED),
                         ("none@ssd", OK), ("kztmem@ssd", UNAVAILABLE), ("zswap@ssd", FAILED)]
-    assert "not booted again" in state.records[4]["reason"]
-    assert all(len(r["host_load"]) == 2 for r in state.records if r["booted"])
+    assert "not booted again" in state.records[4].reason
+    assert all(len(r.host_load or []) == 2 for r in state.records if r.booted)
     d = state.run_dir
     doc = json.loads((d / "bench.json").read_text())
     assert len(doc["runs"]) == 6 and doc["meta"]["finished"] and doc["meta"]["accels"] == ["tcg"]
@@ -384,7 +400,7 @@ def test_run_bench_saves_after_every_run_and_skips_unavailable(fake_layout: Layo
     assert len(rep["failed"]) == 2
     html = (d / "report.html").read_text()
     assert "FAILED: 2 run(s)" in html and "1-minute load average" in html
-    rows = bench.summary_rows(doc)
+    rows = report.summary_rows(doc)
     assert ("w1", "zswap@ssd") == rows[2][:2] and "2 FAILED" in rows[2][2]
     assert rows[1][2] == "unavailable"
 
@@ -392,22 +408,22 @@ def test_run_bench_saves_after_every_run_and_skips_unavailable(fake_layout: Layo
 def test_main_exit_status_and_rerender(fake_layout: Layout, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     runner = FakeRunner(fake_layout, mismatches_for="zswap")
-    real = bench.run_bench
-    monkeypatch.setattr(bench, "run_bench", lambda layout, req: real(
+    real = loop.run_bench
+    monkeypatch.setattr(loop, "run_bench", lambda layout, req: real(
         layout, req, runner=runner, data=small_data()))
-    assert bench.main(fake_layout, BenchRequest(quick=True)) == 1
+    assert loop.main(fake_layout, BenchRequest(quick=True)) == 1
     out = capsys.readouterr().out
     assert "FAILED: DATA DID NOT VERIFY" in out
     d = fake_layout.runs / "latest-bench"
     (d / "report.html").unlink()
-    assert bench.main(fake_layout, BenchRequest(), render=d) == 1
+    assert loop.main(fake_layout, BenchRequest(), render=d) == 1
     assert (d / "report.html").exists()
 
 
 def test_interrupted_bench_keeps_its_runs_and_report(fake_layout: Layout) -> None:
     runner = FakeRunner(fake_layout, interrupt_at=3)
     with pytest.raises(KeyboardInterrupt):
-        bench.run_bench(fake_layout, BenchRequest(quick=True, configs=("none@ssd", "zswap@hdd")),
+        loop.run_bench(fake_layout, BenchRequest(quick=True, configs=("none@ssd", "zswap@hdd")),
                         runner=runner, data=small_data())
     d = fake_layout.runs / "latest-bench"
     doc = json.loads((d / "bench.json").read_text())
@@ -423,7 +439,7 @@ def test_a_guest_that_never_boots_stops_the_bench(fake_layout: Layout) -> None:
         return workrun.RunResult({"name": req.workload}, req.with_,
                                  boot(vm.BootStatus.NO_BOOT, None), None, req.run_dir)
     with pytest.raises(KztError, match="never ran its command"):
-        bench.run_bench(fake_layout, BenchRequest(quick=True), runner=runner, data=small_data())
+        loop.run_bench(fake_layout, BenchRequest(quick=True), runner=runner, data=small_data())
     doc = json.loads((fake_layout.runs / "latest-bench" / "bench.json").read_text())
     assert len(doc["runs"]) == 1 and doc["runs"][0]["status"] == ERROR
 
@@ -432,8 +448,8 @@ def test_a_guest_that_never_boots_stops_the_bench(fake_layout: Layout) -> None:
 
 
 def test_bench_data_names_existing_configs_workloads_and_profiles() -> None:
-    data = BenchData.load()
-    configs = workrun.load_configs()
+    data = datafiles.bench()
+    configs = datafiles.configs()
     workloads = {p.stem for p in (REPO / "vm-tests" / "workloads").glob("*.json")}
     assert set(data.baselines.values()) <= set(configs)
     full = make_plan(BenchRequest(), data, configs, workloads)
@@ -448,25 +464,25 @@ def test_bench_data_names_existing_configs_workloads_and_profiles() -> None:
 
 
 def test_configs_are_data_the_guest_can_use() -> None:
-    for name, c in workrun.load_configs().items():
+    for name, c in datafiles.configs().items():
         spec = c.guest_spec()
         assert spec["name"] == name
         for r in spec["requires"]:
             assert r["path"].startswith("/sys/") and r.get("why")
-        from kzt.guestwork import SETUP_STEPS
+        from kzt.guest.work import SETUP_STEPS
         for step in spec["setup"]:
             assert step["kind"] in SETUP_STEPS
 
 
 def test_unknown_config_and_disk_profile_are_user_errors() -> None:
     with pytest.raises(KztError, match="choose one of"):
-        workrun.get_config("zcache")
+        datafiles.config("zcache")
     with pytest.raises(KztError, match="hdd"):
-        workrun.get_disk_profile("floppy")
+        datafiles.bench().disk_profile("floppy")
 
 
 def test_guest_requirements(tmp_path: Path) -> None:
-    from kzt.guestwork import unmet
+    from kzt.guest.work import unmet
     (tmp_path / "enabled").write_text("Y\n")
     present = str(tmp_path / "enabled")
     missing = str(tmp_path / "kztmem")
@@ -481,21 +497,24 @@ def test_guest_requirements(tmp_path: Path) -> None:
 
 def test_planned_record_of_a_skipped_run() -> None:
     p = Planned(3, 1, Variant("kztmem", "ssd"), "w")
-    rec = bench.record(p, None, started=0.0, why="kernel has no kztmem")
+    rec = records.record(p, None, started=0.0, why="kernel has no kztmem").to_json()
     assert rec["status"] == UNAVAILABLE and rec["booted"] is False
     assert re.match(r"\d{4}-\d\d-\d\dT", rec["started"])
+    assert "boot_status" not in rec and "metrics" not in rec
 
 
 def test_console_notes_are_counted_and_aggregated(tmp_path: Path) -> None:
     notes = {"Write-error on swap-device": "swap write errors", "Out of memory": "OOM"}
     out = ("[ 1.0] Write-error on swap-device (253:0:8)\n[ 1.1] fine\n"
            "[ 1.2] Write-error on swap-device (253:0:16)\n")
-    assert bench.console_notes(out, notes) == {"swap write errors": 2}
+    assert records.console_notes(out, notes) == {"swap write errors": 2}
     p = Planned(1, 1, Variant("zram", "ssd"), "w")
     res = workrun.RunResult({"name": "w"}, "zram", vm.BootResult(
-        vm.BootStatus.OK, 0, vm.Accel.TCG, 5.0, None, out), result_doc(), tmp_path)
-    rec = bench.record(p, res, started=0.0, notes=notes)
+        vm.BootStatus.OK, 0, vm.Accel.TCG, 5.0, None, out), as_result(result_doc()), tmp_path)
+    rec = records.record(p, res, started=0.0, notes=notes).to_json()
     assert rec["status"] == OK and rec["console_notes"] == {"swap write errors": 2}
+    assert rec["kernel"] == "6.1.192" and rec["mismatches"] == 0 and rec["exit_code"] == 0
+    assert rec["metrics"]["boot_seconds"] == rec["boot_seconds"] == 5.0
     rec2 = dict(rec, index=2, console_notes={})
     cell = aggregate([rec, rec2], BASELINES)[0]
     assert cell["notes"] == {"swap write errors": {"lines": 2, "runs": 1}}
@@ -507,9 +526,9 @@ def test_console_notes_are_counted_and_aggregated(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("guest_result, raises", [
-    ({"seconds": 1.0, "exit_code": 0}, None),
-    ({"unavailable": "kernel has no kztmem"}, workrun.Unavailable),
-    ({"error": "set-up step zram-swap failed: EINVAL"}, workrun.SetupFailed),
+    ({**GUEST_HEAD, "seconds": 1.0, "exit_code": 0}, None),
+    ({**GUEST_HEAD, "unavailable": "kernel has no kztmem"}, workrun.Unavailable),
+    ({**GUEST_HEAD, "error": "set-up step zram-swap failed: EINVAL"}, workrun.SetupFailed),
 ])
 def test_run_workload_passes_config_and_throttle_to_the_guest(
         fake_layout: Layout, monkeypatch: pytest.MonkeyPatch,
@@ -519,8 +538,8 @@ def test_run_workload_passes_config_and_throttle_to_the_guest(
     def fake_boot(layout: Layout, req: vm.BootRequest) -> vm.BootResult:
         seen.append(req)
         assert all(d.path.exists() for d in req.disks)
-        out = Path(req.command[-2])
-        out.write_text(json.dumps(guest_result))
+        job = json.loads(Path(req.command[-1]).read_text())
+        Path(job["out"]).write_text(json.dumps(guest_result))
         return boot()
 
     monkeypatch.setattr(workrun, "require_image", lambda layout, base, flavour: Path("/bz"))
@@ -532,7 +551,8 @@ def test_run_workload_passes_config_and_throttle_to_the_guest(
     req = workrun.RunRequest("w1", "zram", disk="hdd", run_dir=run_dir, echo=False)
     if raises is None:
         res = workrun.run_workload(fake_layout, req, bins=Path("/bins"))
-        assert res.data == guest_result and res.disk is not None and res.disk.name == "hdd"
+        assert res.data is not None and res.data.doc == guest_result
+        assert res.disk is not None and res.disk.name == "hdd"
         assert res.memory == "256M"
     else:
         with pytest.raises(raises):
@@ -541,8 +561,10 @@ def test_run_workload_passes_config_and_throttle_to_the_guest(
     assert breq.memory == "256M" and breq.append == ()
     assert [(d.name, d.throttle) for d in breq.disks] == [("kzt-swap", vm.Throttle(200, 60_000_000))]
     assert not (run_dir / "kzt-swap.img").exists()         # images are removed after the run
-    spec = json.loads((run_dir / "config.json").read_text())
+    job = WorkJob.from_json(json.loads((run_dir / "job.json").read_text()), "job.json")
+    spec = job.config
     assert spec["name"] == "zram" and spec["setup"][0]["kind"] == "zram-swap"
     assert spec["workload_timeout_seconds"] >= 1500       # the hdd profile's
-    assert breq.command[-3:] == [str(fake_layout.vm_tests / "workloads" / "w1.json"),
-                                 str(run_dir / "result.json"), str(run_dir / "config.json")]
+    assert breq.command[-3:] == ["-m", "kzt.guest.work", str(run_dir / "job.json")]
+    assert job.workload["name"] == "w1" and job.workload["memory"] == "256M"
+    assert job.out == str(run_dir / "result.json")

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import read_log
 from kzt import build, proc
-from kzt.bases import Base
+from kzt.datafiles import Base
 from kzt.build import BuildRequest, BuildStatus
 from kzt.errors import KztError
 

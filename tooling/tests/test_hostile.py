@@ -9,6 +9,7 @@ fill a real, small tmpfs (mounting one needs root; they skip otherwise).
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ import pytest
 
 import faketree
 from kzt import build, cli, host, kconfig, patches, proc, review, tree, vm
-from kzt.bases import Base
+from kzt.datafiles import Base
 from kzt.build import BuildRequest
 from kzt.errors import DiskFullError, InfraError, KztError
 from kzt.layout import Layout
@@ -312,7 +313,7 @@ def healthy_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     header.write_text("")
     spec = host.HostSpec(real.packages, real.commands,
                          [{**f, "path": str(header)} for f in real.files], real.min_free_gib)
-    monkeypatch.setattr(host.HostSpec, "load", classmethod(lambda cls, path=host.DATA: spec))
+    monkeypatch.setattr(host.HostSpec, "load", classmethod(lambda cls, path=None: spec))
     monkeypatch.setattr(host, "venv_ok", lambda layout, req: True)
     monkeypatch.setattr(shutil, "disk_usage",
                         lambda p: SimpleNamespace(total=2**40, used=0, free=2**40))
@@ -568,32 +569,9 @@ def test_a_tool_that_runs_out_of_space_is_a_disk_full_error(tmp_path: Path) -> N
 
 # --- 4. bad command-line values ---------------------------------------------
 
-BAD_ARGS = [
-    (["boot", "--memory", "lots"], "argument --memory: 'lots' is not a memory size"),
-    (["boot", "--memory", "0"], "argument --memory: 0 is too small"),
-    (["boot", "--memory", "16M"], "argument --memory: 16M is too small"),
-    (["boot", "--memory=-512M"], "argument --memory: '-512M' is not a memory size"),
-    (["boot", "--cpus", "0"], "argument --cpus: must be at least 1, not 0"),
-    (["boot", "--cpus", "two"], "argument --cpus: 'two' is not a whole number"),
-    (["boot", "--timeout", "-5"], "argument --timeout: must be a positive number of seconds"),
-    (["boot", "--timeout", "nan"], "argument --timeout: must be a positive number of seconds"),
-    (["boot", "--disk", "swap=/nonexistent/swap.img"],
-     "argument --disk: disk image /nonexistent/swap.img does not exist"),
-    (["boot", "--disk", "a name with spaces=/dev/null"], "argument --disk: bad disk name"),
-    (["boot", "--frobnicate"], "unrecognized arguments: --frobnicate"),
-    (["build", "-j", "-1"], "argument -j/--jobs: must be at least 0, not -1"),
-    (["series-check", "-j", "many"], "argument -j/--jobs: 'many' is not a whole number"),
-    (["test", "--timeout", "0"], "argument --timeout: must be a positive number of seconds"),
-    (["kunit", "--timeout", "soon"], "argument --timeout: 'soon' is not a number of seconds"),
-    (["run", "memhog", "--timeout", "inf"], "argument --timeout: must be a positive number"),
-    (["bench", "--reps", "0"], "argument --reps: must be at least 1, not 0"),
-    (["bench", "--timeout", "-1"], "argument --timeout: must be a positive number of seconds"),
-    (["stats", "--watch", "0"], "argument --watch: must be a positive number of seconds"),
-    (["check", "--skip", "kernal"], "argument --skip: invalid choice: 'kernal'"),
-    (["soak", "--minutes=-1"], "argument --minutes: -1 minutes: give more than 0"),
-    (["soak", "--minutes", "nan"], "argument --minutes: nan minutes: give more than 0"),
-    (["soke"], "argument COMMAND: invalid choice: 'soke'"),
-]
+#: command lines and a part of the usage error each gets (a data file: one row each)
+BAD_ARGS = [(c["argv"], c["why"]) for c in
+            json.loads((Path(__file__).parent / "data" / "bad-args.json").read_text())["cases"]]
 
 
 @pytest.mark.parametrize("argv,why", BAD_ARGS, ids=[" ".join(a) for a, _ in BAD_ARGS])

@@ -1,6 +1,8 @@
 """ktap.parse() of recorded KUnit 6.1 consoles (lib/kunit/test.c format)."""
 from __future__ import annotations
 
+import pytest
+
 from conftest import read_log
 from kzt import ktap
 from kzt.kunitrun import format_result
@@ -69,25 +71,25 @@ def test_boot_without_kunit_output_is_not_ok() -> None:
     assert r.ok is False
 
 
-def test_only_skips_is_not_ok() -> None:
-    lines = ["[    0.1]     # Subtest: kztmem_tmem",
-             "[    0.2]     ok 1 tmem_test_model # SKIP no swap",
-             "[    0.3] ok 1 kztmem_tmem # SKIP"]
+@pytest.mark.parametrize("lines, status, counts", [
+    # only skips
+    (["[    0.1]     # Subtest: kztmem_tmem",
+      "[    0.2]     ok 1 tmem_test_model # SKIP no swap",
+      "[    0.3] ok 1 kztmem_tmem # SKIP"], "skip", {"ok": 0, "fail": 0, "skip": 1}),
+    # a suite that failed without a failed case, e.g. suite_init failed:
+    # "# failed to initialize", then "not ok 1 suite"
+    (["[    0.1]     KTAP version 1",
+      "[    0.1]     # Subtest: kztmem_tmem",
+      "[    0.1]     1..1",
+      "[    0.2]     # failed to initialize (-12)",
+      "[    0.3] not ok 1 kztmem_tmem"], "fail", None),
+])
+def test_skips_only_or_a_failed_suite_is_not_ok(lines: list[str], status: str,
+                                                counts: dict[str, int] | None) -> None:
     r = ktap.parse(lines)
-    assert r.counts == {"ok": 0, "fail": 0, "skip": 1}
-    assert r.suites[0].status == "skip"
-    assert r.ok is False
-
-
-def test_suite_failure_without_failed_case_is_not_ok() -> None:
-    # e.g. suite_init failed: "# failed to initialize", then "not ok 1 suite"
-    lines = ["[    0.1]     KTAP version 1",
-             "[    0.1]     # Subtest: kztmem_tmem",
-             "[    0.1]     1..1",
-             "[    0.2]     # failed to initialize (-12)",
-             "[    0.3] not ok 1 kztmem_tmem"]
-    r = ktap.parse(lines)
-    assert r.suites[0].status == "fail"
+    if counts is not None:
+        assert r.counts == counts
+    assert r.suites[0].status == status
     assert r.ok is False
 
 

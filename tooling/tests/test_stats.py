@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from kzt import guest, stats
+from kzt import stats
+from kzt.guest import counters
 
 DATA = json.loads((Path(__file__).parent / "data" / "snapshot-up.json").read_text())
 BEFORE: dict[str, Any] = DATA["before"]
@@ -87,7 +88,7 @@ def test_table_has_every_counter_and_deltas() -> None:
 
 
 def test_json_output(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(guest, "snapshot", lambda: DURING)
+    monkeypatch.setattr(counters, "snapshot", lambda: DURING)
     assert stats.run_cli(True, None) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["counters"]["kztmem"] == DURING["kztmem"]
@@ -97,7 +98,7 @@ def test_json_output(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
 def test_watch_shows_deltas_until_interrupted(monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     snaps = iter([BEFORE, BEFORE, DURING])
-    monkeypatch.setattr(guest, "snapshot", lambda: next(snaps))
+    monkeypatch.setattr(counters, "snapshot", lambda: next(snaps))
     sleeps: list[float] = []
 
     def sleep(s: float) -> None:

@@ -1,11 +1,12 @@
-"""kzt.testrun's test selection and kzt.guest's kmemleak handling."""
+"""kzt.testrun's test selection and kzt.guest.runner's kmemleak handling."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from kzt import guest, testrun
+from kzt import testrun
+from kzt.guest import runner
 from kzt.testrun import TestRequest as Req
 
 
@@ -47,20 +48,20 @@ class FakeKmemleak:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeKmemleak:
     f = FakeKmemleak(tmp_path / "kmemleak", "")
-    monkeypatch.setattr(guest, "KMEMLEAK", f.path)
-    monkeypatch.setattr(guest, "_kmemleak", f.command)
-    monkeypatch.setattr(guest, "KMEMLEAK_MIN_AGE", 0.0)
+    monkeypatch.setattr(runner, "KMEMLEAK", f.path)
+    monkeypatch.setattr(runner, "_kmemleak", f.command)
+    monkeypatch.setattr(runner, "KMEMLEAK_MIN_AGE", 0.0)
     return f
 
 
 def test_no_kmemleak_means_no_baseline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(guest, "KMEMLEAK", tmp_path / "absent")
-    assert guest.kmemleak_baseline() is False
+    monkeypatch.setattr(runner, "KMEMLEAK", tmp_path / "absent")
+    assert runner.kmemleak_baseline() is False
 
 
 def test_baseline_scans_then_clears(fake: FakeKmemleak) -> None:
     fake.path.write_text("")
-    assert guest.kmemleak_baseline() is True
+    assert runner.kmemleak_baseline() is True
     assert fake.commands == ["scan=off", "scan", "clear"]
 
 
@@ -68,14 +69,14 @@ def test_leaks_are_counted_and_kept(fake: FakeKmemleak, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     fake.report = LEAK + LEAK
     out = tmp_path / "kmemleak-1.txt"
-    assert guest.kmemleak_report(out) == 2
+    assert runner.kmemleak_report(out) == 2
     assert out.read_text() == LEAK + LEAK
     assert "kmemleak found 2 unreferenced object(s)" in capsys.readouterr().err
 
 
 def test_clean_scan_reports_no_leaks(fake: FakeKmemleak, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
-    assert guest.kmemleak_report(tmp_path / "k.txt") == 0
+    assert runner.kmemleak_report(tmp_path / "k.txt") == 0
     assert "no leaks" in capsys.readouterr().out
 
 
@@ -83,9 +84,9 @@ def test_kmemleak_switched_off_is_a_failed_check(monkeypatch: pytest.MonkeyPatch
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     def refuse(cmd: str) -> None:
         raise PermissionError(1, "Operation not permitted")
-    monkeypatch.setattr(guest, "_kmemleak", refuse)
-    monkeypatch.setattr(guest, "KMEMLEAK_MIN_AGE", 0.0)
-    assert guest.kmemleak_report(tmp_path / "k.txt") == -1
+    monkeypatch.setattr(runner, "_kmemleak", refuse)
+    monkeypatch.setattr(runner, "KMEMLEAK_MIN_AGE", 0.0)
+    assert runner.kmemleak_report(tmp_path / "k.txt") == -1
     assert "no leak check was made" in capsys.readouterr().err
 
 
@@ -104,3 +105,29 @@ def test_missing_kernel_image_is_named_before_any_run(tmp_path: Path) -> None:
     with pytest.raises(KztError, match="absent-bzImage does not exist"):
         testrun.run_tests(layout, Req(kernel=tmp_path / "absent-bzImage"))
     assert not (tmp_path / "build" / "runs").exists()
+
+
+def test_k_reaches_pytest_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from kzt import cli
+    seen: list[Req] = []
+
+    def fake_run(layout: object, req: Req) -> testrun.TestResult:
+        seen.append(req)
+        return testrun.TestResult(tmp_path)
+    monkeypatch.setattr(testrun, "run_tests", fake_run)
+    cli.main(["test", "-k", "frontswap", "--", "-x"])
+    (req,) = seen
+    assert req.pytest_args.count("-k") == 1
+    assert req.pytest_args == ("-x", "-k", "frontswap")
+    assert testrun.selection(req) == ("-m", "not debug_kernel", "-x", "-k", "frontswap")
+
+
+def test_up_and_check_take_typed_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kzt import cli, stages, vm
+    seen: list[object] = []
+    monkeypatch.setattr(stages, "up", lambda layout, req: seen.append(req) or 0)
+    monkeypatch.setattr(stages, "check", lambda layout, req: seen.append(req) or 0)
+    assert cli.main(["up", "--accel", "tcg"]) == 0
+    assert cli.main(["check", "--skip", "kunit", "--skip", "mypy"]) == 0
+    assert seen == [stages.UpRequest("6.1", vm.Accel.TCG, stages.UP_WORKLOAD),
+                    stages.CheckRequest("6.1", vm.Accel.AUTO, ("kunit", "mypy"))]

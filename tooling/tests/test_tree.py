@@ -16,7 +16,7 @@ import pytest
 
 import faketree
 from kzt import patches, tree
-from kzt.bases import Base
+from kzt.datafiles import Base
 from kzt.errors import KztError
 from kzt.layout import Layout
 from kzt.tree import PrepareRequest, PrepareResult, PrepareStatus

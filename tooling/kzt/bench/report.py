@@ -14,9 +14,10 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from .bench import ERROR, FAILED, METRICS, OK, RATIO_METRICS, UNAVAILABLE, aggregate
+from ..errors import KztError
+from .records import ERROR, FAILED, METRICS, OK, RATIO_METRICS, UNAVAILABLE, aggregate
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 CHART_WIDTH = 640
 LABEL_WIDTH = 170
 BAR_HEIGHT = 18
@@ -184,9 +185,56 @@ def write(run_dir: Path, doc: dict[str, Any]) -> tuple[Path, Path]:
 
 def rerender(run_dir: Path) -> tuple[Path, Path]:
     """Render the report again from a bench directory's bench.json."""
-    from .errors import KztError
     src = run_dir / "bench.json"
     if not src.exists():
         raise KztError(f"{src} does not exist", "give the directory of a `kzt bench` run "
                        "(build/runs/<id>-bench or build/runs/latest-bench)")
     return write(run_dir, json.loads(src.read_text()))
+
+
+# ------------------------------------------------------------- summary
+
+def summary_header(doc: dict[str, Any]) -> tuple[str, ...]:
+    """The columns of the text table: one "vs X" per baseline of the bench."""
+    return ("workload", "variant", "runs", "time s", "min-max",
+            *(f"vs {label}" for label in _baselines(doc)), "CPU s", "disk MiB", "density")
+
+
+def _baselines(doc: dict[str, Any]) -> list[str]:
+    return list((doc.get("meta") or {}).get("baselines") or {})
+
+
+def summary_rows(doc: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The text table `kzt bench` prints at the end (one row per cell)."""
+    rows: list[tuple[str, ...]] = []
+    for c in cells_of(doc):
+        s = c["stats"].get("seconds")
+        r = c["ratios"]
+        rows.append((c["workload"], c["variant"], _status_text(c),
+                     f"{s['median']:.1f}" if s else "-",
+                     f"{s['min']:.1f}-{s['max']:.1f}" if s else "-",
+                     *(_fmt_ratio(r.get(label, {}).get("seconds")) for label in _baselines(doc)),
+                     _fmt_num(c["stats"].get("cpu_seconds")),
+                     _fmt_num(c["stats"].get("disk_mib")),
+                     _fmt_num(c["stats"].get("density"), 2)))
+    return rows
+
+
+def _status_text(c: dict[str, Any]) -> str:
+    n = c["counts"]
+    if n[UNAVAILABLE] == c["runs"]:
+        return "unavailable"
+    parts = [f"{n[OK]}/{c['runs']} ok"]
+    if n[FAILED]:
+        parts.append(f"{n[FAILED]} FAILED")
+    if n[ERROR]:
+        parts.append(f"{n[ERROR]} error")
+    return ", ".join(parts)
+
+
+def _fmt_ratio(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}x"
+
+
+def _fmt_num(s: dict[str, float] | None, digits: int = 0) -> str:
+    return "-" if not s else f"{s['median']:.{digits}f}"

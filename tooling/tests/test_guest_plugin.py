@@ -1,4 +1,4 @@
-"""kzt.guestplugin under pytester: boot groups from kzt_boot markers."""
+"""kzt.guest.plugin under pytester: boot groups from kzt_boot markers."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kzt import guestplugin
+from kzt.guest import plugin as guestplugin
+from kzt.guest.schema import check
+from kzt.guest.seam import GROUP_LISTING, BootGroup
 
 MARKED = """
 import pytest
@@ -49,9 +51,10 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 def test_list_writes_one_group_per_boot(suite: pytest.Pytester, tmp_path: Path) -> None:
     out = tmp_path / "groups.json"
-    res = suite.runpytest("-p", "kzt.guestplugin", "--collect-only", "-q",
+    res = suite.runpytest("-p", "kzt.guest.plugin", "--collect-only", "-q",
                           f"--kzt-list={out}")
     groups = json.loads(out.read_text())
+    check(groups, GROUP_LISTING, str(out))     # what kzt test reads back
     assert len(groups) == 2, res.stdout.str()
     by_append = {g["append"]: g for g in groups}
     assert set(by_append) == {"kztmem", ""}
@@ -66,8 +69,8 @@ def test_list_writes_one_group_per_boot(suite: pytest.Pytester, tmp_path: Path) 
 
 
 def test_group_runs_only_that_group(suite: pytest.Pytester) -> None:
-    key = guestplugin.group_key({"append": "kztmem", "memory": "384M", "cpus": 2})
-    res = suite.runpytest("-p", "kzt.guestplugin", "--kzt-group", key, "-v")
+    key = BootGroup("kztmem", "384M", 2).key
+    res = suite.runpytest("-p", "kzt.guest.plugin", "--kzt-group", key, "-v")
     res.assert_outcomes(passed=2, deselected=1)
     res.stdout.fnmatch_lines(["*test_marked.py::test_swap PASSED*",
                               "*test_marked.py::test_cleancache PASSED*"])
@@ -75,37 +78,37 @@ def test_group_runs_only_that_group(suite: pytest.Pytester) -> None:
 
 
 def test_group_of_unmarked_tests(suite: pytest.Pytester) -> None:
-    res = suite.runpytest("-p", "kzt.guestplugin", "--kzt-group", "384M|2|")
+    res = suite.runpytest("-p", "kzt.guest.plugin", "--kzt-group", "384M|2|")
     res.assert_outcomes(passed=1, deselected=2)
 
 
 def test_unknown_group_runs_nothing(suite: pytest.Pytester) -> None:
-    res = suite.runpytest("-p", "kzt.guestplugin", "--kzt-group", "1G|4|nothing")
+    res = suite.runpytest("-p", "kzt.guest.plugin", "--kzt-group", "1G|4|nothing")
     res.assert_outcomes(deselected=3)
 
 
 def test_function_marker_with_memory_and_cpus(pytester: pytest.Pytester, tmp_path: Path) -> None:
     pytester.makepyfile(test_mixed=MIXED)
     out = tmp_path / "groups.json"
-    pytester.runpytest("-p", "kzt.guestplugin", "--collect-only", f"--kzt-list={out}")
+    pytester.runpytest("-p", "kzt.guest.plugin", "--collect-only", f"--kzt-list={out}")
     groups = json.loads(out.read_text())
     assert {(g["append"], g["memory"], g["cpus"], tuple(g["tests"])) for g in groups} == {
         ("kztmem nofrontswap", "1G", 1, ("test_mixed.py::test_no_frontswap",)),
         ("", "384M", 2, ("test_mixed.py::test_default",)),
     }
     key = "1G|1|kztmem nofrontswap"
-    res = pytester.runpytest("-p", "kzt.guestplugin", f"--kzt-group={key}")
+    res = pytester.runpytest("-p", "kzt.guest.plugin", f"--kzt-group={key}")
     res.assert_outcomes(passed=1, deselected=1)
 
 
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_marked=MARKED)
-    res = pytester.runpytest("-p", "kzt.guestplugin", "--strict-markers")
+    res = pytester.runpytest("-p", "kzt.guest.plugin", "--strict-markers")
     res.assert_outcomes(passed=2)
 
 
 def test_without_options_everything_runs(suite: pytest.Pytester) -> None:
-    res = suite.runpytest("-p", "kzt.guestplugin")
+    res = suite.runpytest("-p", "kzt.guest.plugin")
     res.assert_outcomes(passed=3)
 
 
@@ -139,7 +142,7 @@ def test_list_honours_marker_selection(pytester: pytest.Pytester, tmp_path: Path
     pytester.makeini("[pytest]\nmarkers =\n    debug_kernel: x\n    integrity: x\n")
     pytester.makepyfile(test_sel=SELECTABLE)
     out = tmp_path / "groups.json"
-    res = pytester.runpytest("-p", "kzt.guestplugin", "--collect-only", "-q", "-m", markers,
+    res = pytester.runpytest("-p", "kzt.guest.plugin", "--collect-only", "-q", "-m", markers,
                              f"--kzt-list={out}")
     groups = json.loads(out.read_text())
     assert [t for g in groups for t in g["tests"]] == expected, res.stdout.str()

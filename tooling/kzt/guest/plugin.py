@@ -1,4 +1,4 @@
-"""pytest plugin for vm-tests, loaded with `-p kzt.guestplugin`.
+"""pytest plugin for vm-tests, loaded with `-p kzt.guest.plugin`.
 
 On the host (`--kzt-list FILE`), collection writes each test's boot
 requirements (the `kzt_boot` marker: append, memory, cpus) to FILE, so
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-DEFAULT_MEMORY = "384M"
+from .seam import DEFAULT_MEMORY, BootGroup
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -27,16 +27,11 @@ def pytest_configure(config: Any) -> None:
         "running this test must be booted")
 
 
-def boot_params(item: Any) -> dict[str, Any]:
+def boot_group(item: Any) -> BootGroup:
     m = item.get_closest_marker("kzt_boot")
     kw = dict(m.kwargs) if m else {}
-    return {"append": str(kw.get("append", "")).strip(),
-            "memory": str(kw.get("memory", DEFAULT_MEMORY)),
-            "cpus": int(kw.get("cpus", 2))}
-
-
-def group_key(params: dict[str, Any]) -> str:
-    return f"{params['memory']}|{params['cpus']}|{params['append']}"
+    return BootGroup(str(kw.get("append", "")).strip(), str(kw.get("memory", DEFAULT_MEMORY)),
+                     int(kw.get("cpus", 2)))
 
 
 @pytest.hookimpl(trylast=True)   # after -m / -k have deselected
@@ -46,15 +41,15 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -
     if listing:
         groups: dict[str, dict[str, Any]] = {}
         for it in items:
-            p = boot_params(it)
-            g = groups.setdefault(group_key(p), {**p, "tests": []})
+            bg = boot_group(it)
+            g = groups.setdefault(bg.key, {**bg.to_json(), "tests": []})
             g["tests"].append(it.nodeid)
         with open(listing, "w") as f:
             json.dump(list(groups.values()), f, indent=1)
         items[:] = []
         return
     if group is not None:
-        keep = [it for it in items if group_key(boot_params(it)) == group]
+        keep = [it for it in items if boot_group(it).key == group]
         deselected = [it for it in items if it not in keep]
         if deselected:
             config.hook.pytest_deselected(items=deselected)

@@ -1,11 +1,12 @@
-"""Helpers for the kzt in-guest tests.
+"""The guest library: what vm-tests and kzt.guest.work do in the guest.
 
 Everything here runs inside the QEMU guest that virtme-ng boots (as root,
-on the host's root filesystem). It finds the disks the toolkit attached,
-prepares swap and ext4 on them, reads kernel counters and drives the
-workload programs from vm-tests/workloads.
+on the host's root filesystem), with the standard library only. It finds
+the disks the toolkit attached, prepares swap and ext4 on them, reads
+kernel counters and drives the workload programs from vm-tests/workloads.
+vm-tests import it as ``from kzt.guest import lib as kg``.
 
-Disks are found by the serial the toolkit gave them (``--blk-disk
+Disks are found by the serial the toolkit gave them (``kzt boot --disk
 NAME=FILE`` shows up as /dev/vdX with /sys/block/vdX/serial == NAME); a
 device without one of our serials is never touched.
 """
@@ -24,14 +25,17 @@ import time
 from pathlib import Path
 from typing import IO, Any, Callable, Optional, Sequence, Union
 
-SWAP_SERIAL = "kzt-swap"
-EXT4_SERIAL = "kzt-ext4"
+from .seam import EXT4_DISK, SWAP_DISK
+
+SWAP_SERIAL = SWAP_DISK
+EXT4_SERIAL = EXT4_DISK
 
 KZTMEM_SYSFS = Path("/sys/kernel/mm/kztmem")
 ZSWAP_PARAMS = Path("/sys/module/zswap/parameters")
 DEBUGFS = Path("/sys/kernel/debug")
 
-VM_TESTS_DIR = Path(__file__).resolve().parent
+#: vm-tests/ of the checkout this package is in (tooling/kzt/guest/lib.py)
+VM_TESTS_DIR = Path(__file__).resolve().parents[3] / "vm-tests"
 DEFAULT_WORKLOADS_DIR = VM_TESTS_DIR / "workloads" / "bin"
 
 #: Upper bound for one workload run under TCG (about 10x slower than KVM).
@@ -40,26 +44,26 @@ WORKLOAD_TIMEOUT = 900.0
 Counter = Union[int, str]
 
 
-class GuestError(Exception):
+class GuestEnvError(Exception):
     """A problem with the guest environment; the message says what to do."""
 
 
-class DiskNotFound(GuestError):
+class DiskNotFound(GuestEnvError):
     def __init__(self, serial: str, seen: dict[str, str]) -> None:
         found = ", ".join(f"{dev} (serial {s!r})" for s, dev in sorted(seen.items()))
         super().__init__(
             f"no virtio disk with serial {serial!r} in this guest; boot it with "
-            f"--blk-disk {serial}=IMAGE (disks seen: {found or 'none'})"
+            f"--disk {serial}=IMAGE (disks seen: {found or 'none'})"
         )
         self.serial = serial
 
 
-class WorkloadMissing(GuestError):
+class WorkloadMissing(GuestEnvError):
     pass
 
 
-class CommandFailed(GuestError):
-    def __init__(self, argv: Sequence[str], proc: subprocess.CompletedProcess) -> None:
+class CommandFailed(GuestEnvError):
+    def __init__(self, argv: Sequence[str], proc: "subprocess.CompletedProcess[str]") -> None:
         out = (proc.stdout or "").strip()
         err = (proc.stderr or "").strip()
         super().__init__(
@@ -77,12 +81,12 @@ def tool(name: str) -> str:
     path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/bin:/bin"
     found = shutil.which(name, path=path)
     if not found:
-        raise GuestError(f"{name} not found in PATH or /usr/sbin, /sbin: install it on the host")
+        raise GuestEnvError(f"{name} not found in PATH or /usr/sbin, /sbin: install it on the host")
     return found
 
 
 def run(argv: Sequence[str], timeout: float = 120.0, check: bool = True,
-        make_it_fail: bool = False) -> subprocess.CompletedProcess:
+        make_it_fail: bool = False) -> "subprocess.CompletedProcess[str]":
     """Run a command (argument list, no shell), capturing text output.
 
     With ``make_it_fail`` the command is a fault-injection target (see
@@ -234,8 +238,11 @@ def read_value(path: Union[str, Path]) -> Counter:
 
 
 def read_dir(directory: Union[str, Path]) -> dict[str, Counter]:
-    """Every readable regular file of a sysfs/debugfs directory, by name."""
+    """Every readable regular file of a sysfs/debugfs directory, by name
+    ({} when the directory is absent)."""
     out: dict[str, Counter] = {}
+    if not Path(directory).is_dir():
+        return out
     for entry in sorted(Path(directory).iterdir()):
         if not entry.is_file():
             continue
@@ -244,6 +251,14 @@ def read_dir(directory: Union[str, Path]) -> dict[str, Counter]:
         except OSError:
             continue    # write-only or not readable right now
     return out
+
+
+def read_text(path: Union[str, Path]) -> Optional[str]:
+    """A file's stripped text, or None when it cannot be read."""
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
 
 
 def kztmem_present() -> bool:
@@ -272,7 +287,7 @@ def booted_with(param: str) -> bool:
 def kztmem_counters() -> dict[str, Counter]:
     """All of /sys/kernel/mm/kztmem/* (counters and tunables)."""
     if not kztmem_present():
-        raise GuestError(f"{KZTMEM_SYSFS} is absent: kernel without CONFIG_KZTMEM "
+        raise GuestEnvError(f"{KZTMEM_SYSFS} is absent: kernel without CONFIG_KZTMEM "
                          "or booted without the 'kztmem' parameter")
     return read_dir(KZTMEM_SYSFS)
 
@@ -326,7 +341,7 @@ def ensure_debugfs() -> Path:
     """Mount debugfs on /sys/kernel/debug unless it already is."""
     if not is_mounted(DEBUGFS):
         if not DEBUGFS.is_dir():
-            raise GuestError(f"{DEBUGFS} missing: kernel without CONFIG_DEBUG_FS")
+            raise GuestEnvError(f"{DEBUGFS} missing: kernel without CONFIG_DEBUG_FS")
         mount("none", DEBUGFS, fstype="debugfs")
     return DEBUGFS
 
@@ -338,7 +353,7 @@ def zswap_present() -> bool:
 def zswap_stats() -> dict[str, Counter]:
     directory = ensure_debugfs() / "zswap"
     if not directory.is_dir():
-        raise GuestError(f"{directory} missing: zswap has no debugfs stats here")
+        raise GuestEnvError(f"{directory} missing: zswap has no debugfs stats here")
     return read_dir(directory)
 
 
@@ -372,7 +387,7 @@ def swap_pressure_mib(swap: Optional[SwapDevice] = None, extra_mib: int = 128) -
     if swap is not None:
         limit = device_size_mib(swap.path) - 64
         if limit < size:
-            raise GuestError(f"swap disk {swap.path} ({limit + 64} MiB) is too small for a "
+            raise GuestEnvError(f"swap disk {swap.path} ({limit + 64} MiB) is too small for a "
                              f"{size} MiB working set: make it >= {size + 128} MiB")
     return size
 
@@ -385,7 +400,7 @@ class WorkloadResult:
     returncode: int
     stdout: str
     stderr: str
-    summary: dict   # the --json line
+    summary: dict[str, Any]   # the --json line
 
     @property
     def mismatches(self) -> int:
@@ -396,11 +411,13 @@ class WorkloadResult:
                 f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}")
 
 
-def _summary(stdout: str) -> dict:
+def summary_line(stdout: str) -> dict[str, Any]:
+    """A workload program's --json line (the last line that parses as an object)."""
     for line in reversed(stdout.splitlines()):
         if line.startswith("{"):
             try:
-                return json.loads(line)
+                obj = json.loads(line)
+                return obj if isinstance(obj, dict) else {}
             except ValueError:
                 break
     return {}
@@ -455,7 +472,7 @@ class Workload:
                     return
             if not self._read_more(deadline):
                 rc = self.proc.wait()
-                raise GuestError(f"{self.argv[0]} exited {rc} before stage {stage!r}:\n"
+                raise GuestEnvError(f"{self.argv[0]} exited {rc} before stage {stage!r}:\n"
                                  f"{self._out.decode(errors='replace')}{self._err_text()}")
 
     def resume(self) -> None:
@@ -476,7 +493,7 @@ class Workload:
             pass
         rc = self.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
         out = self._out.decode(errors="replace")
-        return WorkloadResult(self.argv, rc, out, self._err_text(), _summary(out))
+        return WorkloadResult(self.argv, rc, out, self._err_text(), summary_line(out))
 
 
 def memhog_argv(size_mib: int, pattern: str = "mix", seed: int = 1, passes: int = 1,
@@ -649,7 +666,7 @@ class FaultInjection:
 
     def __enter__(self) -> "FaultInjection":
         if not fault_injection_available():
-            raise GuestError("failslab/fail_page_alloc missing in debugfs: kernel without "
+            raise GuestEnvError("failslab/fail_page_alloc missing in debugfs: kernel without "
                              "CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC and "
                              "CONFIG_FAULT_INJECTION_DEBUG_FS (use `kzt test --debug`)")
         try:
@@ -662,7 +679,7 @@ class FaultInjection:
                 self._set(Path(f"/proc/{pid}/make-it-fail"), "1")
             unflagged = [c for c in self.slab_caches if not _failslab_flag(c)]
             if unflagged:
-                raise GuestError(f"slab caches {unflagged} do not have failslab set: boot "
+                raise GuestEnvError(f"slab caches {unflagged} do not have failslab set: boot "
                                  f"with {SLUB_DEBUG_FAILSLAB}")
             for attr in FAULT_ATTRS:
                 self._set(DEBUGFS / attr / "probability", self.settings["probability"])

@@ -1,17 +1,18 @@
-"""Runs inside the guest: one workload from its data file, then counters.
+"""Runs inside the guest: one workload from its definition, then counters.
 
-`python -m kzt.guestwork WORKLOAD.json OUT.json [CONFIG.json]` checks the
-configuration's requirements (CONFIG.json: one entry of data/configs.json
-plus its "name"), prepares the disks the workload names (swap on kzt-swap,
-ext4 on kzt-ext4), runs the configuration's set-up steps (e.g. a zram swap
-device above the disk swap), runs the workload's program (a mixed
-workload runs several, at once or in turn) while sampling the compressed stores
-every few seconds, and writes the programs' result with before/after
-counters, CPU time and the samples to OUT.json.
+`python -m kzt.guest.work JOB.json` reads a kzt.guest.seam.WorkJob: the
+workload definition and the guest half of a configuration (data/
+configs.json).  It checks the configuration's requirements, prepares the
+disks the workload names (swap on kzt-swap, ext4 on kzt-ext4), runs the
+configuration's set-up steps (e.g. a zram swap device above the disk
+swap), runs the workload's program (a mixed workload runs several, at once
+or in turn) while sampling the compressed stores every few seconds, and
+writes the programs' result with before/after counters, CPU time and the
+samples to the job's "out" path, a document of the seam's version.
 
 A configuration whose requirement is not met (e.g. no /sys/kernel/mm/kztmem)
-is not run: OUT.json then holds "unavailable" with the reason, and the exit
-status is UNAVAILABLE (77).  Otherwise the exit status is the program's
+is not run: the result then holds "unavailable" with the reason, and the
+exit status is UNAVAILABLE (77).  Otherwise the exit status is the program's
 (the first non-zero one of several).
 """
 from __future__ import annotations
@@ -27,12 +28,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "vm-tests"))
-
-import kztguest as kg  # noqa: E402
-
-from .guest import snapshot  # noqa: E402
-from .stats import cpu_busy, cpu_jiffies, density, pools  # noqa: E402
+from . import lib as kg
+from .counters import cpu_busy, cpu_jiffies, density, pool_sample, pools, snapshot
+from .seam import VERSION, WorkJob, check_work_result, read
 
 UNAVAILABLE = 77
 SAMPLE_SECONDS = 2.0
@@ -114,15 +112,8 @@ SETUP_STEPS: dict[str, Callable[[dict[str, Any]], Teardown]] = {
 # --------------------------------------------------------------- sampling
 
 def _pool_sample(t0: float) -> dict[str, Any]:
-    """The few counters that move during a workload (cheap to read)."""
-    snap: dict[str, Any] = {
-        "kztmem": {n: _read(f"/sys/kernel/mm/kztmem/{n}")
-                   for n in ("curr_pers_pampd_count", "pers_pool_bytes")},
-        "zswap": {n: _read(f"/sys/kernel/debug/zswap/{n}")
-                  for n in ("stored_pages", "pool_total_size")},
-        "zram": {d.name: {"mm_stat": _read(str(d / "mm_stat"))}
-                 for d in Path("/sys/block").glob("zram*")},
-    }
+    """Where the pools and swap stand, t seconds into the workload."""
+    snap = pool_sample()
     vm = kg.vmstat()
     s: dict[str, Any] = {"t": round(time.monotonic() - t0, 1),
                          "pswpin": vm.get("pswpin"), "pswpout": vm.get("pswpout"),
@@ -131,13 +122,6 @@ def _pool_sample(t0: float) -> dict[str, Any]:
     if d is not None:
         s["density"] = round(d, 3)
     return s
-
-
-def _read(path: str) -> str | None:
-    try:
-        return Path(path).read_text().strip()
-    except OSError:
-        return None
 
 
 class Sampler(threading.Thread):
@@ -162,18 +146,6 @@ class Sampler(threading.Thread):
 
 
 # ------------------------------------------------------------------- main
-
-def _summary(stdout: str) -> dict[str, Any]:
-    """The program's --json line (the last line that parses as an object)."""
-    for line in reversed(stdout.splitlines()):
-        if line.startswith("{"):
-            try:
-                obj = json.loads(line)
-                return obj if isinstance(obj, dict) else {}
-            except ValueError:
-                break
-    return {}
-
 
 def programs(spec: dict[str, Any], mnt: str | None) -> list[list[str]]:
     """The argument lists the workload runs: its one `program` with `args`,
@@ -254,15 +226,15 @@ def main(argv: list[str]) -> int:
     def phase(name: str) -> None:
         phases[name] = round(time.monotonic() - t_start, 2)
 
-    spec = json.loads(Path(argv[0]).read_text())
-    out = Path(argv[1])
-    config: dict[str, Any] = json.loads(Path(argv[2]).read_text()) if len(argv) > 2 else {}
+    job = WorkJob.from_json(read(Path(argv[0])), argv[0])
+    spec, config, out = job.workload, job.config, Path(job.out)
+    head = {"version": VERSION, "workload": spec["name"], "config": config["name"],
+            "uname": os.uname().release}
     snapshot()  # mounts debugfs, which some requirements read
     why = unmet(list(config.get("requires", [])))
     if why:
-        print(f"kzt: configuration {config.get('name')} unavailable: {why}")
-        out.write_text(json.dumps({"workload": spec["name"], "config": config.get("name"),
-                                   "unavailable": why, "uname": os.uname().release}) + "\n")
+        print(f"kzt: configuration {config['name']} unavailable: {why}")
+        out.write_text(json.dumps({**head, "unavailable": why}) + "\n")
         return UNAVAILABLE
     disks = set(spec.get("disks", []))
     swap = None
@@ -279,11 +251,10 @@ def main(argv: list[str]) -> int:
     for step in config.get("setup", []):
         try:
             teardowns.append(SETUP_STEPS[step["kind"]](step))
-        except (OSError, KeyError, ValueError, kg.GuestError) as e:
+        except (OSError, KeyError, ValueError, kg.GuestEnvError) as e:
             why = f"set-up step {step.get('kind')} failed: {e}"
             print(f"kzt: {why}", file=sys.stderr)
-            out.write_text(json.dumps({"workload": spec["name"], "config": config.get("name"),
-                                       "error": why, "uname": os.uname().release}) + "\n")
+            out.write_text(json.dumps({**head, "error": why}) + "\n")
             return 2
     phase("set_up")
     argvs = programs(spec, mnt)
@@ -312,9 +283,9 @@ def main(argv: list[str]) -> int:
     phase("torn_down")
     print(stdout.strip())
     hz = os.sysconf("SC_CLK_TCK")
-    result = {"workload": spec["name"], "config": config.get("name"), "exit_code": rc,
+    result = {**head, "exit_code": rc,
               "seconds": round(seconds, 2), "stdout": stdout,
-              "summary": combine([_summary(o) for o in stdouts]),
+              "summary": combine([kg.summary_line(o) for o in stdouts]),
               "cpu": {"busy_seconds": round((cpu_busy(cpu1) - cpu_busy(cpu0)) / hz, 2),
                       "jiffies": {k: cpu1[k] - cpu0.get(k, 0) for k in cpu1}, "hz": hz},
               "rusage": {"user_seconds": round(ru1.ru_utime - ru0.ru_utime, 2),
@@ -323,6 +294,7 @@ def main(argv: list[str]) -> int:
               "samples": samples, "sample_seconds": sampler.interval,
               "phases": phases, "guest_uptime": float(Path("/proc/uptime").read_text().split()[0]),
               "before": before, "during": during, "after": after}
+    check_work_result(result, "kzt.guest.work's result")
     out.write_text(json.dumps(result, indent=1) + "\n")
     return rc
 

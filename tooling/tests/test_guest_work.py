@@ -1,4 +1,4 @@
-"""The guest side of `kzt run`/`kzt bench` (kzt.guestwork) that needs no
+"""The guest side of `kzt run`/`kzt bench` (kzt.guest.work) that needs no
 guest: workload definitions, programs run together, their summaries."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kzt import guestwork
+from kzt.guest import work as guestwork
 
 REPO = Path(__file__).resolve().parents[2]
 WORKLOADS = REPO / "vm-tests" / "workloads"

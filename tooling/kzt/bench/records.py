@@ -1,0 +1,294 @@
+"""The bench's records: one per run, and their aggregation.
+
+A run's record says what ran (variant, workload, repetition), how it
+ended (ok, FAILED when its data did not verify, error, unavailable) and
+the figures taken from the guest's result (METRICS).  Aggregation makes
+one cell per workload x variant: counts by status, the spread of every
+figure over the OK runs only, and ratios of medians to the baselines on
+the same disk profile.  A FAILED run never enters a median.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from .. import vm
+from ..guest.counters import pools, ratio
+from ..workrun import RunResult
+from .plan import Planned, Variant
+
+Record = dict[str, Any]
+
+# status of one run
+OK, FAILED, ERROR, UNAVAILABLE = "ok", "failed", "error", "unavailable"
+
+#: per-run figures that are aggregated: key -> (label, unit, lower is better)
+METRICS: dict[str, tuple[str, str, bool]] = {
+    "seconds": ("workload time", "s", True),
+    "cpu_seconds": ("guest CPU busy", "s", True),
+    "workload_cpu_seconds": ("workload CPU (rusage)", "s", True),
+    "swap_pages": ("pswpin + pswpout", "pages", True),
+    "pswpin": ("pswpin", "pages", True),
+    "pswpout": ("pswpout", "pages", True),
+    "disk_mib": ("disk I/O, read + written", "MiB", True),
+    "disk_read_mib": ("disk read", "MiB", True),
+    "disk_write_mib": ("disk written", "MiB", True),
+    "disk_ios": ("disk requests", "", True),
+    "density": ("pool density at peak (stored / pool bytes)", "x", False),
+    "pool_peak_mib": ("pool size at peak", "MiB", True),
+    "stored_peak_mib": ("stored at peak (uncompressed)", "MiB", False),
+    "boot_seconds": ("whole boot, set-up and run", "s", True),
+}
+#: below this much stored, a pool's density says nothing (e.g. zram's swap header page)
+MIN_DENSITY_BYTES = 2**20
+#: the figures shown as ratios to the baselines
+RATIO_METRICS = ("seconds", "cpu_seconds", "swap_pages", "disk_mib")
+
+
+def _delta(after: dict[str, Any], before: dict[str, Any], key: str) -> int:
+    return int(after.get(key, 0)) - int(before.get(key, 0))
+
+
+def metrics(data: dict[str, Any]) -> dict[str, float]:
+    """The aggregated figures of one run from the guest's result.json."""
+    m: dict[str, float] = {"seconds": float(data["seconds"])}
+    before, during = data.get("before") or {}, data.get("during") or {}
+    cpu = data.get("cpu") or {}
+    if "busy_seconds" in cpu:
+        m["cpu_seconds"] = float(cpu["busy_seconds"])
+    ru = data.get("rusage") or {}
+    if "user_seconds" in ru:
+        m["workload_cpu_seconds"] = round(float(ru["user_seconds"]) + float(ru["system_seconds"]), 2)
+    vb, vd = before.get("vmstat") or {}, during.get("vmstat") or {}
+    if vd:
+        m["pswpin"] = _delta(vd, vb, "pswpin")
+        m["pswpout"] = _delta(vd, vb, "pswpout")
+        m["swap_pages"] = m["pswpin"] + m["pswpout"]
+    db, dd = before.get("diskstats") or {}, during.get("diskstats") or {}
+    if dd:
+        rd = wr = ios = 0
+        for serial, st in dd.items():
+            b = db.get(serial, {})
+            rd += _delta(st, b, "sectors_read")
+            wr += _delta(st, b, "sectors_written")
+            ios += _delta(st, b, "reads") + _delta(st, b, "writes")
+        m["disk_read_mib"] = round(rd * 512 / 2**20, 2)
+        m["disk_write_mib"] = round(wr * 512 / 2**20, 2)
+        m["disk_mib"] = round((rd + wr) * 512 / 2**20, 2)
+        m["disk_ios"] = ios
+    peak = peak_pool(data)
+    if peak:
+        stored, pool = peak
+        m["stored_peak_mib"] = round(stored / 2**20, 2)
+        m["pool_peak_mib"] = round(pool / 2**20, 2)
+        if pool and stored >= MIN_DENSITY_BYTES:
+            m["density"] = round(stored / pool, 3)
+    return m
+
+
+def peak_pool(data: dict[str, Any]) -> tuple[int, int] | None:
+    """(stored, pool) bytes at the moment the compressed stores held most.
+
+    From the samples taken during the workload; the end-of-workload
+    snapshot is a fallback (by then the program has exited and freed
+    most of what was stored).
+    """
+    best: tuple[int, int] | None = None
+    for s in data.get("samples") or []:
+        p = s.get("pools") or {}
+        if not p:
+            continue
+        stored = sum(int(v[0]) for v in p.values())
+        pool = sum(int(v[1]) for v in p.values())
+        if best is None or stored > best[0]:
+            best = (stored, pool)
+    if best is None:
+        p2 = pools(data.get("during") or {})
+        if p2:
+            best = (sum(s for s, _ in p2.values()), sum(b for _, b in p2.values()))
+    return best
+
+
+def classify(boot_status: str, data: dict[str, Any] | None,
+             explain: str = "") -> tuple[str, str]:
+    """(status, reason) of one run.
+
+    Mismatches make a run FAILED whatever else happened; a run that did
+    not produce a verified result for another reason is an ERROR.
+    """
+    if data is not None and data.get("unavailable"):
+        return UNAVAILABLE, str(data["unavailable"])
+    if data is None:
+        return ERROR, explain or f"no result (guest {boot_status})"
+    if data.get("error"):
+        return ERROR, str(data["error"])
+    summary = data.get("summary") or {}
+    mism = summary.get("mismatches")
+    if mism:
+        return FAILED, (f"DATA DID NOT VERIFY: {mism} mismatch(es), first bad "
+                        f"{summary.get('first_bad')}")
+    rc = data.get("exit_code")
+    if rc == 1 and mism is None:
+        return FAILED, "DATA DID NOT VERIFY: the workload exited 1 (mismatches) without a summary"
+    if rc == 124:
+        return ERROR, f"the workload did not finish within its timeout ({data.get('seconds')} s)"
+    if rc != 0:
+        return ERROR, f"the workload exited {rc}"
+    if mism is None:
+        return ERROR, "the workload printed no summary, so nothing says it verified"
+    if boot_status != vm.BootStatus.OK.value:
+        return ERROR, explain or f"guest {boot_status}"
+    return OK, ""
+
+
+def console_notes(output: str, notes: dict[str, str]) -> dict[str, int]:
+    """How many console lines contain each noted text, by its meaning
+    (e.g. zram's "Write-error on swap-device" when it is at its mem_limit)."""
+    counts: dict[str, int] = {}
+    for line in output.splitlines():
+        for text, meaning in notes.items():
+            if text in line:
+                counts[meaning] = counts.get(meaning, 0) + 1
+    return counts
+
+
+@dataclass
+class RunRecord:
+    """One run of the bench: what ran, how it ended, its figures."""
+    index: int
+    rep: int
+    variant: str
+    config: str
+    disk: str | None
+    workload: str
+    started: str
+    status: str = UNAVAILABLE
+    reason: str = ""
+    booted: bool = False
+    # of a booted run
+    boot_status: str = ""
+    accel: str = ""
+    memory: str = ""
+    boot_seconds: float = 0.0
+    run_dir: str = ""
+    exit_code: int | None = None
+    console_notes: dict[str, int] | None = None
+    # of a run whose guest wrote a result
+    has_result: bool = False
+    kernel: str | None = None
+    mismatches: int | None = None
+    metrics: dict[str, float] | None = None
+    #: the host's 1-minute load before and after the run
+    host_load: list[float] | None = None
+
+    def to_json(self) -> Record:
+        """The run as bench.json keeps it (what aggregate() and the report read)."""
+        rec: Record = {k: getattr(self, k) for k in ("index", "rep", "variant", "config", "disk",
+                                                      "workload", "started", "status", "reason",
+                                                      "booted")}
+        if self.booted:
+            rec.update({k: getattr(self, k) for k in ("boot_status", "accel", "memory",
+                                                      "boot_seconds", "run_dir", "exit_code")})
+        if self.console_notes is not None:
+            rec["console_notes"] = self.console_notes
+        if self.has_result:
+            rec.update(kernel=self.kernel, mismatches=self.mismatches)
+        if self.metrics is not None:
+            rec["metrics"] = self.metrics
+        if self.host_load is not None:
+            rec["host_load"] = self.host_load
+        return rec
+
+
+def record(p: Planned, res: RunResult | None, *, started: float, why: str = "",
+           explain: str = "", notes: dict[str, str] | None = None) -> RunRecord:
+    rec = RunRecord(p.index, p.rep, p.variant.name, p.variant.config, p.variant.disk,
+                    p.workload, time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)))
+    if res is None:
+        rec.reason = why
+        return rec
+    data = res.data.doc if res.data else None
+    rec.status, rec.reason = classify(res.boot.status.value, data, explain)
+    rec.booted = True
+    rec.boot_status = res.boot.status.value
+    rec.accel = res.boot.accel.value
+    rec.memory = res.memory
+    rec.boot_seconds = round(res.boot.elapsed, 1)
+    rec.run_dir = str(res.run_dir)
+    rec.exit_code = res.data.exit_code if res.data else None
+    if notes:
+        rec.console_notes = console_notes(res.boot.output, notes)
+    if res.data is not None and data is not None:
+        rec.has_result = True
+        rec.kernel = res.data.snapshot("during").get("uname") or res.data.uname
+        rec.mismatches = res.data.summary.get("mismatches")
+        if rec.status in (OK, FAILED, ERROR) and "seconds" in data:
+            rec.metrics = metrics(data)
+            rec.metrics["boot_seconds"] = rec.boot_seconds
+    return rec
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """Median, min, max, and the quartiles from 4 values up."""
+    v = sorted(values)
+    out = {"n": float(len(v)), "median": statistics.median(v), "min": v[0], "max": v[-1]}
+    if len(v) >= 4:
+        q = statistics.quantiles(v, n=4, method="inclusive")
+        out["q1"], out["q3"] = q[0], q[2]
+    return out
+
+
+def aggregate(records: Sequence[Record], baselines: dict[str, str],
+              variants: Sequence[str] | None = None,
+              workloads: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """One cell per (workload, variant): counts by status, spread of every
+    metric over the OK runs only, and ratios of medians to the baselines
+    (plain swap and zswap on the same disk profile)."""
+    wl_order = list(workloads or dict.fromkeys(r["workload"] for r in records))
+    v_order = list(variants or dict.fromkeys(r["variant"] for r in records))
+    by: dict[tuple[str, str], list[Record]] = {}
+    disk_of: dict[str, str | None] = {}
+    config_of: dict[str, str] = {}
+    for r in records:
+        by.setdefault((r["workload"], r["variant"]), []).append(r)
+        disk_of[r["variant"]] = r.get("disk")
+        config_of[r["variant"]] = r["config"]
+    cells: list[dict[str, Any]] = []
+    med: dict[tuple[str, str], dict[str, float]] = {}
+    for wl in wl_order:
+        for v in v_order:
+            rs = by.get((wl, v), [])
+            if not rs:
+                continue
+            ok = [r for r in rs if r["status"] == OK]
+            stats: dict[str, dict[str, float]] = {}
+            for key in METRICS:
+                vals = [float(r["metrics"][key]) for r in ok if key in r.get("metrics", {})]
+                if vals:
+                    stats[key] = spread(vals)
+            med[(wl, v)] = {k: s["median"] for k, s in stats.items()}
+            counts = {s: sum(1 for r in rs if r["status"] == s) for s in (OK, FAILED, ERROR, UNAVAILABLE)}
+            reasons = list(dict.fromkeys(r["reason"] for r in rs if r["status"] != OK and r.get("reason")))
+            notes: dict[str, dict[str, int]] = {}
+            for r in rs:
+                for meaning, n in (r.get("console_notes") or {}).items():
+                    e = notes.setdefault(meaning, {"lines": 0, "runs": 0})
+                    e["lines"] += n
+                    e["runs"] += 1
+            loads = [x for r in rs for x in r.get("host_load") or []]
+            cells.append({"workload": wl, "variant": v, "config": config_of[v], "disk": disk_of[v],
+                          "runs": len(rs), "counts": counts, "reasons": reasons, "stats": stats,
+                          "notes": notes,
+                          "host_load": [min(loads), max(loads)] if loads else None})
+    for c in cells:
+        c["ratios"] = {}
+        for label, base_config in baselines.items():
+            base_v = Variant(base_config, c["disk"]).name
+            base = med.get((c["workload"], base_v))
+            mine = med.get((c["workload"], c["variant"]))
+            c["ratios"][label] = {
+                "baseline": base_v,
+                **{k: ratio((mine or {}).get(k), (base or {}).get(k)) for k in RATIO_METRICS}}
+    return cells
