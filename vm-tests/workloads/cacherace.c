@@ -9,6 +9,8 @@
  *                  [--evictors N] [--chasers N] [--run-pages N]
  *                  [--pressure-mib N]
  *                  [--seed N] [--self-test] [--json] [--quiet]
+ *        cacherace shift FILE [--pages N] [--seconds S] [--phases N]
+ *                  [--run-pages N] [--seed N] [--json] [--quiet]
  *        cacherace evict FILE... [--seconds S] [--read] [--seed N]
  *
  * race: FILE is created with --pages pages of version 0 (O_DIRECT), read
@@ -50,6 +52,13 @@
  *
  * --self-test pretends, in the first phase's check, that one page was
  * written once more than it was: the run must report it stale.
+ *
+ * shift: FILE is created the same way; then INSERT_RANGE and
+ * COLLAPSE_RANGE of its first page alternate (up to --phases of them) while
+ * one thread evicts the file and two read random runs of it. After each,
+ * every page is read as cached and again after an eviction: each must be
+ * the page now at its place (page p, or page p - 1 after an insert). A
+ * page from before the shift is stale.
  *
  * evict: posix_fadvise(POSIX_FADV_DONTNEED) every FILE in a loop until
  * stdin reaches end of file (or --seconds pass), then print the count.
@@ -138,6 +147,7 @@ static void usage(const char *msg)
 		  "                 [--phase-ms MS] [--writers N] [--readers N] [--evictors N]\n"
 		  "                 [--chasers N] [--run-pages N] [--pressure-mib N] [--seed N]\n"
 		  "                 [--self-test] [--json] [--quiet]\n"
+		  "       cacherace shift FILE [--pages N] [--seconds S] [--phases N] [--seed N]\n"
 		  "       cacherace evict FILE... [--seconds S] [--read] [--seed N]\n");
 }
 
@@ -478,14 +488,14 @@ static int create_file(unsigned char *buf)
 	return 0;
 }
 
-static void print_result(double seconds)
+static void print_result(const char *mode, double seconds)
 {
 	unsigned long long mism = res.stale + res.corrupt;
 
-	printf("cacherace: mode=race pages=%llu phases=%llu writes=%llu reads=%llu "
+	printf("cacherace: mode=%s pages=%llu phases=%llu writes=%llu reads=%llu "
 	       "evictions=%llu pressure_touched_mib=%llu stale=%llu stale_cached=%llu "
 	       "stale_evicted=%llu corrupt=%llu live_stale=%llu live_corrupt=%llu "
-	       "mismatches=%llu first_bad=%s seconds=%.3f\n",
+	       "mismatches=%llu first_bad=%s seconds=%.3f\n", mode,
 	       (unsigned long long)cfg.pages, (unsigned long long)res.phases,
 	       n_writes, n_reads, n_evictions, n_pressure,
 	       (unsigned long long)res.stale, (unsigned long long)res.stale_cached,
@@ -493,12 +503,12 @@ static void print_result(double seconds)
 	       n_live_stale, n_live_corrupt, mism,
 	       res.nfirst ? res.first_bad : "-", seconds);
 	if (cfg.json)
-		printf("{\"program\": \"cacherace\", \"mode\": \"race\", \"pages\": %llu, "
+		printf("{\"program\": \"cacherace\", \"mode\": \"%s\", \"pages\": %llu, "
 		       "\"phases\": %llu, \"writes\": %llu, \"reads\": %llu, "
 		       "\"evictions\": %llu, \"pressure_touched_mib\": %llu, \"stale\": %llu, "
 		       "\"stale_cached\": %llu, \"stale_evicted\": %llu, \"corrupt\": %llu, "
 		       "\"live_stale\": %llu, \"live_corrupt\": %llu, \"mismatches\": %llu, "
-		       "\"first_bad\": \"%s\", \"seed\": %llu, \"seconds\": %.3f}\n",
+		       "\"first_bad\": \"%s\", \"seed\": %llu, \"seconds\": %.3f}\n", mode,
 		       (unsigned long long)cfg.pages, (unsigned long long)res.phases,
 		       n_writes, n_reads, n_evictions, n_pressure,
 		       (unsigned long long)res.stale, (unsigned long long)res.stale_cached,
@@ -572,7 +582,7 @@ static int do_race(void)
 			munmap(workers[i].map, workers[i].map_len);
 	}
 
-	print_result(kzt_now() - t0);
+	print_result("race", kzt_now() - t0);
 	if (atomic_load(&io_error)) {
 		fprintf(stderr, "cacherace: %s\n", io_error_text);
 		return 2;
@@ -581,6 +591,132 @@ static int do_race(void)
 		fprintf(stderr, "cacherace: a phase did nothing (writes %llu, reads %llu, "
 			"evictions %llu): nothing was raced\n", n_writes, n_reads,
 			n_evictions);
+		return 2;
+	}
+	return res.stale || res.corrupt ? 1 : 0;
+}
+
+/* -------------------------------------------------------------- shift */
+
+/* Read a random run of pages through the page cache (no check). */
+static void populate_op(struct worker *w)
+{
+	uint64_t first = xorshift(&w->rng) % cfg.pages;
+	uint64_t n = 1 + xorshift(&w->rng) % cfg.run_pages;
+
+	if (pread(fd_buf, w->buf, n * PAGE, (off_t)(first * PAGE)) > 0)
+		atomic_fetch_add_explicit(&n_reads, n, memory_order_relaxed);
+}
+
+/*
+ * Page @pos of the file, read through the page cache, must be page @pos
+ * (layout A) or, after an INSERT_RANGE of one page at 0, a page of zeroes
+ * at 0 and page @pos - 1 at @pos (layout B).
+ */
+/* The page number a page of this file carries, -1 if it is none of them. */
+static int64_t page_id(const unsigned char *buf)
+{
+	uint64_t i;
+
+	memcpy(&i, buf + 2 * sizeof(uint64_t), sizeof(i));
+	return i < cfg.pages && page_version(buf, i) == 0 ? (int64_t)i : -1;
+}
+
+static void check_shifted(uint64_t op, int shifted, const char *pass, uint64_t *count,
+			  unsigned char *seen, unsigned char *buf)
+{
+	uint64_t pos, n = cfg.pages + (uint64_t)shifted;
+
+	for (pos = 0; pos < n; pos++) {
+		int64_t want = shifted ? (int64_t)pos - 1 : (int64_t)pos, got;
+		uint64_t i;
+
+		if (pread(fd_buf, buf, PAGE, (off_t)(pos * PAGE)) != (ssize_t)PAGE) {
+			set_io_error("buffered pread (check)", pos, -1);
+			return;
+		}
+		if (want < 0) {
+			for (i = 0; i < PAGE && !buf[i]; i++)
+				;
+			if (i == PAGE)
+				continue;
+		} else if (page_version(buf, (uint64_t)want) == 0) {
+			continue;
+		}
+		got = page_id(buf);
+		if (got < 0) {
+			res.corrupt++;
+		} else {
+			(*count)++;
+			if (!seen[pos]) {
+				seen[pos] = 1;
+				res.stale++;
+			}
+		}
+		if (pread(fd_dio, buf, PAGE, (off_t)(pos * PAGE)) != (ssize_t)PAGE)
+			memset(buf, 0xff, PAGE);
+		note_bad(op, pos, got, (uint64_t)want, page_id(buf), pass);
+	}
+}
+
+/*
+ * shift: INSERT_RANGE and COLLAPSE_RANGE of the first page, in turn, on a
+ * file whose pages are read and evicted all the time by other threads;
+ * after each, every page must be the one now at its place (first_bad:
+ * "got", "want" and "disk" are page numbers, -1 a page that is none of
+ * the file's, such as the zeroes INSERT_RANGE puts at 0).
+ */
+static int do_shift(void)
+{
+	struct worker workers[3];
+	unsigned char *buf, *seen;
+	double t0 = kzt_now(), deadline = t0 + cfg.seconds;
+	uint64_t seed = cfg.seed * 0x9e3779b97f4a7c15ULL + 1, op;
+	unsigned int i, nw = 3;
+	int shifted = 0;
+
+	file_id = xorshift(&seed);
+	seen = calloc(cfg.pages + 1, 1);
+	if (!seen || posix_memalign((void **)&buf, PAGE, PAGE) || create_file(buf))
+		return 2;
+	workers[0] = (struct worker){ .op = evict_op };
+	workers[1] = (struct worker){ .op = populate_op };
+	workers[2] = (struct worker){ .op = populate_op };
+	pthread_barrier_init(&start_bar, NULL, nw + 1);
+	pthread_barrier_init(&stop_bar, NULL, nw + 1);
+	for (i = 0; i < nw; i++) {
+		workers[i].id = i;
+		workers[i].rng = seed + 0x1000193ULL * (i + 1);
+		if (posix_memalign((void **)&workers[i].buf, PAGE, cfg.run_pages * PAGE) ||
+		    pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]))
+			return 2;
+	}
+	atomic_store(&running, 1);
+	pthread_barrier_wait(&start_bar);
+	for (op = 0; op < cfg.phases && kzt_now() < deadline && !atomic_load(&io_error); op++) {
+		int mode = shifted ? FALLOC_FL_COLLAPSE_RANGE : FALLOC_FL_INSERT_RANGE;
+
+		if (fallocate(fd_dio, mode, 0, PAGE)) {
+			set_io_error(shifted ? "COLLAPSE_RANGE" : "INSERT_RANGE", 0, -1);
+			break;
+		}
+		shifted = !shifted;
+		memset(seen, 0, cfg.pages + 1);
+		check_shifted(op, shifted, "cached", &res.stale_cached, seen, buf);
+		posix_fadvise(fd_buf, 0, 0, POSIX_FADV_DONTNEED);
+		check_shifted(op, shifted, "evicted", &res.stale_evicted, seen, buf);
+		atomic_fetch_add_explicit(&n_writes, 1, memory_order_relaxed);
+	}
+	res.phases = op;
+	atomic_store(&running, 0);
+	pthread_barrier_wait(&stop_bar);
+	atomic_store(&quit, 1);
+	pthread_barrier_wait(&start_bar);
+	for (i = 0; i < nw; i++)
+		pthread_join(workers[i].thread, NULL);
+	print_result("shift", kzt_now() - t0);
+	if (atomic_load(&io_error)) {
+		fprintf(stderr, "cacherace: %s\n", io_error_text);
 		return 2;
 	}
 	return res.stale || res.corrupt ? 1 : 0;
@@ -743,12 +879,12 @@ int main(int argc, char **argv)
 	mode = argv[optind];
 	if (!strcmp(mode, "evict"))
 		return do_evict(argv + optind + 1, argc - optind - 1);
-	if (strcmp(mode, "race"))
-		usage("MODE must be race or evict");
+	if (strcmp(mode, "race") && strcmp(mode, "shift"))
+		usage("MODE must be race, shift or evict");
 	if (argc - optind != 2)
-		usage("race takes one FILE");
+		usage("race and shift take one FILE");
 	if (cfg.writers > cfg.pages)
 		usage("more writers than pages");
 	cfg.path = argv[optind + 1];
-	return do_race();
+	return strcmp(mode, "shift") ? do_race() : do_shift();
 }
