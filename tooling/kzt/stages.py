@@ -21,7 +21,8 @@ from .testrun import CHECK_DEBUG_MARKERS, DEFAULT_MARKERS
 
 
 # the stages of `kzt check`, in order (--skip takes these)
-STAGE_NAMES = ("host-tests", "mypy", "workload-selftest", "kernel", "checkpatch", "kunit",
+STAGE_NAMES = ("host-tests", "mypy", "workload-selftest", "kernel", "checkpatch", "static",
+               "kunit",
                "vm-tests", "debug-kernel", "debug-tests")
 
 
@@ -47,7 +48,8 @@ def _config_has(layout: Layout, base: str, flavour: str, sym: str) -> bool:
 
 def up(layout: Layout, a: argparse.Namespace) -> int:
     ensure_venv_python(layout)
-    ensure_kernel(layout, a.base)
+    ensure_kernel(layout, a.base, kconfig_add=tuple(getattr(a, "kconfig_add", ())),
+                  make_opts=tuple(getattr(a, "make_opt", ())))
     accel = vm.Accel(a.accel)
     if _config_has(layout, a.base, "default", "KZTMEM"):
         from .workrun import RunRequest, run_workload
@@ -122,6 +124,11 @@ def check(layout: Layout, a: argparse.Namespace) -> int:
         if not report_checkpatch(checkpatch_all(layout, a.base)):
             raise KztError("checkpatch --strict found problems")
 
+    def static() -> None:
+        from .review import report_static, static_check
+        if not report_static(static_check(layout, a.base)):
+            raise KztError("W=1 or sparse found warnings in the driver or the series")
+
     def kunit() -> None:
         from .kunitrun import KunitRequest, check_result, run_kunit
         req = KunitRequest(a.base, "default", "kztmem*", accel)
@@ -151,6 +158,7 @@ def check(layout: Layout, a: argparse.Namespace) -> int:
         Stage("workload-selftest", workload_selftest),
         Stage("kernel", kernel),
         Stage("checkpatch", checkpatch, ("kernel",)),
+        Stage("static", static, ("kernel",)),
         Stage("kunit", kunit, ("kernel",)),
         Stage("vm-tests", vmtests, ("kernel",)),
         Stage("debug-kernel", debug_kernel),

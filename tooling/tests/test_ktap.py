@@ -23,7 +23,7 @@ def test_two_suites_with_failure_and_skip() -> None:
         ("tmem_test_ephemeral", "ok"),
         ("tmem_test_replace", "ok"),
     ]
-    assert r.counts == {"ok": 5, "fail": 1, "skip": 1}
+    assert r.counts == {"ok": 5, "fail": 1, "crash": 0, "skip": 1}
     assert r.ok is False
 
 
@@ -52,14 +52,14 @@ def test_all_passing_is_ok() -> None:
     r = ktap.parse(read_log("kunit-6.1-pass.log"))
     assert [s.name for s in r.suites] == ["kztmem_tmem"]
     assert r.suites[0].status == "ok"
-    assert r.counts == {"ok": 2, "fail": 0, "skip": 0}
+    assert r.counts == {"ok": 2, "fail": 0, "crash": 0, "skip": 0}
     assert r.ok is True
 
 
 def test_empty_output_is_not_ok() -> None:
     r = ktap.parse([])
     assert r.suites == []
-    assert r.counts == {"ok": 0, "fail": 0, "skip": 0}
+    assert r.counts == {"ok": 0, "fail": 0, "crash": 0, "skip": 0}
     assert r.ok is False
 
 
@@ -74,7 +74,7 @@ def test_only_skips_is_not_ok() -> None:
              "[    0.2]     ok 1 tmem_test_model # SKIP no swap",
              "[    0.3] ok 1 kztmem_tmem # SKIP"]
     r = ktap.parse(lines)
-    assert r.counts == {"ok": 0, "fail": 0, "skip": 1}
+    assert r.counts == {"ok": 0, "fail": 0, "crash": 0, "skip": 1}
     assert r.suites[0].status == "skip"
     assert r.ok is False
 
@@ -125,7 +125,7 @@ def test_suite_cut_short_by_a_crash_is_not_ok() -> None:
 def test_format_result_lists_failure_details() -> None:
     text = format_result(ktap.parse(read_log("kunit-6.1.log")))
     assert "kztmem_xvmalloc: fail" in text
-    assert "[FAIL] xv_test_page_freed_when_empty" in text
+    assert "[FAIL ] xv_test_page_freed_when_empty" in text
     assert "EXPECTATION FAILED" in text
-    assert "[SKIP] xv_test_coalescing" in text
-    assert text.splitlines()[-1] == "5 passed, 1 failed, 1 skipped"
+    assert "[SKIP ] xv_test_coalescing" in text
+    assert text.splitlines()[-1] == "5 passed, 1 failed, 0 crashed, 1 skipped"
