@@ -102,7 +102,8 @@ def check(layout: Layout, a: argparse.Namespace) -> int:
             raise KztError("host tests failed")
 
     def typecheck() -> None:
-        r = proc.run([py, "-m", "mypy", "--config-file",
+        from .host import dev_venv
+        r = proc.run([str(dev_venv(layout) / "bin" / "python"), "-m", "mypy", "--config-file",
                       str(layout.root / "tooling" / "pyproject.toml"),
                       str(layout.root / "tooling" / "kzt")], check=False, timeout=600)
         print(r.output.strip().splitlines()[-1] if r.output.strip() else "")

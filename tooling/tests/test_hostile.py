@@ -314,6 +314,7 @@ def healthy_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                          [{**f, "path": str(header)} for f in real.files], real.min_free_gib)
     monkeypatch.setattr(host.HostSpec, "load", classmethod(lambda cls, path=host.DATA: spec))
     monkeypatch.setattr(host, "venv_ok", lambda layout, req: True)
+    monkeypatch.setattr(host, "dev_venv_ok", lambda layout: True)
     monkeypatch.setattr(shutil, "disk_usage",
                         lambda p: SimpleNamespace(total=2**40, used=0, free=2**40))
     monkeypatch.setenv("KZT_BUILD_DIR", str(tmp_path / "build"))

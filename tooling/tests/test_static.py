@@ -176,3 +176,66 @@ def test_static_check_runs_make_w1_c2_and_fails_on_our_warnings(
                                             1.0))
     bad = review.static_check(layout, "6.1")
     assert not bad.ok and "Error 2" in bad.make_failed
+
+
+# --- pinned, hashed requirements; dev tools apart from the guests' venv ------
+
+def pins(path: Path) -> dict[str, list[str]]:
+    """NAME==VERSION -> its hashes, from a requirements file."""
+    out: dict[str, list[str]] = {}
+    text = path.read_text().replace("\\\n", " ")
+    for ln in text.splitlines():
+        words = ln.split("#", 1)[0].split() if not ln.lstrip().startswith("#") else []
+        if words:
+            out[words[0]] = [w.split("=", 1)[1] for w in words[1:] if w.startswith("--hash=")]
+    return out
+
+
+def test_requirements_are_pinned_with_hashes_and_dev_tools_are_apart() -> None:
+    tooling = Path(__file__).resolve().parents[1]
+    run, dev = pins(tooling / "requirements.txt"), pins(tooling / "requirements-dev.txt")
+    for name, hashes in {**run, **dev}.items():
+        assert "==" in name, name
+        assert hashes and all(h.startswith("sha256:") and len(h) == 71 for h in hashes), name
+    names = {n.split("==")[0].lower().replace("_", "-") for n in run}
+    dev_names = {n.split("==")[0].lower().replace("_", "-") for n in dev}
+    assert {"virtme-ng", "pytest", "kconfiglib", "argcomplete"} <= names
+    assert "mypy" in dev_names and not names & dev_names
+
+
+def test_setup_makes_both_venvs_with_require_hashes(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from kzt import host
+    layout = Layout(tmp_path / "repo")
+    (layout.root / "tooling").mkdir(parents=True)
+    (layout.root / "tooling" / "requirements.txt").write_text("a==1 --hash=sha256:00\n")
+    (layout.root / "tooling" / "requirements-dev.txt").write_text("b==2 --hash=sha256:11\n")
+    elsewhere = tmp_path / "someone-elses-venv"
+    (elsewhere / "bin").mkdir(parents=True)
+    layout.build.mkdir(parents=True)
+    layout.venv.symlink_to(elsewhere)     # a stale link to another venv
+    monkeypatch.setattr(host, "missing_packages", lambda spec: [])
+    calls: list[list[str]] = []
+
+    def run(argv: list[str], **kw: Any) -> proc.Completed:
+        calls.append(list(argv))
+        if argv[1:3] == ["-m", "venv"]:
+            (Path(argv[3]) / "bin").mkdir(parents=True)
+            for prog in ("python", "vng", "mypy"):
+                (Path(argv[3]) / "bin" / prog).write_text("")
+        return proc.Completed(list(argv), 0, "", 0.1)
+
+    monkeypatch.setattr(proc, "run", run)
+    res = host.setup(layout)
+    assert res.venv_created
+    assert elsewhere.is_dir() and not layout.venv.is_symlink()   # the link went, not its target
+    installs = [c for c in calls if "install" in c]
+    assert [c[-1] for c in installs] == [str(layout.root / "tooling" / "requirements.txt"),
+                                         str(layout.root / "tooling" / "requirements-dev.txt")]
+    assert all("--require-hashes" in c for c in installs)
+    assert installs[1][0] == str(host.dev_venv(layout) / "bin" / "pip")
+    assert host.venv_ok(layout, layout.root / "tooling" / "requirements.txt")
+    assert host.dev_venv_ok(layout)
+    calls.clear()
+    host.setup(layout)
+    assert calls == []    # nothing to do the second time
