@@ -107,15 +107,25 @@ def dev_venv_ok(layout: Layout) -> bool:
     return _venv_current(dev_venv(layout), requirements(layout, dev=True), "mypy")
 
 
+def base_python() -> str:
+    """The interpreter to make a venv with: never one inside a venv (kzt
+    may be running from the very venv that is being replaced)."""
+    base = getattr(sys, "_base_executable", "") or sys.executable
+    if Path(base).exists() and sys.prefix == sys.base_prefix:
+        return sys.executable
+    return base if Path(base).exists() else (proc.which("python3") or sys.executable)
+
+
 def _make_venv(venv: Path, req: Path) -> None:
     """A fresh venv with exactly the pinned, hash-checked requirements."""
     ui.step(f"creating the Python venv {venv} from {req.name}")
+    python = base_python()
     if venv.is_symlink():
         venv.unlink()          # a link to a venv elsewhere: never delete its target
     elif venv.exists():
         shutil.rmtree(venv)
     venv.parent.mkdir(parents=True, exist_ok=True)
-    proc.run([sys.executable, "-m", "venv", str(venv)], what="python3 -m venv", timeout=300)
+    proc.run([python, "-m", "venv", str(venv)], what="python3 -m venv", timeout=300)
     pip = str(venv / "bin" / "pip")
     proc.run([pip, "install", "-q", "--disable-pip-version-check", "--require-hashes",
               "-r", str(req)], what=f"pip install --require-hashes -r tooling/{req.name}",

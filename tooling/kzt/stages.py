@@ -103,7 +103,10 @@ def check(layout: Layout, a: argparse.Namespace) -> int:
 
     def typecheck() -> None:
         from .host import dev_venv
-        r = proc.run([str(dev_venv(layout) / "bin" / "python"), "-m", "mypy", "--config-file",
+        # mypy runs from the development venv and checks against the
+        # packages of the toolkit's own venv (pytest, jinja2, kconfiglib)
+        r = proc.run([str(dev_venv(layout) / "bin" / "python"), "-m", "mypy",
+                      "--python-executable", py, "--config-file",
                       str(layout.root / "tooling" / "pyproject.toml"),
                       str(layout.root / "tooling" / "kzt")], check=False, timeout=600)
         print(r.output.strip().splitlines()[-1] if r.output.strip() else "")

@@ -3,6 +3,7 @@ attributed to the driver, to lines the series added, or to upstream code."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -239,3 +240,11 @@ def test_setup_makes_both_venvs_with_require_hashes(tmp_path: Path,
     calls.clear()
     host.setup(layout)
     assert calls == []    # nothing to do the second time
+
+
+def test_venvs_are_made_by_an_interpreter_outside_any_venv() -> None:
+    from kzt import host
+    py = Path(host.base_python())
+    assert py.exists()
+    if sys.prefix != sys.base_prefix:      # running from a venv, as ./kzt does
+        assert Path(sys.prefix).resolve() not in py.resolve().parents
