@@ -24,7 +24,7 @@ _TOTAL = re.compile(r"total: (\d+) errors, (\d+) warnings, (?:(\d+) checks, )?")
 _SKIPPED = re.compile(r"Traceback \(most recent call last\)|^\w*Error: |No module named "
                       r"|No typos will be found")
 #: the Debian package that brings back a check that printed this
-SKIP_FIXES = {"ply": "python3-ply"}
+SKIP_FIXES = {"ply": "python3-ply", "git": "python3-git"}
 DRIVER_GLOBS = ("*.c", "*.h", "Kconfig", "Makefile")
 
 
@@ -46,12 +46,29 @@ def checkpatch(tree: Path, path: Path, *, is_file: bool) -> CheckpatchResult:
     if is_file:
         argv += ["--no-tree", "-f"]
     res = proc.run([*argv, str(path)], cwd=tree, check=False, timeout=300,
-                   what="checkpatch.pl")
+                   what="checkpatch.pl", env=helper_env())
     m = _TOTAL.search(res.output)
     e, w, c = (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)) if m else (1, 0, 0)
     skipped = skipped_checks(res.output)
     return CheckpatchResult(path, res.returncode == 0 and m is not None and not skipped,
                             e, w, c, res.output, skipped)
+
+
+#: where the distribution's python3 lives: the one python3-ply is for
+SYSTEM_BIN = Path("/usr/bin")
+
+
+def helper_env() -> dict[str, str] | None:
+    """checkpatch starts scripts/spdxcheck.py as `python3` from PATH.  When
+    another python3 comes first (a pyenv, a venv), the distribution's
+    goes first for checkpatch, so that the Debian packages it needs
+    (python3-ply, python3-git) are what its helper imports."""
+    import os
+    system = SYSTEM_BIN / "python3"
+    found = proc.which("python3")
+    if not system.exists() or (found and Path(found).resolve() == system.resolve()):
+        return None
+    return {"PATH": f"{SYSTEM_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def skipped_checks(output: str) -> list[str]:

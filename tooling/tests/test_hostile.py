@@ -555,7 +555,9 @@ def test_save_state_on_a_full_disk_keeps_the_old_state(kit: Kit,
     with pytest.raises(DiskFullError) as ei:
         tree.save_state(kit.layout, "6.1", changed)
     assert str(ei.value).startswith(f"no space left on device at {kit.layout.build / 'state'}")
-    monkeypatch.undo()
+    # only write_text back: undo() would also bring back the caller's
+    # KZT_BUILD_DIR, which conftest took away
+    monkeypatch.setattr(Path, "write_text", real_write)
     assert tree.load_state(kit.layout, "6.1") == first.state
     assert state_files(kit.layout) == ["prepare-6.1.json"]
 

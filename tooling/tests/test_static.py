@@ -248,3 +248,23 @@ def test_venvs_are_made_by_an_interpreter_outside_any_venv() -> None:
     assert py.exists()
     if sys.prefix != sys.base_prefix:      # running from a venv, as ./kzt does
         assert Path(sys.prefix).resolve() not in py.resolve().parents
+
+
+def test_checkpatch_helpers_get_the_distributions_python(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    other = tmp_path / "pyenv-shims"
+    other.mkdir()
+    (other / "python3").write_text("#!/bin/sh\n")
+    (other / "python3").chmod(0o755)
+    system = tmp_path / "usr-bin"
+    system.mkdir()
+    (system / "python3").write_text("#!/bin/sh\n")
+    monkeypatch.setattr(review, "SYSTEM_BIN", system)
+    monkeypatch.setenv("PATH", f"{other}:/bin")
+    env = review.helper_env()
+    assert env is not None and env["PATH"].split(":")[:2] == [str(system), str(other)]
+    monkeypatch.setenv("PATH", f"{system}:{other}")
+    (system / "python3").chmod(0o755)
+    assert review.helper_env() is None        # already first: nothing to change
+    monkeypatch.setattr(review, "SYSTEM_BIN", tmp_path / "none")
+    assert review.helper_env() is None        # no distribution python3 at all
