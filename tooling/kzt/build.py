@@ -57,10 +57,31 @@ def first_error(lines: list[str]) -> str:
     return "\n".join(lines[-8:])
 
 
+#: make variables kzt sets itself, so `--make-opt` may not
+OWN_MAKE_VARS = ("O", "ARCH", "KCONFIG_CONFIG")
+
+
+def make_option(text: str) -> str:
+    """`--make-opt`: one make variable assignment, as kbuild takes them
+    (W=1, C=1, LLVM=1, KCFLAGS=-Werror)."""
+    name, sep, _ = text.partition("=")
+    if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise KztError(f"--make-opt '{text}' is not NAME=VALUE",
+                       "give one make variable per --make-opt, e.g. W=1, C=1 or LLVM=1")
+    if name in OWN_MAKE_VARS:
+        raise KztError(f"--make-opt {name}= is set by kzt itself",
+                       "use KZT_BUILD_DIR for the output directory; flavours for the config")
+    return text
+
+
 def make_argv(out: Path, base: Base, jobs: int, extra: tuple[str, ...] = ()) -> list[str]:
-    cc = "ccache gcc" if proc.which("ccache") and not os.environ.get("KZT_NO_CCACHE") else "gcc"
-    return ["make", f"O={out}", f"ARCH={base.arch}", f"CC={cc}",
-            f"-j{jobs or os.cpu_count() or 1}", *extra]
+    """The make command line; the compiler is ccache gcc unless an option
+    (CC=, LLVM=) chooses another."""
+    argv = ["make", f"O={out}", f"ARCH={base.arch}"]
+    if not any(e.startswith(("CC=", "LLVM=")) for e in extra):
+        cc = "ccache gcc" if proc.which("ccache") and not os.environ.get("KZT_NO_CCACHE") else "gcc"
+        argv.append(f"CC={cc}")
+    return [*argv, f"-j{jobs or os.cpu_count() or 1}", *extra]
 
 
 def build(layout: Layout, req: BuildRequest) -> BuildResult:

@@ -80,6 +80,68 @@ def disk_spec(text: str) -> Any:
         raise argparse.ArgumentTypeError(str(e).replace("\n  -> ", "; ")) from None
 
 
+def kconfig_addition(text: str) -> Any:
+    """An argparse type: CONFIG_X=value, checked as a fragment line is."""
+    from .kconfig import parse_addition
+    try:
+        return parse_addition(text)
+    except KztError as e:
+        raise argparse.ArgumentTypeError(str(e).replace("\n  -> ", "; ")) from None
+
+
+def make_opt(text: str) -> str:
+    """An argparse type: one make variable, NAME=VALUE (W=1, C=1, LLVM=1)."""
+    from .build import make_option
+    try:
+        return make_option(text)
+    except KztError as e:
+        raise argparse.ArgumentTypeError(str(e).replace("\n  -> ", "; ")) from None
+
+
+def _kernel_and_accel_args(p: argparse.ArgumentParser) -> None:
+    """--base, --flavour and --accel: which kernel boots, and how."""
+    _base_arg(p)
+    _flavour_arg(p)
+    _accel_arg(p)
+
+
+def _kernel_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kconfig-add", action="append", type=kconfig_addition, default=[],
+                   metavar="CONFIG_X=y",
+                   help="a config line merged after the flavour's fragments and checked "
+                        "like them (repeatable)")
+    p.add_argument("--make-opt", action="append", type=make_opt, default=[],
+                   metavar="NAME=VALUE",
+                   help="a make variable for config and build, e.g. W=1, C=1, LLVM=1 "
+                        "(repeatable)")
+
+
+def _qemu_opt_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--qemu-opt", action="append", default=[], metavar="ARG",
+                   help="one more QEMU argument (repeatable; write --qemu-opt=-s for one "
+                        "that starts with a dash)")
+
+
+def _dry_run_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the commands it would run, and run nothing")
+
+
+def _print_commands(argvs: list[list[str]]) -> None:
+    import shlex
+    for argv in argvs:
+        print(shlex.join(argv))
+
+
+def _guest_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--memory", type=memory_size, default="512M",
+                   help="guest memory, e.g. 512M or 2G (default: 512M)")
+    p.add_argument("--cpus", type=count(1), default=2, help="guest CPUs (default: 2)")
+    p.add_argument("--append", action="append", help="kernel command line argument(s)")
+    p.add_argument("--disk", action="append", metavar="NAME=FILE", type=disk_spec,
+                   help="virtio-blk disk; the guest sees /dev/vdX with /sys/block/vdX/serial == NAME")
+
+
 def _base_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", default="6.1", help="kernel base (default: 6.1)")
 
@@ -155,8 +217,14 @@ def cmd_export(a: argparse.Namespace, layout: Layout) -> int:
 def cmd_config(a: argparse.Namespace, layout: Layout) -> int:
     from .host import require_venv
     from .kconfig import ConfigRequest, configure
+    req = ConfigRequest(a.base, a.flavour, tuple(a.fragment or ()),
+                        kconfig_add=tuple(a.kconfig_add), make_opts=tuple(a.make_opt))
+    if a.dry_run:
+        from .kconfig import plan
+        print("\n".join(plan(layout, req)))
+        return 0
     require_venv(layout)
-    res = configure(layout, ConfigRequest(a.base, a.flavour, tuple(a.fragment or ())))
+    res = configure(layout, req)
     if res.mismatches:
         print(f"kzt: {len(res.mismatches)} requested option(s) did not take effect:",
               file=sys.stderr)
@@ -172,8 +240,24 @@ def cmd_config(a: argparse.Namespace, layout: Layout) -> int:
 
 
 def cmd_build(a: argparse.Namespace, layout: Layout) -> int:
-    from .build import BuildRequest, BuildStatus, build
-    res = build(layout, BuildRequest(a.base, a.flavour, a.jobs))
+    from .build import BuildRequest, BuildStatus, build, make_argv
+    req = BuildRequest(a.base, a.flavour, a.jobs, extra=tuple(a.make_opt))
+    if a.dry_run:
+        from .datafiles import Base
+        from .kconfig import ConfigRequest, plan
+        if a.kconfig_add:
+            print("\n".join(plan(layout, ConfigRequest(a.base, a.flavour,
+                                                       kconfig_add=tuple(a.kconfig_add),
+                                                       make_opts=req.extra))))
+        print(f"cd {layout.src(a.base)} && ", end="")
+        _print_commands([make_argv(layout.out(a.base, a.flavour), Base.load(a.base),
+                                   a.jobs, req.extra)])
+        return 0
+    if a.kconfig_add:
+        rc = cmd_config(argparse.Namespace(**{**vars(a), "fragment": None}), layout)
+        if rc:
+            return rc
+    res = build(layout, req)
     if res.status is not BuildStatus.SUCCESS:
         print(f"kzt: build failed:\n{res.first_error}\n  full log: {res.log}", file=sys.stderr)
         return 1
@@ -181,41 +265,83 @@ def cmd_build(a: argparse.Namespace, layout: Layout) -> int:
     return 0
 
 
-def _boot_request(a: argparse.Namespace, layout: Layout, command: list[str]):  # type: ignore[no-untyped-def]
+def _boot_request(a: argparse.Namespace, layout: Layout,  # type: ignore[no-untyped-def]
+                  command: list[str] | str | None, kind: str = "boot"):
     from . import guestjob, vm
     from .build import require_image
     image = Path(a.kernel) if getattr(a, "kernel", None) else require_image(layout, a.base, a.flavour)
-    run_dir = guestjob.new_run(layout, "boot")
+    # a dry run creates nothing: its run directory is only named
+    run_dir = layout.runs / f"<new>-{kind}" if a.dry_run else guestjob.new_run(layout, kind)
     return vm.BootRequest(
         image=image, command=command, memory=a.memory, cpus=a.cpus,
         append=tuple(a.append or ()), disks=tuple(a.disk or ()),
-        accel=vm.Accel(a.accel), timeout=a.timeout, console_log=run_dir / "console.log",
-        cwd=Path.cwd(), rwdirs=(run_dir,))
+        accel=vm.Accel(a.accel), timeout=a.timeout or 0, console_log=run_dir / "console.log",
+        cwd=Path.cwd(), rwdirs=(run_dir,), qemu_opts=tuple(a.qemu_opt))
+
+
+def _dry_run_boot(layout: Layout, req: Any) -> int:
+    """Print the vng command a boot would run; under --accel auto the
+    probe's cached verdict is used, or TCG is shown with a note."""
+    from . import vm
+    accel = req.accel
+    if accel is vm.Accel.AUTO:
+        cached = vm.cached_probe(layout)
+        accel = vm.Accel.KVM if cached else vm.Accel.TCG
+        if cached is None:
+            print("# --accel auto: a KVM probe boot decides; shown for TCG")
+    _print_commands([vm.vng_argv(layout, req, accel)])
+    return 0
 
 
 def cmd_boot(a: argparse.Namespace, layout: Layout) -> int:
-    import shlex
-
     from . import vm
-    req = _boot_request(a, layout, shlex.split(a.exec))
+    req = _boot_request(a, layout, a.exec)
+    if a.dry_run:
+        return _dry_run_boot(layout, req)
     res = vm.boot(layout, req)
     ui.step(f"guest {res.status.value} under {res.accel.value} in {res.elapsed:.1f} s "
             f"(console log: {res.console_log})")
-    if not res.ok:
-        print(f"kzt: {vm.explain(res, a.timeout)}", file=sys.stderr)
-        return res.exit_code if res.status is vm.BootStatus.COMMAND_FAILED and res.exit_code else 4
-    return 0
+    return boot_exit_status(res, a.timeout)
+
+
+def boot_exit_status(res: Any, timeout: float) -> int:
+    """The guest command's exit status is kzt's; a boot that failed
+    otherwise (kernel report, deadline, no boot) is 4."""
+    from . import vm
+    if res.ok:
+        return 0
+    print(f"kzt: {vm.explain(res, timeout)}", file=sys.stderr)
+    if res.status is vm.BootStatus.COMMAND_FAILED and res.exit_code:
+        return int(res.exit_code)
+    return 4
+
+
+def cmd_shell(a: argparse.Namespace, layout: Layout) -> int:
+    from . import vm
+    req = _boot_request(a, layout, None, "shell")
+    if a.dry_run:
+        return _dry_run_boot(layout, req)
+    ui.step("shell: booting; leave the guest with 'exit' or Ctrl-D"
+            + (f" (deadline {a.timeout:g} s)" if a.timeout else ""))
+    res = vm.shell(layout, req, a.timeout)
+    if res.timed_out:
+        print(f"kzt: the shell's deadline of {a.timeout:g} s passed; the guest was stopped",
+              file=sys.stderr)
+        return 4
+    return res.exit_code
 
 
 def cmd_test(a: argparse.Namespace, layout: Layout) -> int:
     from . import vm
     from .testrun import TestRequest, print_result, run_tests
     flavour = "debug" if a.debug else a.flavour
-    if a.debug:
+    if not a.kernel:
+        # the inner loop: edit the driver, `kzt test -k EXPR` rebuilds
+        # what changed (the .config only if its inputs did), boots, tests
         from .kernel import ensure_kernel
         from .stages import ensure_venv_python
         ensure_venv_python(layout)
-        ensure_kernel(layout, a.base, flavour)
+        ensure_kernel(layout, a.base, flavour, tuple(a.kconfig_add), tuple(a.make_opt))
     args = tuple(a.pytest_args) + (("-k", a.keyword) if a.keyword else ())
     res = run_tests(layout, TestRequest(a.base, flavour, args, vm.Accel(a.accel), a.timeout,
                                         kernel=a.kernel))
@@ -253,16 +379,38 @@ def cmd_soak(a: argparse.Namespace, layout: Layout) -> int:
 
 
 def cmd_kunit(a: argparse.Namespace, layout: Layout) -> int:
+    import contextlib
+
     from . import vm
-    from .kunitrun import KunitRequest, check_result, run_kunit
-    req = KunitRequest(a.base, a.flavour, a.filter, vm.Accel(a.accel), a.timeout)
-    check_result(run_kunit(layout, req), req)
-    return 0
+    from .kunitrun import KunitRequest, boot_request, check_result, run_kunit, to_json
+    req = KunitRequest(a.base, a.flavour, a.filter, vm.Accel(a.accel), a.timeout,
+                       qemu_opts=tuple(a.qemu_opt))
+    if a.dry_run:
+        return _dry_run_boot(layout, boot_request(layout, req, layout.runs / "<new>-kunit"))
+    if not a.json:
+        check_result(run_kunit(layout, req), req)
+        return 0
+    # --json: stdout carries the JSON document and nothing else
+    with contextlib.redirect_stdout(sys.stderr):
+        res = run_kunit(layout, req)
+        try:
+            check_result(res, req)
+            rc = 0
+        except KztError as e:
+            print(f"kzt kunit: error: {e}")
+            rc = e.exit_code
+    print(to_json(res))
+    return rc
 
 
 def cmd_checkpatch(a: argparse.Namespace, layout: Layout) -> int:
     from .review import checkpatch_all, report_checkpatch
     return 0 if report_checkpatch(checkpatch_all(layout, a.base)) else 1
+
+
+def cmd_static(a: argparse.Namespace, layout: Layout) -> int:
+    from .review import report_static, static_check
+    return 0 if report_static(static_check(layout, a.base, a.flavour, a.jobs)) else 1
 
 
 def cmd_series_check(a: argparse.Namespace, layout: Layout) -> int:
@@ -301,8 +449,15 @@ def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
     from .guest.counters import derive
     from .stats import render
     from .workrun import RunRequest, run_workload
-    r = run_workload(layout, RunRequest(a.workload, a.with_, a.base, a.flavour,
-                                        vm.Accel(a.accel), a.timeout))
+    req = RunRequest(a.workload, a.with_, a.base, a.flavour, vm.Accel(a.accel), a.timeout)
+    if a.json:
+        # stdout carries the JSON document only: the guest's progress and
+        # each program's own lines go to stderr
+        import contextlib
+        with contextlib.redirect_stdout(sys.stderr):
+            r = run_workload(layout, req)
+    else:
+        r = run_workload(layout, req)
     if r.data is None:
         raise KztError(f"the workload produced no result: {vm.explain(r.boot, a.timeout)}")
     d = r.data
@@ -366,39 +521,48 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="discard uncommitted changes or commits in the tree")
     p = add("export-patches", cmd_export, "regenerate kernel-patches/<base>/ from the tree's commits")
     _base_arg(p)
-    p = add("config", cmd_config, "generate .config from fragments and check every requested symbol")
-    _base_arg(p)
-    _flavour_arg(p)
-    p.add_argument("--fragment", action="append", metavar="NAME|FILE",
-                   help="fragment(s) to merge instead of the flavour's list (repeatable)")
-    p = add("build", cmd_build, "incremental kernel build")
-    _base_arg(p)
-    _flavour_arg(p)
-    p.add_argument("-j", "--jobs", type=count(0), default=0,
-                   help="make -j (default: all CPUs)")
+    for name, fn, help_ in (
+            ("config", cmd_config, "generate .config from fragments and check every requested symbol"),
+            ("build", cmd_build, "incremental kernel build")):
+        p = add(name, fn, help_)
+        _base_arg(p)
+        _flavour_arg(p)
+        if name == "config":
+            p.add_argument("--fragment", action="append", metavar="NAME|FILE",
+                           help="fragment(s) to merge instead of the flavour's list (repeatable)")
+        else:
+            p.add_argument("-j", "--jobs", type=count(0), default=0,
+                           help="make -j (default: all CPUs)")
+        _kernel_opts(p)
+        _dry_run_arg(p)
     p = add("boot", cmd_boot, "boot the built kernel in QEMU (virtme-ng) and run a command")
-    _base_arg(p)
-    _flavour_arg(p)
-    _accel_arg(p)
+    _kernel_and_accel_args(p)
     p.add_argument("--kernel", help="boot this bzImage instead of the build's")
-    p.add_argument("--exec", default="uname -r", help="command to run in the guest (default: uname -r)")
-    p.add_argument("--memory", type=memory_size, default="512M",
-                   help="guest memory, e.g. 512M or 2G (default: 512M)")
-    p.add_argument("--cpus", type=count(1), default=2, help="guest CPUs (default: 2)")
-    p.add_argument("--append", action="append", help="kernel command line argument(s)")
-    p.add_argument("--disk", action="append", metavar="NAME=FILE", type=disk_spec,
-                   help="virtio-blk disk; the guest sees /dev/vdX with /sys/block/vdX/serial == NAME")
+    p.add_argument("--exec", default="uname -r",
+                   help="shell command line to run in the guest, as vng --exec takes it: "
+                        "its exit status is kzt's (default: uname -r)")
+    _guest_args(p)
     p.add_argument("--timeout", type=seconds, default=600, help="hard deadline in seconds")
+    _qemu_opt_arg(p)
+    _dry_run_arg(p)
+    p = add("shell", cmd_shell, "boot the built kernel with an interactive shell "
+            "in the guest (as vng -r)")
+    _kernel_and_accel_args(p)
+    p.add_argument("--kernel", help="boot this bzImage instead of the build's")
+    _guest_args(p)
+    p.add_argument("--timeout", type=seconds, default=None,
+                   help="a deadline in seconds (default: none)")
+    _qemu_opt_arg(p)
+    _dry_run_arg(p)
     p = add("test", cmd_test, "run vm-tests/ with pytest inside guests")
-    _base_arg(p)
-    _flavour_arg(p)
-    _accel_arg(p)
+    _kernel_and_accel_args(p)
     p.add_argument("--timeout", type=seconds, default=None,
                    help="deadline per guest boot (default: 1500, debug kernel 2700)")
     p.add_argument("--debug", action="store_true",
                    help="build the debug flavour (KASAN, lockdep, kmemleak, fault injection, "
                         "...) in its own directory and run the integrity suites on it")
     p.add_argument("-k", dest="keyword", help="pytest -k expression")
+    _kernel_opts(p)
     p.add_argument("--kernel", type=Path, metavar="IMAGE",
                    help="boot this kernel image instead of the flavour's build "
                         "(e.g. a saved image of an older tree, to show a test failing there)")
@@ -413,13 +577,22 @@ def parser() -> argparse.ArgumentParser:
                    help="how long the clients run in each guest (default: 10)")
     p.add_argument("--debug", action="store_true", help="soak the debug kernel")
     p = add("kunit", cmd_kunit, "run the driver's KUnit suites in a guest")
-    _base_arg(p)
-    _flavour_arg(p)
-    _accel_arg(p)
+    _kernel_and_accel_args(p)
     p.add_argument("--filter", default="kztmem*", help="kunit.filter_glob (default: kztmem*)")
     p.add_argument("--timeout", type=seconds, default=600, help="deadline in seconds")
+    p.add_argument("--json", action="store_true",
+                   help="print the results as JSON (kunit.py's format) and nothing else "
+                        "on stdout")
+    _qemu_opt_arg(p)
+    _dry_run_arg(p)
     p = add("checkpatch", cmd_checkpatch, "checkpatch --strict on every patch and driver file")
     _base_arg(p)
+    p = add("static", cmd_static, "W=1 and sparse (make W=1 C=2) on the driver and the "
+            "series' C files: no warning in the driver or on a line the series added")
+    _base_arg(p)
+    _flavour_arg(p)
+    p.add_argument("-j", "--jobs", type=count(0), default=0,
+                   help="make -j (default: all CPUs)")
     p = add("series-check", cmd_series_check,
             "checkpatch and a CLEANCACHE=y/n build at every prefix of the series")
     _base_arg(p)
@@ -432,9 +605,7 @@ def parser() -> argparse.ArgumentParser:
                    metavar="SECONDS", help="refresh in place (deltas since start)")
     p.add_argument("--any-kernel", action="store_true", help="do not require kztmem")
     p = add("run", cmd_run, "boot, run one workload with a configuration, print its stats")
-    _base_arg(p)
-    _flavour_arg(p)
-    _accel_arg(p)
+    _kernel_and_accel_args(p)
     p.add_argument("workload", help="name of a vm-tests/workloads/*.json file")
     p.add_argument("--with", dest="with_", default="kztmem",
                    help="configuration from tooling/kzt/data/configs.json (kztmem, zswap, none, ...)")
@@ -442,9 +613,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=seconds, default=1200, help="deadline in seconds")
     p = add("bench", cmd_bench, "every configuration x every bench workload, N interleaved "
             "repetitions; report.html + report.json in build/runs/<id>-bench")
-    _base_arg(p)
-    _flavour_arg(p)
-    _accel_arg(p)
+    _kernel_and_accel_args(p)
     p.add_argument("--quick", action="store_true", help="the quick subset of data/bench.json")
     p.add_argument("--reps", type=count(1), help="repetitions (default: from data/bench.json)")
     p.add_argument("--configs", metavar="A,B", help="CONFIG or CONFIG@DISK list (default: data/bench.json)")
@@ -457,6 +626,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workload", default=None,
                    help="workload name from vm-tests/workloads (default: swap-then-reread-832, "
                         "swap pressure, then a file re-read)")
+    _kernel_opts(p)
     p = add("check", cmd_check, "every test: host tests, checkpatch, build, KUnit, vm-tests")
     _base_arg(p)
     _accel_arg(p)
@@ -466,8 +636,22 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+def complete(ap: argparse.ArgumentParser) -> None:
+    """Shell completion through argcomplete, when the shell asks for it
+    (see README: register-python-argcomplete); a no-op otherwise."""
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    argcomplete.autocomplete(ap)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    ap = parser()
+    complete(ap)
+    args = ap.parse_args(argv)
     layout = Layout.default()
     try:
         rc: int = args.func(args, layout)

@@ -56,11 +56,53 @@ def require_programs(*commands: str, needed_for: str) -> None:
                    install_hint(packages))
 
 
-def venv_ok(layout: Layout, requirements: Path) -> bool:
-    stamp = layout.venv / ".kzt-requirements"
-    return ((layout.venv / "bin" / "python").exists()
-            and (layout.venv / "bin" / "vng").exists()
+def dev_venv(layout: Layout) -> Path:
+    """The venv of development-only tools (mypy): not the one guests use."""
+    return layout.build / "venv-dev"
+
+
+def requirements(layout: Layout, dev: bool = False) -> Path:
+    return layout.root / "tooling" / ("requirements-dev.txt" if dev else "requirements.txt")
+
+
+def _venv_current(venv: Path, requirements: Path, program: str) -> bool:
+    stamp = venv / ".kzt-requirements"
+    return ((venv / "bin" / "python").exists() and (venv / "bin" / program).exists()
             and stamp.exists() and stamp.read_text() == requirements.read_text())
+
+
+def venv_ok(layout: Layout, requirements: Path) -> bool:
+    return _venv_current(layout.venv, requirements, "vng")
+
+
+def dev_venv_ok(layout: Layout) -> bool:
+    return _venv_current(dev_venv(layout), requirements(layout, dev=True), "mypy")
+
+
+def base_python() -> str:
+    """The interpreter to make a venv with: never one inside a venv (kzt
+    may be running from the very venv that is being replaced)."""
+    base = getattr(sys, "_base_executable", "") or sys.executable
+    if Path(base).exists() and sys.prefix == sys.base_prefix:
+        return sys.executable
+    return base if Path(base).exists() else (proc.which("python3") or sys.executable)
+
+
+def _make_venv(venv: Path, req: Path) -> None:
+    """A fresh venv with exactly the pinned, hash-checked requirements."""
+    ui.step(f"creating the Python venv {venv} from {req.name}")
+    python = base_python()
+    if venv.is_symlink():
+        venv.unlink()          # a link to a venv elsewhere: never delete its target
+    elif venv.exists():
+        shutil.rmtree(venv)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    proc.run([python, "-m", "venv", str(venv)], what="python3 -m venv", timeout=300)
+    pip = str(venv / "bin" / "pip")
+    proc.run([pip, "install", "-q", "--disable-pip-version-check", "--require-hashes",
+              "-r", str(req)], what=f"pip install --require-hashes -r tooling/{req.name}",
+             timeout=1200)
+    (venv / ".kzt-requirements").write_text(req.read_text())
 
 
 def setup(layout: Layout, *, quiet: bool = False) -> SetupResult:
@@ -80,19 +122,12 @@ def setup(layout: Layout, *, quiet: bool = False) -> SetupResult:
         proc.run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
                   *missing], env=env, timeout=1800, what="apt-get install")
         result.installed = missing
-    req = layout.root / "tooling" / "requirements.txt"
+    req = requirements(layout)
     if not venv_ok(layout, req):
-        ui.step(f"creating the Python venv in {layout.venv}")
-        if layout.venv.exists():
-            shutil.rmtree(layout.venv)
-        layout.venv.parent.mkdir(parents=True, exist_ok=True)
-        proc.run([sys.executable, "-m", "venv", str(layout.venv)],
-                 what="python3 -m venv", timeout=300)
-        pip = str(layout.venv / "bin" / "pip")
-        proc.run([pip, "install", "-q", "--disable-pip-version-check",
-                  "-r", str(req)], what="pip install -r tooling/requirements.txt",
-                 timeout=1200)
-        (layout.venv / ".kzt-requirements").write_text(req.read_text())
+        _make_venv(layout.venv, req)
+        result.venv_created = True
+    if not dev_venv_ok(layout):
+        _make_venv(dev_venv(layout), requirements(layout, dev=True))
         result.venv_created = True
     if not quiet and not missing and not result.venv_created:
         ui.step("host set-up: nothing to do")
@@ -119,6 +154,8 @@ def doctor(layout: Layout) -> list[Check]:
     req = layout.root / "tooling" / "requirements.txt"
     checks.append(Check("Python venv (virtme-ng, kconfiglib, pytest)", venv_ok(layout, req),
                         str(layout.venv), "run './kzt setup'"))
+    checks.append(Check("development venv (mypy)", dev_venv_ok(layout),
+                        str(dev_venv(layout)), "run './kzt setup'"))
     layout.build.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(layout.build).free / 2**30
     checks.append(Check("free disk", free >= spec.min_free_gib,

@@ -11,6 +11,7 @@ configuration does not make the next build recompile anything.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -37,6 +38,13 @@ class ConfigRequest:
     base: str = "6.1"
     flavour: str = "default"
     fragments: tuple[str, ...] = ()
+    #: `--kconfig-add CONFIG_X=y`: requests merged after every fragment
+    kconfig_add: tuple[Request, ...] = ()
+    #: `--make-opt` (e.g. LLVM=1): given to make allnoconfig/olddefconfig
+    make_opts: tuple[str, ...] = ()
+    #: keep the .config as it is when nothing it was made from changed
+    #: (the same fragments, additions, options, tree and driver Kconfig)
+    reuse: bool = False
 
 
 @dataclass
@@ -74,31 +82,64 @@ def resolve_fragment(layout: Layout, name: str) -> Path:
                           datafiles.shown(layout.fragments) + "/*.config")
 
 
+_FRAGMENT_FORMS = "use CONFIG_FOO=y|n|m|value or '# CONFIG_FOO is not set'"
+
+
+def parse_line(line: str, origin: str) -> Request | None:
+    """One fragment line as a request; None for a blank line or a comment.
+
+    Raises ValueError for anything else (the caller says where it was).
+    """
+    line = line.strip()
+    m = _LINE.match(line)
+    if m:
+        return Request(m.group(1), m.group(2).strip(), origin)
+    m = _UNSET.match(line)
+    if m:
+        return Request(m.group(1), "n", origin)
+    if line and not line.startswith("#"):
+        raise ValueError(line)
+    return None
+
+
 def parse_fragment(path: Path) -> list[Request]:
     reqs = []
     for n, raw in enumerate(path.read_text().splitlines(), 1):
-        line = raw.strip()
-        origin = f"{path.name}:{n}"
-        m = _LINE.match(line)
-        if m:
-            val = m.group(2).strip()
-            reqs.append(Request(m.group(1), val, origin))
-            continue
-        m = _UNSET.match(line)
-        if m:
-            reqs.append(Request(m.group(1), "n", origin))
-            continue
-        if line and not line.startswith("#"):
-            raise KztError(f"{path}:{n}: cannot parse '{raw}'",
-                           "use CONFIG_FOO=y|n|m|value or '# CONFIG_FOO is not set'")
+        try:
+            r = parse_line(raw, f"{path.name}:{n}")
+        except ValueError:
+            raise KztError(f"{path}:{n}: cannot parse '{raw}'", _FRAGMENT_FORMS) from None
+        if r is not None:
+            reqs.append(r)
     return reqs
 
 
-def kconfig_env(tree: Path, base: Base, kernelversion: str) -> dict[str, str]:
-    cc = proc.run(["gcc", "--version"], what="gcc --version").output.splitlines()[0]
+def parse_addition(text: str) -> Request:
+    """`--kconfig-add CONFIG_X=y`: one fragment line, checked the same way."""
+    try:
+        r = parse_line(text, f"--kconfig-add {text}")
+    except ValueError:
+        r = None
+    if r is None:
+        raise KztError(f"--kconfig-add '{text}' is not a config line", _FRAGMENT_FORMS)
+    return r
+
+
+def compilers(make_opts: tuple[str, ...]) -> tuple[str, str]:
+    """The compiler and linker a build with these make options uses."""
+    opts = dict(o.split("=", 1) for o in make_opts if "=" in o)
+    llvm = opts.get("LLVM", "")
+    cc, ld = ("clang", "ld.lld") if llvm and llvm != "0" else ("gcc", "ld")
+    return opts.get("CC", cc).split()[-1], opts.get("LD", ld)
+
+
+def kconfig_env(tree: Path, base: Base, kernelversion: str,
+                make_opts: tuple[str, ...] = ()) -> dict[str, str]:
+    cc, ld = compilers(make_opts)
+    version = proc.run([cc, "--version"], what=f"{cc} --version").output.splitlines()[0]
     return {"srctree": str(tree), "ARCH": base.arch, "SRCARCH": base.arch,
-            "KERNELVERSION": kernelversion, "CC": "gcc", "LD": "ld",
-            "HOSTCC": "gcc", "HOSTCXX": "g++", "CC_VERSION_TEXT": cc,
+            "KERNELVERSION": kernelversion, "CC": cc, "LD": ld,
+            "HOSTCC": "gcc", "HOSTCXX": "g++", "CC_VERSION_TEXT": version,
             "RUSTC": "rustc", "BINDGEN": "bindgen", "PAHOLE": "pahole",
             "OBJCOPY": "objcopy"}
 
@@ -140,31 +181,94 @@ def load_kconfig(tree: Path, env: dict[str, str]) -> Any:
         os.environ.update(saved)
 
 
+STAMP = "kzt-config-inputs.json"
+
+
+def inputs_digest(layout: Layout, frags: list[Path], req: ConfigRequest, head: str) -> str:
+    """What a .config is made of: reused only while none of it changed."""
+    import hashlib
+    h = hashlib.sha256()
+    for f in frags:
+        h.update(f"{f}\0".encode() + f.read_bytes() + b"\0")
+    for r in req.kconfig_add:
+        h.update(f"add {r.symbol}={r.value}\0".encode())
+    for o in req.make_opts:
+        h.update(f"make {o}\0".encode())
+    h.update(f"tree {head}\0".encode())
+    for k in sorted(layout.driver.glob("Kconfig*")):
+        h.update(k.read_bytes())
+    return h.hexdigest()
+
+
 def configure(layout: Layout, req: ConfigRequest) -> ConfigResult:
     tree, state = require_tree(layout, req.base)
     names = list(req.fragments) or fragment_names(layout, req.flavour)
     frags = [resolve_fragment(layout, n) for n in names]
-    return generate(tree, state.kernelversion, Base.load(req.base),
-                    layout.out(req.base, req.flavour), frags)
+    out = layout.out(req.base, req.flavour)
+    digest = inputs_digest(layout, frags, req, state.head or state.base_commit)
+    stamp = out / STAMP
+    if req.reuse and (out / ".config").exists() and stamp.exists():
+        try:
+            old = json.loads(stamp.read_text())
+        except ValueError:
+            old = {}
+        if old.get("digest") == digest:
+            ui.step(f"config: {out / '.config'} made from the same inputs: kept")
+            return ConfigResult(out / ".config", False, [], [], 0.0)
+    res = generate(tree, state.kernelversion, Base.load(req.base), out, frags,
+                   additions=req.kconfig_add, make_opts=req.make_opts)
+    if not res.mismatches:
+        stamp.write_text(json.dumps({"digest": digest}) + "\n")
+    return res
+
+
+NEW_CONFIG = ".config.kzt-new"
+
+
+def make_prefix(out: Path, base: Base, make_opts: tuple[str, ...] = ()) -> list[str]:
+    """make, as config runs it (allnoconfig, olddefconfig) on a new file."""
+    return ["make", "-s", f"O={out}", f"ARCH={base.arch}", f"KCONFIG_CONFIG={NEW_CONFIG}",
+            *make_opts]
+
+
+def plan(layout: Layout, req: ConfigRequest) -> list[str]:
+    """`kzt config --dry-run`: the steps configure would take, as text."""
+    names = list(req.fragments) or fragment_names(layout, req.flavour)
+    frags = [resolve_fragment(layout, n) for n in names]
+    out = layout.out(req.base, req.flavour)
+    mk = make_prefix(out, Base.load(req.base), req.make_opts)
+    import shlex
+    tree = layout.src(req.base)
+    merged = [str(f) for f in frags] + [f"{r.symbol}={r.value}" for r in req.kconfig_add]
+    return [f"cd {shlex.quote(str(tree))} && {shlex.join([*mk, 'allnoconfig'])}",
+            f"# kconfiglib: merge {', '.join(merged)} into {out / NEW_CONFIG}",
+            f"cd {shlex.quote(str(tree))} && {shlex.join([*mk, 'olddefconfig'])}",
+            f"# check every requested symbol, then replace {out / '.config'} if it differs"]
 
 
 def generate(tree: Path, kernelversion: str, base: Base, out: Path,
-             frags: list[Path], allow_unknown: bool = False) -> ConfigResult:
-    """Write out/.config for `tree` from `frags`; check every request."""
+             frags: list[Path], allow_unknown: bool = False,
+             additions: tuple[Request, ...] = (),
+             make_opts: tuple[str, ...] = ()) -> ConfigResult:
+    """Write out/.config for `tree` from `frags` and then `additions`;
+    check every request."""
     start = time.monotonic()
     requests: dict[str, Request] = {}
     for f in frags:
         for r in parse_fragment(f):
             requests[r.symbol] = r  # later fragments win
+    for r in additions:
+        requests[r.symbol] = r
     host.require_programs("make", "gcc", "flex", "bison",
                           needed_for="make allnoconfig, which builds scripts/kconfig")
     out.mkdir(parents=True, exist_ok=True)
-    new = out / ".config.kzt-new"
-    mk = ["make", "-s", f"O={out}", f"ARCH={base.arch}", f"KCONFIG_CONFIG={new.name}"]
-    ui.step(f"config: allnoconfig + {', '.join(f.name for f in frags)}")
+    new = out / NEW_CONFIG
+    mk = make_prefix(out, base, make_opts)
+    ui.step(f"config: allnoconfig + {', '.join(f.name for f in frags)}"
+            + "".join(f" + {r.symbol}={r.value}" for r in additions))
     proc.run([*mk, "allnoconfig"], cwd=tree, what="make allnoconfig", timeout=300)
 
-    kconf = load_kconfig(tree, kconfig_env(tree, base, kernelversion))
+    kconf = load_kconfig(tree, kconfig_env(tree, base, kernelversion, make_opts))
     kconf.load_config(str(new))
     unknown = [r for r in requests.values() if r.symbol not in kconf.syms
                or not kconf.syms[r.symbol].nodes]

@@ -20,7 +20,7 @@ _NOISE = re.compile(r"^\s*(KTAP version|TAP version|1\.\.\d+|# \S+: pass:\d+)")
 @dataclass
 class Case:
     name: str
-    status: str  # "ok", "fail", "skip"
+    status: str  # "ok", "fail", "skip"; from the tree's parser also "crash", "none", "error"
     diagnostics: list[str] = field(default_factory=list)
 
 
@@ -37,16 +37,17 @@ class KtapResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        c = {"ok": 0, "fail": 0, "skip": 0}
+        c = {"ok": 0, "fail": 0, "crash": 0, "skip": 0}
         for s in self.suites:
             for t in s.cases:
-                c[t.status] += 1
+                key = t.status if t.status in c else "crash"   # "none", "error"
+                c[key] += 1
         return c
 
     @property
     def ok(self) -> bool:
         c = self.counts
-        return (c["fail"] == 0 and c["ok"] > 0
+        return (c["fail"] == 0 and c["crash"] == 0 and c["ok"] > 0
                 and all(s.status in ("ok", "skip") for s in self.suites))
 
 

@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from . import guestjob, proc, ui, vm
 from .errors import KztError
@@ -18,9 +18,13 @@ from .kernel import ensure_kernel
 from .layout import Layout
 from .testrun import CHECK_DEBUG_MARKERS, DEFAULT_MARKERS
 
+if TYPE_CHECKING:
+    from .kconfig import Request
+
 
 # the stages of `kzt check`, in order (--skip takes these)
-STAGE_NAMES = ("host-tests", "mypy", "workload-selftest", "kernel", "checkpatch", "kunit",
+STAGE_NAMES = ("host-tests", "mypy", "workload-selftest", "kernel", "checkpatch", "static",
+               "kunit",
                "vm-tests", "debug-kernel", "debug-tests")
 
 
@@ -49,6 +53,9 @@ class UpRequest:
     base: str = "6.1"
     accel: vm.Accel = vm.Accel.AUTO
     workload: str = UP_WORKLOAD
+    #: --kconfig-add requests and --make-opt options for the kernel it builds
+    kconfig_add: tuple["Request", ...] = ()
+    make_opts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ class CheckRequest:
 
 def up(layout: Layout, a: UpRequest) -> int:
     ensure_venv_python(layout)
-    ensure_kernel(layout, a.base)
+    ensure_kernel(layout, a.base, kconfig_add=a.kconfig_add, make_opts=a.make_opts)
     accel = a.accel
     if _config_has(layout, a.base, "default", "KZTMEM"):
         from .workrun import RunRequest, run_workload
@@ -110,7 +117,11 @@ def check(layout: Layout, a: CheckRequest) -> int:
             raise KztError("host tests failed")
 
     def typecheck() -> None:
-        r = proc.run([py, "-m", "mypy", "--config-file",
+        from .host import dev_venv
+        # mypy runs from the development venv and checks against the
+        # packages of the toolkit's own venv (pytest, jinja2, kconfiglib)
+        r = proc.run([str(dev_venv(layout) / "bin" / "python"), "-m", "mypy",
+                      "--python-executable", py, "--config-file",
                       str(layout.root / "tooling" / "pyproject.toml"),
                       str(layout.root / "tooling" / "kzt")], check=False, timeout=600)
         print(r.output.strip().splitlines()[-1] if r.output.strip() else "")
@@ -131,6 +142,11 @@ def check(layout: Layout, a: CheckRequest) -> int:
         from .review import checkpatch_all, report_checkpatch
         if not report_checkpatch(checkpatch_all(layout, a.base)):
             raise KztError("checkpatch --strict found problems")
+
+    def static() -> None:
+        from .review import report_static, static_check
+        if not report_static(static_check(layout, a.base)):
+            raise KztError("W=1 or sparse found warnings in the driver or the series")
 
     def kunit() -> None:
         from .kunitrun import KunitRequest, check_result, run_kunit
@@ -161,6 +177,7 @@ def check(layout: Layout, a: CheckRequest) -> int:
         Stage("workload-selftest", workload_selftest),
         Stage("kernel", kernel),
         Stage("checkpatch", checkpatch, ("kernel",)),
+        Stage("static", static, ("kernel",)),
         Stage("kunit", kunit, ("kernel",)),
         Stage("vm-tests", vmtests, ("kernel",)),
         Stage("debug-kernel", debug_kernel),

@@ -13,7 +13,7 @@ import re
 import shlex
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 
@@ -71,7 +71,10 @@ class Disk:
 @dataclass(frozen=True)
 class BootRequest:
     image: Path
-    command: list[str] = field(default_factory=lambda: ["uname", "-r"])
+    #: An argument list (the toolkit's own commands, quoted for the guest's
+    #: shell), a shell command line (the user's `--exec`, which reaches the
+    #: guest's shell as given), or None: an interactive shell (`kzt shell`).
+    command: list[str] | str | None = field(default_factory=lambda: ["uname", "-r"])
     memory: str = "512M"
     cpus: int = 2
     append: tuple[str, ...] = ()
@@ -84,6 +87,8 @@ class BootRequest:
     env: tuple[tuple[str, str], ...] = ()
     allow_reports: frozenset[str] = frozenset()
     echo: bool = True
+    #: extra QEMU arguments, one QEMU word each (`--qemu-opt`)
+    qemu_opts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -101,15 +106,29 @@ class BootResult:
         return self.status is BootStatus.OK
 
 
+def guest_script(command: list[str] | str, env: tuple[tuple[str, str], ...] = ()) -> str:
+    """The shell text the guest runs: the command, then its exit status.
+
+    The guest prints its command's status last, so that it can be told
+    apart from vng's own exit status (and from a guest that never ran it).
+    A shell command line runs in a subshell of its own lines, so that
+    `exit 7`, `a; b`, pipes and redirections mean what they mean in a
+    shell and the status line still follows.
+    """
+    exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env)
+    if isinstance(command, str):
+        return f"(\n{exports}{command}\n); echo {_STATUS_MARK}$?"
+    inner = shlex.join(command)
+    if env:
+        inner = shlex.join(["env", *(f"{k}={v}" for k, v in env)]) + " " + inner
+    return f"{inner}; echo {_STATUS_MARK}$?"
+
+
 def vng_argv(layout: Layout, req: BootRequest, accel: Accel) -> list[str]:
     from .host import venv_bin
-    inner = shlex.join(req.command)
-    if req.env:
-        inner = shlex.join(["env", *(f"{k}={v}" for k, v in req.env)]) + " " + inner
-    # The guest prints its command's status last, so that it can be told
-    # apart from vng's own exit status (and from a guest that never ran it).
-    wrapped = f"{inner}; echo {_STATUS_MARK}$?"
-    argv = [venv_bin(layout, "vng"), "--run", str(req.image.resolve()), "--verbose", "--force-9p",
+    interactive = req.command is None
+    argv = [venv_bin(layout, "vng"), "--run", str(req.image.resolve()),
+            *(() if interactive else ("--verbose",)), "--force-9p",
             "--memory", req.memory, "--cpus", str(req.cpus),
             "--append", " ".join(("printk.time=1", *req.append)) or "quiet"]
     if accel is Accel.TCG:
@@ -125,15 +144,37 @@ def vng_argv(layout: Layout, req: BootRequest, accel: Accel) -> list[str]:
                       f"throttling.iops-total={d.throttle.iops},"
                       f"throttling.bps-total={d.throttle.bps}",
                       "-device", f"virtio-blk-pci,drive=kztd{i},serial={d.name}"]
+    qemu_opts += req.qemu_opts
     for r in req.rwdirs:
         argv += ["--rwdir", str(r.resolve())]
     argv += ["--cwd", str((req.cwd or Path.cwd()).resolve())]
-    argv += ["--exec", wrapped]
+    if req.command is not None:
+        argv += ["--exec", guest_script(req.command, req.env)]
     if qemu_opts:
-        # one word for vng, which pastes it into a shell command line; the
-        # values hold no blanks or shell characters (names are checked)
-        argv.append("--qemu-opts=" + " ".join(qemu_opts))
+        # one word for vng, which pastes it into a shell command line
+        # unquoted: each QEMU argument is quoted for that shell
+        argv.append("--qemu-opts=" + " ".join(shlex.quote(o) for o in qemu_opts))
     return argv
+
+
+def _probe_cache(layout: Layout) -> tuple[bool, str] | None:
+    cache = layout.build / "state" / "kvm-probe.json"
+    if cache.exists():
+        try:
+            c = json.loads(cache.read_text())
+            if time.time() - c["time"] < PROBE_CACHE_SECONDS:
+                return bool(c["ok"]), str(c["detail"]) + " (cached)"
+        except (ValueError, KeyError, TypeError):
+            pass
+    return None
+
+
+def cached_probe(layout: Layout) -> bool | None:
+    """The KVM probe's verdict if one is cached and fresh (no boot)."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    c = _probe_cache(layout)
+    return None if c is None else c[0]
 
 
 def probe_kvm(layout: Layout, image: Path, *, use_cache: bool) -> tuple[bool, str]:
@@ -141,13 +182,8 @@ def probe_kvm(layout: Layout, image: Path, *, use_cache: bool) -> tuple[bool, st
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False, "/dev/kvm is absent or not accessible"
     cache = layout.build / "state" / "kvm-probe.json"
-    if use_cache and cache.exists():
-        try:
-            c = json.loads(cache.read_text())
-            if time.time() - c["time"] < PROBE_CACHE_SECONDS:
-                return bool(c["ok"]), str(c["detail"]) + " (cached)"
-        except (ValueError, KeyError):
-            pass
+    if use_cache and (c := _probe_cache(layout)) is not None:
+        return c
     req = BootRequest(image=image, command=["true"], memory="256M", cpus=1,
                       timeout=PROBE_TIMEOUT, echo=False)
     res = _run(layout, req, Accel.KVM)
@@ -226,6 +262,58 @@ def _run(layout: Layout, req: BootRequest, accel: Accel) -> BootResult:
         status = BootStatus.OK
     return BootResult(status, exit_code, accel, res.elapsed, req.console_log,
                       res.output, reports)
+
+
+@dataclass(frozen=True)
+class ShellResult:
+    exit_code: int
+    accel: Accel
+    elapsed: float
+    timed_out: bool
+
+
+def shell(layout: Layout, req: BootRequest, deadline: float | None = None) -> ShellResult:
+    """`kzt shell`: boot with the terminal attached to the guest's shell.
+
+    As `vng -r` gives it: no command, the console quiet, stdin/stdout the
+    user's terminal.  There is no deadline unless one is asked for; past
+    it QEMU (which vng becomes) is terminated, then killed.
+    """
+    import signal
+    import subprocess
+    if not req.image.exists():
+        raise KztError(f"kernel image {req.image} does not exist", "run './kzt build' first")
+    from .host import require_programs
+    require_programs("qemu-system-x86_64", needed_for="booting a guest with virtme-ng")
+    accel = resolve_accel(layout, req)
+    argv = vng_argv(layout, replace(req, command=None), accel)
+    env = dict(os.environ)
+    env["PATH"] = f"{layout.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    start = time.monotonic()
+    timed_out = False
+    with tempfile.TemporaryDirectory(prefix="kzt-disks-") as diskdir:
+        for d in req.disks:
+            os.symlink(d.path, Path(diskdir) / d.name)
+        p = subprocess.Popen(argv, cwd=diskdir, env=env)
+        # Ctrl-C belongs to the guest's shell, not to kzt
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            try:
+                rc = p.wait(timeout=deadline)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                p.terminate()
+                try:
+                    rc = p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    rc = p.wait()
+        finally:
+            signal.signal(signal.SIGINT, old)
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return ShellResult(rc, accel, time.monotonic() - start, timed_out)
 
 
 def explain(res: BootResult, timeout: float) -> str:

@@ -315,6 +315,7 @@ def healthy_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                          [{**f, "path": str(header)} for f in real.files], real.min_free_gib)
     monkeypatch.setattr(host.HostSpec, "load", classmethod(lambda cls, path=None: spec))
     monkeypatch.setattr(host, "venv_ok", lambda layout, req: True)
+    monkeypatch.setattr(host, "dev_venv_ok", lambda layout: True)
     monkeypatch.setattr(shutil, "disk_usage",
                         lambda p: SimpleNamespace(total=2**40, used=0, free=2**40))
     monkeypatch.setenv("KZT_BUILD_DIR", str(tmp_path / "build"))
@@ -555,7 +556,9 @@ def test_save_state_on_a_full_disk_keeps_the_old_state(kit: Kit,
     with pytest.raises(DiskFullError) as ei:
         tree.save_state(kit.layout, "6.1", changed)
     assert str(ei.value).startswith(f"no space left on device at {kit.layout.build / 'state'}")
-    monkeypatch.undo()
+    # only write_text back: undo() would also bring back the caller's
+    # KZT_BUILD_DIR, which conftest took away
+    monkeypatch.setattr(Path, "write_text", real_write)
     assert tree.load_state(kit.layout, "6.1") == first.state
     assert state_files(kit.layout) == ["prepare-6.1.json"]
 

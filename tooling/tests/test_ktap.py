@@ -25,7 +25,7 @@ def test_two_suites_with_failure_and_skip() -> None:
         ("tmem_test_ephemeral", "ok"),
         ("tmem_test_replace", "ok"),
     ]
-    assert r.counts == {"ok": 5, "fail": 1, "skip": 1}
+    assert r.counts == {"ok": 5, "fail": 1, "crash": 0, "skip": 1}
     assert r.ok is False
 
 
@@ -54,14 +54,14 @@ def test_all_passing_is_ok() -> None:
     r = ktap.parse(read_log("kunit-6.1-pass.log"))
     assert [s.name for s in r.suites] == ["kztmem_tmem"]
     assert r.suites[0].status == "ok"
-    assert r.counts == {"ok": 2, "fail": 0, "skip": 0}
+    assert r.counts == {"ok": 2, "fail": 0, "crash": 0, "skip": 0}
     assert r.ok is True
 
 
 def test_empty_output_is_not_ok() -> None:
     r = ktap.parse([])
     assert r.suites == []
-    assert r.counts == {"ok": 0, "fail": 0, "skip": 0}
+    assert r.counts == {"ok": 0, "fail": 0, "crash": 0, "skip": 0}
     assert r.ok is False
 
 
@@ -75,7 +75,7 @@ def test_boot_without_kunit_output_is_not_ok() -> None:
     # only skips
     (["[    0.1]     # Subtest: kztmem_tmem",
       "[    0.2]     ok 1 tmem_test_model # SKIP no swap",
-      "[    0.3] ok 1 kztmem_tmem # SKIP"], "skip", {"ok": 0, "fail": 0, "skip": 1}),
+      "[    0.3] ok 1 kztmem_tmem # SKIP"], "skip", {"ok": 0, "fail": 0, "crash": 0, "skip": 1}),
     # a suite that failed without a failed case, e.g. suite_init failed:
     # "# failed to initialize", then "not ok 1 suite"
     (["[    0.1]     KTAP version 1",
@@ -127,7 +127,7 @@ def test_suite_cut_short_by_a_crash_is_not_ok() -> None:
 def test_format_result_lists_failure_details() -> None:
     text = format_result(ktap.parse(read_log("kunit-6.1.log")))
     assert "kztmem_xvmalloc: fail" in text
-    assert "[FAIL] xv_test_page_freed_when_empty" in text
+    assert "[FAIL ] xv_test_page_freed_when_empty" in text
     assert "EXPECTATION FAILED" in text
-    assert "[SKIP] xv_test_coalescing" in text
-    assert text.splitlines()[-1] == "5 passed, 1 failed, 1 skipped"
+    assert "[SKIP ] xv_test_coalescing" in text
+    assert text.splitlines()[-1] == "5 passed, 1 failed, 0 crashed, 1 skipped"

@@ -115,6 +115,10 @@ def test_k_reaches_pytest_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         seen.append(req)
         return testrun.TestResult(tmp_path)
     monkeypatch.setattr(testrun, "run_tests", fake_run)
+    # kzt test brings the kernel up to date first: not here
+    from kzt import kernel, stages
+    monkeypatch.setattr(kernel, "ensure_kernel", lambda *a, **k: tmp_path / "bzImage")
+    monkeypatch.setattr(stages, "ensure_venv_python", lambda *a, **k: None)
     cli.main(["test", "-k", "frontswap", "--", "-x"])
     (req,) = seen
     assert req.pytest_args.count("-k") == 1
