@@ -292,25 +292,29 @@ FAIL_LOAD = kg.DEBUGFS / "kztmem_fail_load"
 def test_lost_swap_page_is_never_silent(workloads, swap) -> None:
     """A page kztmem holds but cannot give back fails the swap-in loudly.
 
-    kztmem_fail_load makes exactly one load by the workload fail as a
-    damaged page would. The swap slot on the disk was never written (the
-    store succeeded), so the only right outcomes are: the faulting task
-    gets SIGBUS, the kernel logs the lost page and failed_pers_gets counts
-    it. Reading the slot instead (what 6.1 did) hands memhog bytes it
-    never wrote, which it reports as mismatches.
+    kztmem_fail_load makes every load by the workload fail as a damaged
+    page would (a damaged page stays damaged: a one-shot failure can hit a
+    readahead page that reclaim then drops and a later fault reads again).
+    The swap slot on the disk was never written (the store succeeded), so
+    the only right outcome is: the faulting task gets SIGBUS, the kernel
+    logs the lost page and failed_pers_gets counts it. Reading the slot
+    instead (what 6.1 did) hands memhog bytes it never wrote, which it
+    reports as mismatches; the text pattern has no page that a zeroed
+    slot would happen to match.
     """
     if not FAIL_LOAD.is_dir():
-        pytest.fail(f"{FAIL_LOAD} missing: kernel built without CONFIG_FAULT_INJECTION_DEBUG_FS (tooling/kzt/fragments/kztmem.config sets it)")
+        pytest.fail(f"{FAIL_LOAD} missing: kernel built without "
+                    "CONFIG_FAULT_INJECTION_DEBUG_FS (tooling/kzt/fragments/kztmem.config sets it)")
     size = kg.swap_pressure_mib(swap, extra_mib=96)
     before = kg.kztmem_ints()
     log_before = kg.run(["dmesg"], timeout=60).stdout.count("frontswap lost the page")
-    settings = {"task-filter": "Y", "interval": "1", "times": "1", "space": "0",
+    settings = {"task-filter": "Y", "interval": "1", "times": "-1", "space": "0",
                 "verbose": "0", "probability": "100"}
     saved = {name: (FAIL_LOAD / name).read_text().strip() for name in settings}
     try:
         for name, value in settings.items():
             kg.write_sysfs(FAIL_LOAD / name, value)
-        res = kg.run_memhog(size, "mix", make_it_fail=True)
+        res = kg.run_memhog(size, "text", make_it_fail=True)
     finally:
         kg.write_sysfs(FAIL_LOAD / "probability", "0")
         for name, value in saved.items():
@@ -319,13 +323,12 @@ def test_lost_swap_page_is_never_silent(workloads, swap) -> None:
     log = kg.run(["dmesg"], timeout=60).stdout.count("frontswap lost the page")
 
     assert d["pers_puts"] > 0, f"memhog's pages never reached kztmem: {d}"
-    assert d["failed_pers_gets"] == 1, \
-        f"expected exactly the one injected failed load, got {d['failed_pers_gets']}: {d}"
+    assert d["failed_pers_gets"] >= 1, f"no load failed: {d}"
     assert res.mismatches <= 0, \
         f"memhog read {res.mismatches} wrong pages back after a lost swap page:\n" \
         f"{res.describe()}"
     assert res.returncode == -signal.SIGBUS, \
         f"memhog should have died of SIGBUS at the lost page:\n{res.describe()}"
-    assert log == log_before + 1, "the lost page was not reported in the kernel log"
+    assert log > log_before, "the lost page was not reported in the kernel log"
     swap.off()
     assert kg.kztmem_ints()["curr_pers_pampd_count"] == 0
