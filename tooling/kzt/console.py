@@ -27,7 +27,8 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
                                 r"Kernel memory leak detector disabled)")),
     ("bug", re.compile(r"^(kernel )?BUG[: ]|^BUG: ")),
     ("warning", re.compile(r"^WARNING: |------------\[ cut here \]------------")),
-    ("hung", re.compile(r"blocked for more than \d+ seconds|soft lockup|hard LOCKUP|rcu_.*detected stalls")),
+    ("hung", re.compile(r"blocked for more than \d+ seconds|soft lockup|hard LOCKUP|"
+                        r"rcu_.*detected (expedited )?stalls|rcu_.*self-detected stall")),
     ("oom", re.compile(r"Out of memory: Killed process|invoked oom-killer")),
 ]
 

@@ -133,6 +133,8 @@ def test_truncated_boot_has_no_report() -> None:
     ("kernel BUG at mm/frontswap.c:123!", "bug"),
     ("BUG: unable to handle page fault for address: ffffc90000000000", "oops"),
     ("rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:", "hung"),
+    ("rcu: INFO: rcu_sched self-detected stall on CPU", "hung"),
+    ("rcu: INFO: rcu_sched detected expedited stalls on CPUs/tasks: {", "hung"),
     ("memhog invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0", "oom"),
 ])
 def test_kinds(msg: str, kind: str) -> None:
