@@ -25,6 +25,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -287,6 +288,7 @@ def test_max_pool_percent_takes_effect(workloads, swap, tunable: kg.Tunable) -> 
 
 
 FAIL_LOAD = kg.DEBUGFS / "kztmem_fail_load"
+PAGE_CLUSTER = Path("/proc/sys/vm/page-cluster")
 
 
 def test_lost_swap_page_is_never_silent(workloads, swap) -> None:
@@ -311,7 +313,11 @@ def test_lost_swap_page_is_never_silent(workloads, swap) -> None:
     settings = {"task-filter": "Y", "interval": "1", "times": "-1", "space": "0",
                 "verbose": "0", "probability": "100"}
     saved = {name: (FAIL_LOAD / name).read_text().strip() for name in settings}
+    # No swap readahead: it would load other processes' pages in memhog's
+    # context, fail them too, and kill the test runner with the same SIGBUS.
+    cluster = PAGE_CLUSTER.read_text().strip()
     try:
+        kg.write_sysfs(PAGE_CLUSTER, "0")
         for name, value in settings.items():
             kg.write_sysfs(FAIL_LOAD / name, value)
         res = kg.run_memhog(size, "text", make_it_fail=True)
@@ -319,6 +325,7 @@ def test_lost_swap_page_is_never_silent(workloads, swap) -> None:
         kg.write_sysfs(FAIL_LOAD / "probability", "0")
         for name, value in saved.items():
             kg.write_sysfs(FAIL_LOAD / name, value)
+        kg.write_sysfs(PAGE_CLUSTER, cluster)
     d = kg.delta(kg.kztmem_ints(), before)
     log = kg.run(["dmesg"], timeout=60).stdout.count("frontswap lost the page")
 
