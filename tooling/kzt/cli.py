@@ -449,7 +449,9 @@ def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
     from .guest.counters import derive
     from .stats import render
     from .workrun import RunRequest, run_workload
-    req = RunRequest(a.workload, a.with_, a.base, a.flavour, vm.Accel(a.accel), a.timeout)
+    clk = vm.clock(a.clock)
+    req = RunRequest(a.workload, a.with_, a.base, a.flavour, vm.Accel(a.accel), a.timeout,
+                     cpus=clk.cpus, icount_shift=clk.icount_shift)
     if a.json:
         # stdout carries the JSON document only: the guest's progress and
         # each program's own lines go to stderr
@@ -484,7 +486,8 @@ def cmd_bench(a: argparse.Namespace, layout: Layout) -> int:
     def words(s: str | None) -> tuple[str, ...]:
         return tuple(w for w in (s or "").split(",") if w)
     return main(layout, BenchRequest(a.quick, a.reps, words(a.configs), words(a.workloads),
-                                     a.base, a.flavour, vm.Accel(a.accel), a.timeout),
+                                     a.base, a.flavour, vm.Accel(a.accel), a.timeout,
+                                     clock=a.clock),
                 Path(a.render) if a.render else None)
 
 
@@ -611,6 +614,10 @@ def parser() -> argparse.ArgumentParser:
                    help="configuration from tooling/kzt/data/configs.json (kztmem, zswap, none, ...)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--timeout", type=seconds, default=1200, help="deadline in seconds")
+    p.add_argument("--clock", choices=("wall", "icount"), default="wall",
+                   help="wall: 2 vCPUs, the guest's clock follows the host's; icount: 1 vCPU "
+                        "under TCG with QEMU -icount, busy time counted in instructions (what "
+                        "kzt bench measures)")
     p = add("bench", cmd_bench, "every configuration x every bench workload, N interleaved "
             "repetitions; report.html + report.json in build/runs/<id>-bench")
     _kernel_and_accel_args(p)
@@ -619,6 +626,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--configs", metavar="A,B", help="CONFIG or CONFIG@DISK list (default: data/bench.json)")
     p.add_argument("--workloads", metavar="X,Y", help="workload names (default: data/bench.json)")
     p.add_argument("--timeout", type=seconds, default=1800, help="deadline per guest boot")
+    p.add_argument("--clock", choices=("wall", "icount"), default="icount",
+                   help="icount (default): 1 vCPU under TCG with QEMU -icount, so the headline "
+                        "time counts instructions and host load cannot skew it; wall: 2 vCPUs, "
+                        "KVM if it works, times on the host's clock")
     p.add_argument("--render", metavar="RUN_DIR", help="only render the report of a bench directory again")
     p = add("up", cmd_up, "set up, prepare, configure, build, boot, run the default workload")
     _base_arg(p)

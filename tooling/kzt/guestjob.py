@@ -88,6 +88,8 @@ class GuestJob:
     cwd: Path | None = None
     echo: bool = True
     allow_reports: frozenset[str] = field(default_factory=frozenset)
+    #: QEMU -icount shift (vm.BootRequest.icount_shift); None: the wall clock
+    icount_shift: int | None = None
 
     @property
     def console_log(self) -> Path:
@@ -111,7 +113,8 @@ def run(layout: Layout, job: GuestJob) -> vm.BootResult:
         image=job.image, command=list(job.command), memory=job.memory, cpus=job.cpus,
         append=job.append, disks=disks, rwdirs=(job.run_dir,), accel=job.accel,
         timeout=job.timeout, console_log=job.console_log, cwd=job.cwd,
-        env=environment(layout, job), allow_reports=job.allow_reports, echo=job.echo)
+        env=environment(layout, job), allow_reports=job.allow_reports, echo=job.echo,
+        icount_shift=job.icount_shift)
     try:
         return vm.boot(layout, req)
     finally:

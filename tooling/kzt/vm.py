@@ -89,6 +89,58 @@ class BootRequest:
     echo: bool = True
     #: extra QEMU arguments, one QEMU word each (`--qemu-opt`)
     qemu_opts: tuple[str, ...] = ()
+    #: QEMU -icount shift: the guest's clock counts instructions (2**shift
+    #: ns each) while a vCPU runs, and real time while it idles; TCG only
+    icount_shift: int | None = None
+
+
+@dataclass(frozen=True)
+class Clock:
+    """How the guest's clock runs, i.e. what a guest-measured time means.
+
+    "wall": the guest's clock follows the host's; times swing with the
+    host's load.  "icount": QEMU -icount shift=0,sleep=on: while the vCPU
+    runs, guest time advances 1 ns per instruction executed (a 1 GIPS CPU),
+    whatever the host's load; while it idles (e.g. waiting for a throttled
+    disk) it advances with the host's clock.  TCG and 1 vCPU only.
+    """
+    name: str
+    cpus: int
+    icount_shift: int | None
+
+    @property
+    def description(self) -> str:
+        if self.icount_shift is None:
+            return f"wall clock, {self.cpus} vCPUs"
+        return (f"QEMU -icount shift={self.icount_shift},sleep=on, {self.cpus} vCPU, TCG: busy "
+                f"time counts instructions ({2 ** self.icount_shift} ns each), idle time "
+                "(waiting for the throttled disks) runs on the host's clock")
+
+
+CLOCKS = {"wall": Clock("wall", 2, None), "icount": Clock("icount", 1, 0)}
+
+
+def clock(name: str) -> Clock:
+    try:
+        return CLOCKS[name]
+    except KeyError:
+        raise KztError(f"unknown clock '{name}'; choose one of: {', '.join(CLOCKS)}") from None
+
+
+def check_icount(req: BootRequest, accel: Accel) -> None:
+    """-icount runs under TCG only, and with one vCPU: with two, this
+    host's QEMU (7.2) hangs at "Booting SMP configuration"."""
+    if req.icount_shift is None:
+        return
+    if accel is not Accel.TCG:
+        raise KztError("an instruction-counted clock (-icount) needs TCG, not KVM",
+                       "use --accel tcg (or auto), or the wall clock (--clock wall)")
+    if req.cpus != 1:
+        raise KztError(f"an instruction-counted clock (-icount) needs 1 vCPU, not {req.cpus}",
+                       "QEMU's single-threaded TCG hangs bringing up a second vCPU under -icount; "
+                       "boot with --cpus 1")
+    if not 0 <= req.icount_shift <= 10:
+        raise KztError(f"icount shift {req.icount_shift} is out of range", "use 0..10")
 
 
 @dataclass
@@ -144,6 +196,9 @@ def vng_argv(layout: Layout, req: BootRequest, accel: Accel) -> list[str]:
                       f"throttling.iops-total={d.throttle.iops},"
                       f"throttling.bps-total={d.throttle.bps}",
                       "-device", f"virtio-blk-pci,drive=kztd{i},serial={d.name}"]
+    if req.icount_shift is not None:
+        check_icount(req, accel)
+        qemu_opts += ["-icount", f"shift={req.icount_shift},sleep=on"]
     qemu_opts += req.qemu_opts
     for r in req.rwdirs:
         argv += ["--rwdir", str(r.resolve())]
@@ -203,6 +258,8 @@ def probe_kvm(layout: Layout, image: Path, *, use_cache: bool) -> tuple[bool, st
 def resolve_accel(layout: Layout, req: BootRequest) -> Accel:
     if req.accel is Accel.TCG:
         return Accel.TCG
+    if req.icount_shift is not None and req.accel is Accel.AUTO:
+        return Accel.TCG    # -icount exists only under TCG: no probe
     ok, detail = probe_kvm(layout, req.image, use_cache=req.accel is Accel.AUTO)
     if ok:
         return Accel.KVM

@@ -19,7 +19,7 @@ from .build import require_image
 from .datafiles import DiskProfile
 from .errors import GuestError, KztError
 from .guest.schema import SchemaError
-from .guest.seam import DEFAULT_MEMORY, WorkJob, WorkResult, read
+from .guest.seam import DEFAULT_MEMORY, WALL_MARKS, WorkJob, WorkResult, read
 from .guest.seam import write as write_doc
 from .layout import Layout
 
@@ -55,6 +55,9 @@ class RunRequest:
     disk: str | None = None        # disk profile; None: the configuration's own, if any
     run_dir: Path | None = None    # None: a new build/runs/<id>-run
     echo: bool = True              # print the guest command's output
+    cpus: int = 2
+    #: QEMU -icount shift (the guest's clock counts instructions); None: wall clock
+    icount_shift: int | None = None
 
 
 @dataclass
@@ -68,6 +71,8 @@ class RunResult:
     disk: DiskProfile | None = None
     image: Path | None = None
     memory: str = ""
+    #: the workload's duration on the host's clock, from marks the guest wrote
+    wall_seconds: float | None = None
 
     @property
     def unavailable(self) -> str | None:
@@ -76,6 +81,22 @@ class RunResult:
 
 def load_workload(layout: Layout, name: str) -> tuple[Path, dict[str, Any]]:
     return datafiles.workload(layout.vm_tests / "workloads", name)
+
+
+def wall_seconds(run_dir: Path) -> float | None:
+    """The workload's duration on the host's clock.
+
+    The guest's own clock may count instructions (-icount), so it cannot
+    say how long a run took for the host.  The guest writes a mark file
+    into the run directory (shared over 9p) just before the workload starts
+    and one just after it ends; the host's file system stamps both with
+    the host's time.
+    """
+    try:
+        t0, t1 = ((run_dir / m).stat().st_mtime_ns for m in WALL_MARKS)
+    except OSError:
+        return None
+    return round((t1 - t0) / 1e9, 2) if t1 >= t0 else None
 
 
 def _result(path: Path) -> WorkResult | None:
@@ -103,6 +124,8 @@ def run_workload(layout: Layout, req: RunRequest, bins: Path | None = None) -> R
     run_dir.mkdir(parents=True, exist_ok=True)
     out = run_dir / "result.json"
     out.unlink(missing_ok=True)
+    for mark in WALL_MARKS:
+        (run_dir / mark).unlink(missing_ok=True)
     timeout = None
     if profile and profile.workload_timeout:
         timeout = max(profile.workload_timeout, float(wl["timeout_seconds"]))
@@ -114,13 +137,14 @@ def run_workload(layout: Layout, req: RunRequest, bins: Path | None = None) -> R
                 f"disk: {profile.name if profile else 'not throttled'})")
     res = guestjob.run(layout, guestjob.GuestJob(
         image=image, command=tuple(guestjob.guest_python(layout, "kzt.guest.work", job)),
-        run_dir=run_dir, memory=memory, cpus=2, append=config.append,
+        run_dir=run_dir, memory=memory, cpus=req.cpus, append=config.append,
         disks=tuple(wl.get("disks", [])),
         throttle=vm.Throttle(profile.iops, profile.bps) if profile else None,
         bins=bins, env=(("KZT_GUEST", "1"),), accel=req.accel, timeout=req.timeout,
-        echo=req.echo))
+        echo=req.echo, icount_shift=req.icount_shift))
     data = _result(out)
-    result = RunResult(wl, req.with_, res, data, run_dir, profile, image, memory)
+    result = RunResult(wl, req.with_, res, data, run_dir, profile, image, memory,
+                       wall_seconds(run_dir))
     if result.unavailable:
         raise Unavailable(result, result.unavailable)
     if data is not None and data.error:

@@ -141,6 +141,19 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
     ui.info("workloads: " + ", ".join(plan.workloads))
     run = runner or (lambda r: run_workload(layout, r, bins))
     accel = req.accel
+    clk = vm.clock(req.clock)
+    meta["clock"] = {"name": clk.name, "cpus": clk.cpus, "icount_shift": clk.icount_shift,
+                     "description": clk.description}
+    meta["guest_cpus"] = clk.cpus
+    meta["headline"] = {"metric": "seconds",
+                        "label": "workload time on the guest's clock" +
+                        (" (instruction-counted)" if clk.icount_shift is not None else ""),
+                        "clock": clk.description}
+    if clk.icount_shift is not None:
+        if accel is vm.Accel.KVM:
+            raise KztError("--clock icount runs under TCG; --accel kvm cannot count instructions",
+                           "use --accel auto or tcg, or --clock wall")
+        accel = vm.Accel.TCG
     if runner is None and accel is vm.Accel.AUTO:
         # probe once for the whole bench, not once per boot
         accel = vm.resolve_accel(layout, vm.BootRequest(image=image, accel=accel))
@@ -163,7 +176,7 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
                 rreq = RunRequest(p.workload, p.variant.config, req.base, req.flavour, accel,
                                   req.timeout, disk=p.variant.disk,
                                   run_dir=run_dir / run_dir_name(p),
-                                  echo=False)
+                                  echo=False, cpus=clk.cpus, icount_shift=clk.icount_shift)
                 try:
                     res = run(rreq)
                 except Unavailable as e:

@@ -47,6 +47,7 @@ class BenchRequest:
     flavour: str = "default"
     accel: vm.Accel = vm.Accel.AUTO
     timeout: float = 1800
+    clock: str = "icount"              # vm.CLOCKS
 
 
 @dataclass(frozen=True)

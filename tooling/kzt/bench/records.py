@@ -26,7 +26,8 @@ OK, FAILED, ERROR, UNAVAILABLE = "ok", "failed", "error", "unavailable"
 
 #: per-run figures that are aggregated: key -> (label, unit, lower is better)
 METRICS: dict[str, tuple[str, str, bool]] = {
-    "seconds": ("workload time", "s", True),
+    "seconds": ("workload time (guest clock)", "s", True),
+    "wall_seconds": ("workload time (host wall clock)", "s", True),
     "cpu_seconds": ("guest CPU busy", "s", True),
     "workload_cpu_seconds": ("workload CPU (rusage)", "s", True),
     "swap_pages": ("pswpin + pswpout", "pages", True),
@@ -227,6 +228,8 @@ def record(p: Planned, res: RunResult | None, *, started: float, why: str = "",
         if rec.status in (OK, FAILED, ERROR) and "seconds" in data:
             rec.metrics = metrics(data)
             rec.metrics["boot_seconds"] = rec.boot_seconds
+            if res.wall_seconds is not None:
+                rec.metrics["wall_seconds"] = res.wall_seconds
     return rec
 
 

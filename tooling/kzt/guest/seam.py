@@ -26,6 +26,9 @@ VERSION = 1
 #: the disks a workload can ask for (the serials the toolkit gives them)
 SWAP_DISK, EXT4_DISK = "kzt-swap", "kzt-ext4"
 DEFAULT_MEMORY = "384M"
+#: files the guest writes next to its result just before and just after
+#: the workload: their host-side mtimes give the host's wall time
+WALL_MARKS = ("workload-started.mark", "workload-ended.mark")
 
 PROGRAM = Record({"program": str, "args?": ListOf(str)})
 WORKLOAD = Record({

@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from . import lib as kg
 from .counters import cpu_busy, cpu_jiffies, density, pool_sample, pools, snapshot
-from .seam import VERSION, WorkJob, check_work_result, read
+from .seam import VERSION, WALL_MARKS, WorkJob, check_work_result, read
 
 UNAVAILABLE = 77
 SAMPLE_SECONDS = 2.0
@@ -263,12 +263,14 @@ def main(argv: list[str]) -> int:
     cpu0, ru0 = _cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
     sampler = Sampler(float(spec.get("sample_seconds", SAMPLE_SECONDS)))
     sampler.start()
+    (out.parent / WALL_MARKS[0]).write_text("start\n")
     t0 = time.monotonic()
     rc, stdouts = run_programs(argvs, float(config.get("workload_timeout_seconds")
                                             or spec.get("timeout_seconds", 900)),
                                in_turn=bool(spec.get("in_turn")))
     stdout = "".join(stdouts)
     seconds = time.monotonic() - t0
+    (out.parent / WALL_MARKS[1]).write_text("end\n")
     samples = sampler.stop()
     cpu1, ru1 = _cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
     phase("workload_done")
