@@ -22,7 +22,7 @@ from ..errors import GuestError, KztError
 from ..guest.lib import meminfo_kib
 from ..layout import Layout
 from ..workrun import RunRequest, RunResult, SetupFailed, Unavailable, load_workload, run_workload
-from . import report
+from . import cost, report
 from .plan import BenchRequest, Planned, make_plan
 from .records import ERROR, FAILED, OK, UNAVAILABLE, RunRecord, record
 
@@ -145,10 +145,12 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
     meta["clock"] = {"name": clk.name, "cpus": clk.cpus, "icount_shift": clk.icount_shift,
                      "description": clk.description}
     meta["guest_cpus"] = clk.cpus
-    meta["headline"] = {"metric": "seconds",
-                        "label": "workload time on the guest's clock" +
-                        (" (instruction-counted)" if clk.icount_shift is not None else ""),
-                        "clock": clk.description}
+    meta["headline"] = {"metric": cost.HEADLINE, "label": cost.HEADLINE_LABEL,
+                        "clock": clk.description,
+                        "definition": cost.DEFINITION}
+    if clk.icount_shift is None:
+        ui.warn("--clock wall: guest CPU time follows the host's load, so the headline "
+                "(modeled time) does too; use --clock icount to compare configurations")
     if clk.icount_shift is not None:
         if accel is vm.Accel.KVM:
             raise KztError("--clock icount runs under TCG; --accel kvm cannot count instructions",
@@ -185,7 +187,8 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
                 except SetupFailed as e:
                     res = e.result
                 rec = record(p, res, started=started, explain=vm.explain(res.boot, req.timeout)
-                             if not res.boot.ok else "", notes=data.console_notes)
+                             if not res.boot.ok else "", notes=data.console_notes,
+                             profile=data.disk_profile(p.variant.disk) if p.variant.disk else None)
                 if rec.accel:
                     state.meta.setdefault("accels", [])
                     if rec.accel not in state.meta["accels"]:

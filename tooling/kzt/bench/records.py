@@ -17,6 +17,8 @@ from typing import Any, Sequence
 from .. import vm
 from ..guest.counters import pools, ratio
 from ..workrun import RunResult
+from ..datafiles import DiskProfile
+from .cost import HEADLINE, HEADLINE_LABEL, modeled_seconds
 from .plan import Planned, Variant
 
 Record = dict[str, Any]
@@ -26,6 +28,7 @@ OK, FAILED, ERROR, UNAVAILABLE = "ok", "failed", "error", "unavailable"
 
 #: per-run figures that are aggregated: key -> (label, unit, lower is better)
 METRICS: dict[str, tuple[str, str, bool]] = {
+    HEADLINE: (HEADLINE_LABEL, "s", True),
     "seconds": ("workload time (guest clock)", "s", True),
     "wall_seconds": ("workload time (host wall clock)", "s", True),
     "cpu_seconds": ("guest CPU busy", "s", True),
@@ -45,7 +48,7 @@ METRICS: dict[str, tuple[str, str, bool]] = {
 #: below this much stored, a pool's density says nothing (e.g. zram's swap header page)
 MIN_DENSITY_BYTES = 2**20
 #: the figures shown as ratios to the baselines
-RATIO_METRICS = ("seconds", "cpu_seconds", "swap_pages", "disk_mib")
+RATIO_METRICS = (HEADLINE, "seconds", "wall_seconds", "cpu_seconds", "swap_pages", "disk_mib")
 
 
 def _delta(after: dict[str, Any], before: dict[str, Any], key: str) -> int:
@@ -204,7 +207,8 @@ class RunRecord:
 
 
 def record(p: Planned, res: RunResult | None, *, started: float, why: str = "",
-           explain: str = "", notes: dict[str, str] | None = None) -> RunRecord:
+           explain: str = "", notes: dict[str, str] | None = None,
+           profile: DiskProfile | None = None) -> RunRecord:
     rec = RunRecord(p.index, p.rep, p.variant.name, p.variant.config, p.variant.disk,
                     p.workload, time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)))
     if res is None:
@@ -230,6 +234,9 @@ def record(p: Planned, res: RunResult | None, *, started: float, why: str = "",
             rec.metrics["boot_seconds"] = rec.boot_seconds
             if res.wall_seconds is not None:
                 rec.metrics["wall_seconds"] = res.wall_seconds
+            modeled = modeled_seconds(rec.metrics, profile or res.disk)
+            if modeled is not None:
+                rec.metrics[HEADLINE] = modeled
     return rec
 
 

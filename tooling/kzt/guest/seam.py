@@ -35,6 +35,7 @@ WORKLOAD = Record({
     "name": str, "description": str, "memory": str, "timeout_seconds": float,
     "program?": str, "args?": ListOf(str), "programs?": ListOf(PROGRAM),
     "in_turn?": bool, "disks?": ListOf(str), "sample_seconds?": float,
+    "cgroup_memory_max?": str,
 })
 REQUIREMENT = Record({"path": str, "why?": str, "equals?": OneOf(str, int),
                       "absent?": bool, "missing_ok?": bool})
@@ -62,6 +63,7 @@ WORK_RESULT = Record({
     "rusage?": Record({"user_seconds": float, "system_seconds": float, "max_rss_kib": int}),
     "samples?": ListOf(MapOf(object)), "sample_seconds?": float, "phases?": MapOf(float),
     "guest_uptime?": float, "before?": SNAPSHOT, "during?": SNAPSHOT, "after?": SNAPSHOT,
+    "cgroup?": MapOf(object),
 })
 
 

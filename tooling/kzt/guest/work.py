@@ -147,14 +147,55 @@ class Sampler(threading.Thread):
 
 # ------------------------------------------------------------------- main
 
+def program(name: str) -> list[str]:
+    """A workload program: a built workload binary (memhog, filecheck), or
+    a module of this package run by this interpreter (kzt.guest.real, the
+    driver of real programs)."""
+    if name.startswith("kzt.guest."):
+        return [sys.executable, "-m", name]
+    return [str(kg.workload(name))]
+
+
 def programs(spec: dict[str, Any], mnt: str | None) -> list[list[str]]:
     """The argument lists the workload runs: its one `program` with `args`,
     or every entry of `programs` (started all at once, or one after the
     other when the workload says "in_turn")."""
     steps = spec.get("programs") or [{"program": spec["program"], "args": spec.get("args", [])}]
-    return [[str(kg.workload(st["program"])),
+    return [[*program(st["program"]),
              *(a.replace("{ext4_mount}", mnt or "/tmp") for a in st.get("args", []))]
             for st in steps]
+
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_NAME = "kzt-workload"
+
+
+def make_cgroup(memory_max: str) -> Path:
+    """A cgroup v2 for the workload's programs with memory.max set, as
+    zswap's own postings run their workloads: reclaim (and so swap)
+    happens inside the cgroup while the guest still has free memory."""
+    if not (CGROUP_ROOT / "cgroup.controllers").exists():
+        kg.run([kg.tool("mount"), "-t", "cgroup2", "none", str(CGROUP_ROOT)])
+    controllers = (CGROUP_ROOT / "cgroup.controllers").read_text().split()
+    if "memory" not in controllers:
+        raise kg.GuestEnvError("the kernel has no memory controller (CONFIG_MEMCG); "
+                               f"cgroup.controllers: {' '.join(controllers) or '-'}")
+    kg.write_sysfs(CGROUP_ROOT / "cgroup.subtree_control", "+memory")
+    cg = CGROUP_ROOT / CGROUP_NAME
+    cg.mkdir(exist_ok=True)
+    kg.write_sysfs(cg / "memory.max", memory_max)
+    return cg
+
+
+def cgroup_stats(cg: Path) -> dict[str, Any]:
+    """What the cgroup went through: its memory.events and peak-ish figures."""
+    out: dict[str, Any] = {"path": str(cg), "memory.max": (cg / "memory.max").read_text().strip()}
+    for name in ("memory.events", "memory.stat"):
+        f = cg / name
+        if f.exists():
+            out[name] = {k: int(v) for k, v in (ln.split() for ln in f.read_text().splitlines())
+                         if v.isdigit()}
+    return out
 
 
 def combine(summaries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -179,11 +220,22 @@ def _places(summary: dict[str, Any]) -> list[str]:
 
 
 def run_programs(argvs: list[list[str]], timeout: float,
-                 in_turn: bool = False) -> tuple[int, list[str]]:
+                 in_turn: bool = False, cgroup: Path | None = None) -> tuple[int, list[str]]:
     """Run the programs all at once (or, in_turn, one after the other)
     under one deadline; the exit status is the first non-zero one (124
     when the deadline passed: every program still running is killed, and
-    those not started yet never start)."""
+    those not started yet never start).  With a cgroup, each program joins
+    it before it executes."""
+    procs_file = str(cgroup / "cgroup.procs") if cgroup else None
+
+    def join_cgroup() -> None:
+        # runs in the child between fork and exec: raw system calls only
+        if procs_file is not None:
+            fd = os.open(procs_file, os.O_WRONLY)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
     outs = [tempfile.TemporaryFile(mode="w+") for _ in argvs]
     deadline = time.monotonic() + timeout
     procs: list[subprocess.Popen[str]] = []
@@ -197,7 +249,8 @@ def run_programs(argvs: list[list[str]], timeout: float,
     for argv, f in zip(argvs, outs):
         if codes and codes[-1] == 124:
             break
-        procs.append(subprocess.Popen(argv, stdout=f, text=True))
+        procs.append(subprocess.Popen(argv, stdout=f, text=True,
+                                      preexec_fn=join_cgroup if procs_file else None))
         if in_turn:
             wait(procs[-1])
     if not in_turn:
@@ -256,6 +309,15 @@ def main(argv: list[str]) -> int:
             print(f"kzt: {why}", file=sys.stderr)
             out.write_text(json.dumps({**head, "error": why}) + "\n")
             return 2
+    cgroup = None
+    if spec.get("cgroup_memory_max"):
+        try:
+            cgroup = make_cgroup(str(spec["cgroup_memory_max"]))
+        except (OSError, kg.GuestEnvError) as e:
+            why = f"the workload's memory cgroup could not be made: {e}"
+            print(f"kzt: {why}", file=sys.stderr)
+            out.write_text(json.dumps({**head, "error": why}) + "\n")
+            return 2
     phase("set_up")
     argvs = programs(spec, mnt)
     kg.drop_caches()  # every configuration starts from the same empty page cache
@@ -267,7 +329,7 @@ def main(argv: list[str]) -> int:
     t0 = time.monotonic()
     rc, stdouts = run_programs(argvs, float(config.get("workload_timeout_seconds")
                                             or spec.get("timeout_seconds", 900)),
-                               in_turn=bool(spec.get("in_turn")))
+                               in_turn=bool(spec.get("in_turn")), cgroup=cgroup)
     stdout = "".join(stdouts)
     seconds = time.monotonic() - t0
     (out.parent / WALL_MARKS[1]).write_text("end\n")
@@ -275,6 +337,7 @@ def main(argv: list[str]) -> int:
     cpu1, ru1 = _cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
     phase("workload_done")
     during = snapshot()
+    cg_stats = cgroup_stats(cgroup) if cgroup else None
     if mnt:
         kg.umount(mnt)
     for td in reversed(teardowns):
@@ -296,6 +359,8 @@ def main(argv: list[str]) -> int:
               "samples": samples, "sample_seconds": sampler.interval,
               "phases": phases, "guest_uptime": float(Path("/proc/uptime").read_text().split()[0]),
               "before": before, "during": during, "after": after}
+    if cg_stats is not None:
+        result["cgroup"] = cg_stats
     check_work_result(result, "kzt.guest.work's result")
     out.write_text(json.dumps(result, indent=1) + "\n")
     return rc
