@@ -14,13 +14,13 @@ def test_many_small_requests_cost_their_iops() -> None:
 
 
 def test_few_large_requests_cost_their_bytes() -> None:
-    # 12040 requests of 56 KiB on average: the bandwidth decides
-    assert disk_seconds(12040, 659.55 * 2**20, SSD) == 659.55 * 2**20 / 100_000_000
+    # 6000 requests of 112 KiB on average: the bandwidth decides
+    assert disk_seconds(6000, 659.55 * 2**20, SSD) == 659.55 * 2**20 / 100_000_000
 
 
 def test_modeled_time_adds_cpu_and_disk() -> None:
     m = {"cpu_seconds": 3.13, "disk_ios": 12040.0, "disk_mib": 659.55}
-    assert modeled_seconds(m, SSD) == round(3.13 + 659.55 * 2**20 / 1e8, 3)
+    assert modeled_seconds(m, SSD) == round(3.13 + 12040 / 1500, 3)
 
 
 def test_no_model_without_its_inputs() -> None:
