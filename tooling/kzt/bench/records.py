@@ -186,6 +186,8 @@ class RunRecord:
     metrics: dict[str, float] | None = None
     #: the host's 1-minute load before and after the run
     host_load: list[float] | None = None
+    #: the budgets and compressors the guest read back before the workload
+    pinned: dict[str, str] | None = None
 
     def to_json(self) -> Record:
         """The run as bench.json keeps it (what aggregate() and the report read)."""
@@ -203,6 +205,8 @@ class RunRecord:
             rec["metrics"] = self.metrics
         if self.host_load is not None:
             rec["host_load"] = self.host_load
+        if self.pinned is not None:
+            rec["pinned"] = self.pinned
         return rec
 
 
@@ -229,6 +233,8 @@ def record(p: Planned, res: RunResult | None, *, started: float, why: str = "",
         rec.has_result = True
         rec.kernel = res.data.snapshot("during").get("uname") or res.data.uname
         rec.mismatches = res.data.summary.get("mismatches")
+        if isinstance(data.get("pinned"), dict):
+            rec.pinned = {str(k): str(v) for k, v in data["pinned"].items()}
         if rec.status in (OK, FAILED, ERROR) and "seconds" in data:
             rec.metrics = metrics(data)
             rec.metrics["boot_seconds"] = rec.boot_seconds

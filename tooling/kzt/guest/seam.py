@@ -63,7 +63,7 @@ WORK_RESULT = Record({
     "rusage?": Record({"user_seconds": float, "system_seconds": float, "max_rss_kib": int}),
     "samples?": ListOf(MapOf(object)), "sample_seconds?": float, "phases?": MapOf(float),
     "guest_uptime?": float, "before?": SNAPSHOT, "during?": SNAPSHOT, "after?": SNAPSHOT,
-    "cgroup?": MapOf(object),
+    "cgroup?": MapOf(object), "pinned?": MapOf(str),
 })
 
 

@@ -62,6 +62,17 @@ def unmet(requires: list[dict[str, Any]]) -> str | None:
     return None
 
 
+def verified(requires: list[dict[str, Any]]) -> dict[str, str]:
+    """What the guest read for each requirement with a value: the pinned
+    budgets and compressors, as the run saw them."""
+    out: dict[str, str] = {}
+    for r in requires:
+        p = Path(r["path"])
+        if "equals" in r and p.exists():
+            out[str(p)] = p.read_text().strip()
+    return out
+
+
 # ----------------------------------------------------------- set-up steps
 
 def _mem_total_bytes() -> int:
@@ -80,6 +91,18 @@ def setup_zram_swap(step: dict[str, Any]) -> Teardown:
         kg.write_sysfs(dev / "mem_limit", str(ram * int(step["mem_limit_percent"]) // 100))
     size = ram * int(step.get("disksize_percent", 50)) // 100
     kg.write_sysfs(dev / "disksize", str(size // 4096 * 4096))
+    # the budget and the compressor are what the bench compares under:
+    # read them back rather than trust the writes
+    if "mem_limit_percent" in step:
+        want = ram * int(step["mem_limit_percent"]) // 100
+        got = int((dev / "mm_stat").read_text().split()[3])
+        if got != want:
+            raise kg.GuestEnvError(f"{dev.name}: mem_limit is {got}, not the {want} written")
+    if "comp_algorithm" in step:
+        algo = (dev / "comp_algorithm").read_text()
+        if f"[{step['comp_algorithm']}]" not in algo:
+            raise kg.GuestEnvError(f"{dev.name}: comp_algorithm is '{algo.strip()}', "
+                                   f"not [{step['comp_algorithm']}]")
     path = f"/dev/{dev.name}"
     kg.run([kg.tool("mkswap"), "-f", path])
     kg.run([kg.tool("swapon"), "-p", str(int(step.get("priority", 100))), path])
@@ -318,6 +341,11 @@ def main(argv: list[str]) -> int:
             print(f"kzt: {why}", file=sys.stderr)
             out.write_text(json.dumps({**head, "error": why}) + "\n")
             return 2
+    pinned = verified(list(config.get("requires", [])))
+    for zram in sorted(Path("/sys/block").glob("zram*")):
+        if (zram / "disksize").exists() and (zram / "disksize").read_text().strip() != "0":
+            pinned[f"{zram / 'mm_stat'}:mem_limit"] = (zram / "mm_stat").read_text().split()[3]
+            pinned[str(zram / "comp_algorithm")] = (zram / "comp_algorithm").read_text().strip()
     phase("set_up")
     argvs = programs(spec, mnt)
     kg.drop_caches()  # every configuration starts from the same empty page cache
@@ -358,7 +386,7 @@ def main(argv: list[str]) -> int:
                          "max_rss_kib": ru1.ru_maxrss},
               "samples": samples, "sample_seconds": sampler.interval,
               "phases": phases, "guest_uptime": float(Path("/proc/uptime").read_text().split()[0]),
-              "before": before, "during": during, "after": after}
+              "before": before, "during": during, "after": after, "pinned": pinned}
     if cg_stats is not None:
         result["cgroup"] = cg_stats
     check_work_result(result, "kzt.guest.work's result")
