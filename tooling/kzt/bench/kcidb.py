@@ -67,7 +67,7 @@ def export(doc: dict[str, Any]) -> dict[str, Any]:
                                 "git_commit_name": toolkit, "valid": True,
                                 "misc": {"base": meta.get("base")}}
     build: dict[str, Any] = {"id": build_id, "checkout_id": checkout_id, "origin": ORIGIN,
-                             "architecture": "x86_64", "config_name": str(meta.get("flavour")),
+                             "architecture": "x86_64", "config_name": str(meta.get("flavour") or "default"),
                              "valid": True,
                              "misc": {"image": prov.get("image") or meta.get("image"),
                                       "image_sha256": prov.get("image_sha256"),
@@ -106,8 +106,18 @@ def export(doc: dict[str, Any]) -> dict[str, Any]:
                           "number": number, **({"start_time": started} if started else {}),
                           "misc": {"label": label, "lower_is_better": lower,
                                    "index": r["index"], "block": r.get("block")}})
-    return {"version": dict(VERSION), "checkouts": [checkout], "builds": [build],
-            "tests": tests}
+    out: dict[str, Any] = _no_nulls({"version": dict(VERSION), "checkouts": [checkout],
+                                     "builds": [build], "tests": tests})
+    return out
+
+
+def _no_nulls(x: Any) -> Any:
+    """KCIDB allows no null property: a missing figure is left out."""
+    if isinstance(x, dict):
+        return {k: _no_nulls(v) for k, v in x.items() if v is not None}
+    if isinstance(x, list):
+        return [_no_nulls(v) for v in x if v is not None]
+    return x
 
 
 def write(run_dir: Path, doc: dict[str, Any], out: Path | None = None) -> Path:

@@ -115,8 +115,14 @@ def plan_of(layout: Layout, req: BenchRequest,
                        "blocks in the same order",
                        f"e.g. kzt bench --seed 1 --shard {req.shard} on every machine, the "
                        "same seed for all shards")
-    return make_plan(req, data or datafiles.bench(), datafiles.configs(),
+    plan = make_plan(req, data or datafiles.bench(), datafiles.configs(),
                      datafiles.workload_names(layout.vm_tests / "workloads"))
+    if req.shard is not None and not plan.runs(req.shard):
+        nb = len(plan.blocks())
+        raise KztError(f"shard {req.shard} has no block to run: the plan has {nb} block(s) "
+                       f"({plan.reps} rep(s) x {len(plan.workloads)} workload(s))",
+                       f"use at most {nb} shard(s), or more --reps or workloads")
+    return plan
 
 
 def _resumed(req: BenchRequest) -> dict[str, Any] | None:

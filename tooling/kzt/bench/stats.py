@@ -15,6 +15,7 @@ that every block (or all but an outlier) agreed.
 """
 from __future__ import annotations
 
+import functools
 import math
 import random
 from dataclasses import dataclass
@@ -37,7 +38,15 @@ def median(xs: Sequence[float]) -> float:
 
 def bootstrap_ci(xs: Sequence[float], seed: str, resamples: int = RESAMPLES,
                  level: float = LEVEL) -> tuple[float, float]:
-    """Percentile-bootstrap interval of the median of xs."""
+    """Percentile-bootstrap interval of the median of xs (the report is
+    written again after every run of a bench: an unchanged cell's interval
+    is remembered, not drawn again)."""
+    return _bootstrap(tuple(xs), seed, resamples, level)
+
+
+@functools.lru_cache(maxsize=4096)
+def _bootstrap(xs: tuple[float, ...], seed: str, resamples: int,
+               level: float) -> tuple[float, float]:
     n = len(xs)
     if n == 0:
         raise ValueError("bootstrap of nothing")
