@@ -181,6 +181,9 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
         "machine": machine(), "toolkit": prov.get("toolkit", ""), "provenance": prov,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "finished": None,
         "interrupted": None, "planned_runs": len(planned),
+        #: every block of the whole plan (also those of other shards) and its order
+        "blocks": [{"block": b.id, "rep": b.rep, "workload": b.workload,
+                    "order": [v.name for v in b.order]} for b in plan.blocks()],
         "clock": {"name": clk.name, "cpus": clk.cpus, "icount_shift": clk.icount_shift,
                   "description": clk.description},
         "headline": {"metric": cost.HEADLINE, "label": cost.HEADLINE_LABEL,

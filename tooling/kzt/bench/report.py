@@ -249,13 +249,19 @@ def summary_rows(doc: dict[str, Any]) -> list[tuple[str, ...]]:
         r = c["ratios"]
         rows.append((c["workload"], c["variant"], _status_text(c),
                      _fmt_num(c["stats"].get(h), 1),
-                     *(_fmt_cmp(r.get(label, {}).get(h)) for label in _baselines(doc)),
+                     *(_vs(r.get(label), h) for label in _baselines(doc)),
                      _fmt_num(c["stats"].get("wall_seconds"), 1),
-                     *(_fmt_cmp(r.get(label, {}).get("wall_seconds")) for label in _baselines(doc)),
+                     *(_vs(r.get(label), "wall_seconds") for label in _baselines(doc)),
                      _fmt_num(c["stats"].get("cpu_seconds")),
                      _fmt_num(c["stats"].get("disk_mib")),
                      _fmt_num(c["stats"].get("density"), 2)))
     return rows
+
+
+def _vs(entry: dict[str, Any] | None, metric: str) -> str:
+    if entry and entry.get("is_baseline"):
+        return "(baseline)"
+    return _fmt_cmp((entry or {}).get(metric))
 
 
 def _status_text(c: dict[str, Any]) -> str:
