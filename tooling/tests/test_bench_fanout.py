@@ -483,3 +483,29 @@ def test_kcidb_export(fake_layout: Layout, tmp_path: Path, monkeypatch: pytest.M
     out = tmp_path / "k.json"
     assert cli.main(["bench", "export", "--kcidb", str(d), "--out", str(out)]) == 0
     assert json.loads(out.read_text()) == doc
+
+
+def test_a_bench_interrupted_during_a_rerun_still_owes_it(fake_layout: Layout) -> None:
+    data = spec(reps=1, workloads=("w1",))
+    calls: list[str] = []
+
+    def runner(req: workrun.RunRequest) -> workrun.RunResult:
+        assert req.run_dir is not None
+        calls.append(req.run_dir.name)
+        if len(calls) == 1:
+            return workrun.RunResult({"name": req.workload}, req.with_, vm.BootResult(
+                vm.BootStatus.NO_BOOT, None, vm.Accel.TCG, 3.0, None, ""), None, req.run_dir)
+        if len(calls) == 4:                  # the rerun
+            raise KeyboardInterrupt
+        return Synthetic()(req)
+    with pytest.raises(KeyboardInterrupt):
+        run(fake_layout, BenchRequest(seed=2), runner, data)
+    d = (fake_layout.runs / "latest-bench").resolve()
+    doc = json.loads((d / "bench.json").read_text())
+    assert not any(r.get("superseded") for r in doc["runs"])    # nothing replaced it yet
+    again = Synthetic()
+    state = loop.run_bench(fake_layout, BenchRequest(resume=d), runner=again, data=data)
+    assert again.calls == [1]
+    assert [(r.index, r.attempt, r.superseded) for r in state.records] == [
+        (1, 1, True), (2, 1, False), (3, 1, False), (1, 2, False)]
+    check_kcidb(json.loads((d / "kcidb.json").read_text()))

@@ -313,9 +313,11 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
         for first in reruns:
             ui.warn(f"run {first.index} {first.variant} x {first.workload} was spoiled by the "
                     f"infrastructure ({first.infra.splitlines()[0]}): running it again")
-            first.superseded = True
-            keep(one(by_index[first.index], 2, n))
+            second = one(by_index[first.index], 2, n)
             n += 1
+            # only now: a bench interrupted during the rerun still owes it
+            first.superseded = True
+            keep(second)
     except KeyboardInterrupt:
         state.meta["interrupted"] = "interrupted (Ctrl-C)"
         ui.warn(f"bench interrupted after {len(state.records)} of {len(planned)} runs; "
