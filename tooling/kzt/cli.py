@@ -657,8 +657,9 @@ def parser() -> argparse.ArgumentParser:
                    help="wall: 2 vCPUs, the guest's clock follows the host's; icount: 1 vCPU "
                         "under TCG with QEMU -icount, busy time counted in instructions (what "
                         "kzt bench measures)")
-    p = add("bench", cmd_bench, "every configuration x every bench workload, N interleaved "
-            "repetitions; report.html + report.json in build/runs/<id>-bench")
+    p = add("bench", cmd_bench, "every configuration x every bench workload, N repetitions in "
+            "blocks of a seeded order; paired verdicts in report.html + report.json "
+            "(build/runs/<id>-bench)")
     _kernel_and_accel_args(p)
     p.add_argument("--quick", action="store_true", help="the quick subset of data/bench.json")
     p.add_argument("--reps", type=count(1), help="repetitions (default: from data/bench.json)")

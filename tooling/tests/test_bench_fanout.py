@@ -509,3 +509,61 @@ def test_a_bench_interrupted_during_a_rerun_still_owes_it(fake_layout: Layout) -
     assert [(r.index, r.attempt, r.superseded) for r in state.records] == [
         (1, 1, True), (2, 1, False), (3, 1, False), (1, 2, False)]
     check_kcidb(json.loads((d / "kcidb.json").read_text()))
+
+
+def test_colours_follow_the_verdict_not_the_size_of_a_ratio(tmp_path: Path) -> None:
+    from kzt.bench import report
+    runs: list[dict[str, Any]] = []
+    # kztmem: 20% faster on the median, but one block says 30% slower: inconclusive;
+    # zswap: 3% faster in every block: a win
+    plain = [100.0, 100.0, 100.0, 100.0, 100.0]
+    kzt = [80.0, 70.0, 130.0, 80.0, 85.0]
+    zsw = [97.0, 96.5, 97.5, 97.0, 96.8]
+    for rep in range(5):
+        for v, secs in (("none@ssd", plain), ("kztmem@ssd", kzt), ("zswap@ssd", zsw)):
+            runs.append({"index": len(runs) + 1, "rep": rep + 1, "block": rep + 1, "variant": v,
+                         "config": v.split("@")[0], "disk": "ssd", "workload": "w",
+                         "status": OK, "reason": "", "metrics": {"seconds": secs[rep]}})
+    meta = {"mode": "full", "reps": 5, "seed": 1, "variants": ["none@ssd", "kztmem@ssd", "zswap@ssd"],
+            "workloads": {"w": {"memory": "256M", "description": "w", "commands": ["memhog"],
+                                "disks": []}},
+            "baselines": {"plain": "none"}, "disk_profiles": {}, "configs": {},
+            "image": "/bz", "base": "6.1", "flavour": "default", "accel_requested": "tcg",
+            "guest_cpus": 1, "machine": loop.machine(), "toolkit": "", "started": "now",
+            "finished": "later", "interrupted": None, "planned_runs": 15, "accels": ["tcg"],
+            "headline": {"metric": "seconds", "label": "guest time", "clock": "icount"}}
+    _, hpath = report.write(tmp_path, {"meta": meta, "plan": [], "runs": runs})
+    rep = json.loads((tmp_path / "report.json").read_text())
+    by = {c["variant"]: c["ratios"]["plain"]["seconds"] for c in rep["cells"]}
+    assert by["kztmem@ssd"]["median"] == pytest.approx(0.8)
+    assert by["kztmem@ssd"]["verdict"] == "inconclusive"
+    assert by["zswap@ssd"]["median"] == pytest.approx(0.97)
+    assert by["zswap@ssd"]["verdict"] == "win"
+    html = hpath.read_text()
+    assert re.search(r'<span class="inconclusive"[^>]*>0\.80×', html)
+    assert re.search(r'<span class="win"[^>]*>0\.97×', html)
+    assert 'class="better"' not in html and 'class="same"' not in html
+    rows = report.summary_rows({"meta": meta, "plan": [], "runs": runs})
+    assert any("0.80x" in x and x.endswith("inconclusive") for r in rows for x in r)
+    assert "\033[32;1mwin" in loop.colour_verdicts("0.97x [0.96-0.98] win")
+
+
+def test_kernel_benches_the_given_image(fake_layout: Layout, tmp_path: Path) -> None:
+    image = tmp_path / "old-bzImage"
+    image.write_bytes(b"an older kernel")
+    seen: list[Path | None] = []
+
+    def runner(req: workrun.RunRequest) -> workrun.RunResult:
+        seen.append(req.kernel)
+        return Synthetic()(req)
+    data = spec(reps=1, workloads=("w1",))
+    state = loop.run_bench(fake_layout, BenchRequest(seed=1, kernel=image), runner=runner,
+                           data=data)
+    assert seen == [image.resolve()] * 3
+    prov = state.meta["provenance"]
+    assert prov["image"] == str(image.resolve())
+    import hashlib
+    assert prov["image_sha256"] == hashlib.sha256(b"an older kernel").hexdigest()
+    with pytest.raises(KztError, match="--kernel .*no such file"):
+        loop.run_bench(fake_layout, BenchRequest(seed=1, kernel=tmp_path / "nope"),
+                       runner=runner, data=data)
