@@ -258,6 +258,10 @@ def test_recorded_runs_sharded_and_merged_give_the_same_cells(fake_layout: Layou
     assert k["ratios"]["plain"]["seconds"]["verdict"] == "loss"
     assert k["ratios"]["plain"]["wall_seconds"]["median"] == pytest.approx(
         (37.04 / 27.88 + 52.07 / 34.65) / 2, rel=1e-3)
+    # the headline the bench names is compared the same way
+    headline = doc["meta"]["headline"]["metric"]
+    assert k["ratios"]["plain"][headline]["n"] == 2
+    assert k["ratios"]["plain"][headline]["median"] is not None
     # zswap is a baseline the bench did not run: nothing to compare with
     assert k["ratios"]["zswap"]["seconds"]["median"] is None
     assert (merged / "report.html").exists() and (merged / "kcidb.json").exists()
