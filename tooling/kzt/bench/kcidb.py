@@ -17,6 +17,7 @@ Everything else (repetition, block, seed, clock, host load) goes into
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import datetime
@@ -50,9 +51,14 @@ def _time(text: str | None) -> str | None:
 
 
 def bench_id(meta: dict[str, Any]) -> str:
-    """What the ids of one bench share: its seed and its image."""
-    image = str((meta.get("provenance") or {}).get("image_sha256") or "noimage")[:16]
-    return f"{image}-s{meta.get('seed', 0)}"
+    """What the ids of one bench share: its image and its seed (the shards
+    of one plan share them too, so a merge keeps every id).  A bench
+    recorded before either was kept is named by its start and image path."""
+    image = (meta.get("provenance") or {}).get("image_sha256")
+    if image and meta.get("seed") is not None:
+        return f"{str(image)[:16]}-s{meta['seed']}"
+    old = f"{meta.get('started')}|{meta.get('image')}".encode()
+    return "legacy-" + hashlib.sha256(old).hexdigest()[:16]
 
 
 def export(doc: dict[str, Any]) -> dict[str, Any]:
