@@ -7,7 +7,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import ui
 from .errors import KztError
@@ -478,17 +478,56 @@ def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
     return 0
 
 
+if TYPE_CHECKING:
+    from .bench.plan import Shard
+
+
+def shard(text: str) -> Shard:
+    """--shard K/N, checked (1 <= K <= N)."""
+    from .bench.plan import Shard
+    try:
+        return Shard.parse(text)
+    except KztError as e:
+        raise argparse.ArgumentTypeError(str(e).splitlines()[0]) from None
+
+
 def cmd_bench(a: argparse.Namespace, layout: Layout) -> int:
     from . import vm
-    from .bench.loop import main
+    from .bench.loop import main, print_plan
     from .bench.plan import BenchRequest
 
     def words(s: str | None) -> tuple[str, ...]:
         return tuple(w for w in (s or "").split(",") if w)
-    return main(layout, BenchRequest(a.quick, a.reps, words(a.configs), words(a.workloads),
-                                     a.base, a.flavour, vm.Accel(a.accel), a.timeout,
-                                     clock=a.clock),
-                Path(a.render) if a.render else None)
+    if a.json and not a.plan:
+        raise KztError("--json goes with --plan (a bench's results are in its report.json)",
+                       "kzt bench --plan --json")
+    req = BenchRequest(a.quick, a.reps, words(a.configs), words(a.workloads),
+                       a.base, a.flavour, vm.Accel(a.accel), a.timeout, clock=a.clock,
+                       seed=a.seed, shard=a.shard, kernel=Path(a.kernel) if a.kernel else None,
+                       resume=Path(a.resume) if a.resume else None)
+    if a.plan:
+        return print_plan(layout, req, a.json)
+    return main(layout, req, Path(a.render) if a.render else None)
+
+
+def cmd_bench_merge(a: argparse.Namespace, layout: Layout) -> int:
+    from . import guestjob
+    from .bench.loop import print_summary
+    from .bench.merge import merge
+    out = Path(a.out) if a.out else guestjob.new_run(layout, "bench-merged")
+    doc = merge([Path(d) for d in a.dirs], out)
+    ui.step(f"merged {len(a.dirs)} director(ies) into {out}: bench.json, report.html, "
+            "report.json, kcidb.json")
+    return print_summary(doc)
+
+
+def cmd_bench_export(a: argparse.Namespace, layout: Layout) -> int:
+    from .bench import kcidb
+    from .bench.merge import load
+    d = Path(a.kcidb)
+    path = kcidb.write(d, load(d), Path(a.out) if a.out else None)
+    ui.step(f"KCIDB v{kcidb.VERSION['major']}.{kcidb.VERSION['minor']} document: {path}")
+    return 0
 
 
 def cmd_up(a: argparse.Namespace, layout: Layout) -> int:
@@ -618,8 +657,9 @@ def parser() -> argparse.ArgumentParser:
                    help="wall: 2 vCPUs, the guest's clock follows the host's; icount: 1 vCPU "
                         "under TCG with QEMU -icount, busy time counted in instructions (what "
                         "kzt bench measures)")
-    p = add("bench", cmd_bench, "every configuration x every bench workload, N interleaved "
-            "repetitions; report.html + report.json in build/runs/<id>-bench")
+    p = add("bench", cmd_bench, "every configuration x every bench workload, N repetitions in "
+            "blocks of a seeded order; paired verdicts in report.html + report.json "
+            "(build/runs/<id>-bench)")
     _kernel_and_accel_args(p)
     p.add_argument("--quick", action="store_true", help="the quick subset of data/bench.json")
     p.add_argument("--reps", type=count(1), help="repetitions (default: from data/bench.json)")
@@ -631,6 +671,32 @@ def parser() -> argparse.ArgumentParser:
                         "time counts instructions and host load cannot skew it; wall: 2 vCPUs, "
                         "KVM if it works, times on the host's clock")
     p.add_argument("--render", metavar="RUN_DIR", help="only render the report of a bench directory again")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the blocks' run orders (default: a random one, recorded); "
+                        "every shard of a bench needs the same")
+    p.add_argument("--shard", type=shard, default=None, metavar="K/N",
+                   help="run only the blocks of shard K of N (block b is shard (b-1) mod N + 1)")
+    p.add_argument("--kernel", metavar="IMAGE", help="bench this bzImage instead of the build's")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue the interrupted bench in DIR (same options; skips finished runs)")
+    p.add_argument("--plan", action="store_true",
+                   help="print the plan (blocks, their order, shards) and run nothing")
+    p.add_argument("--json", action="store_true", help="with --plan: the plan as JSON on stdout")
+    bsub = p.add_subparsers(dest="bench_command", metavar="{merge,export}")
+    m = bsub.add_parser("merge", help="merge the shards of one plan into one bench directory",
+                        description="check that the directories are shards of one plan (same "
+                                    "seed, variants, workloads, reps, clock, image) and write one "
+                                    "bench.json, report and kcidb.json")
+    m.set_defaults(func=cmd_bench_merge)
+    m.add_argument("dirs", nargs="+", metavar="DIR", help="bench directories (one per shard)")
+    m.add_argument("--out", metavar="DIR", help="where to write (default: build/runs/<id>-bench-merged)")
+    e = bsub.add_parser("export", help="a bench directory's runs as a KCIDB v4 JSON document",
+                        description="write the runs of a bench directory in KCIDB's I/O schema "
+                                    "(v4.5): one test per run with its status, one per figure "
+                                    "with its number")
+    e.set_defaults(func=cmd_bench_export)
+    e.add_argument("--kcidb", metavar="DIR", required=True, help="the bench directory")
+    e.add_argument("--out", metavar="FILE", help="where to write (default: DIR/kcidb.json)")
     p = add("up", cmd_up, "set up, prepare, configure, build, boot, run the default workload")
     _base_arg(p)
     _accel_arg(p)

@@ -58,6 +58,8 @@ class RunRequest:
     cpus: int = 2
     #: QEMU -icount shift (the guest's clock counts instructions); None: wall clock
     icount_shift: int | None = None
+    #: boot this image instead of the build's (kzt bench --kernel)
+    kernel: Path | None = None
 
 
 @dataclass
@@ -114,7 +116,7 @@ def _result(path: Path) -> WorkResult | None:
 def run_workload(layout: Layout, req: RunRequest, bins: Path | None = None) -> RunResult:
     """Boot once and run the workload; raises Unavailable if the guest's
     kernel cannot run the configuration, SetupFailed if its set-up failed."""
-    image = require_image(layout, req.base, req.flavour)
+    image = req.kernel or require_image(layout, req.base, req.flavour)
     _, wl = load_workload(layout, req.workload)
     config = datafiles.config(req.with_)
     profile_name = req.disk or config.disk

@@ -69,9 +69,10 @@ def boot(status: vm.BootStatus = vm.BootStatus.OK, code: int | None = 0) -> vm.B
 
 
 def run_record(variant: str, workload: str, status: str = OK, seconds: float = 10.0,
-               index: int = 1, **m: float) -> dict[str, Any]:
+               index: int = 1, rep: int = 1, **m: float) -> dict[str, Any]:
     config, _, disk = variant.partition("@")
-    rec: dict[str, Any] = {"index": index, "rep": 1, "variant": variant, "config": config,
+    rec: dict[str, Any] = {"index": index, "rep": rep, "block": rep, "variant": variant,
+                           "config": config,
                            "disk": disk or None, "workload": workload, "status": status,
                            "reason": "" if status == OK else f"{status} reason"}
     if status != UNAVAILABLE:
@@ -136,13 +137,25 @@ def test_plan_refuses_bad_input(req: BenchRequest, words: list[str]) -> None:
         assert w in text
 
 
-def test_runs_are_interleaved() -> None:
-    plan = Plan((Variant("a"), Variant("b"), Variant("c")), ("x", "y"), 2, "full")
-    order = [(p.rep, p.workload, p.variant.name) for p in plan.runs()]
-    assert order[:6] == [(1, "x", "a"), (1, "x", "b"), (1, "x", "c"),
-                         (1, "y", "a"), (1, "y", "b"), (1, "y", "c")]
-    assert order[6:9] == [(2, "x", "a"), (2, "x", "b"), (2, "x", "c")]
-    assert [p.index for p in plan.runs()] == list(range(1, 13))
+def test_runs_come_in_blocks_in_a_seeded_order() -> None:
+    abc = (Variant("a"), Variant("b"), Variant("c"), Variant("d"))
+    plan = Plan(abc, ("x", "y"), 3, "full", seed=11)
+    runs = plan.runs()
+    assert [p.index for p in runs] == list(range(1, 25))
+    # a block is one repetition of one workload: every variant once
+    for b in range(1, 7):
+        inb = [p for p in runs if p.block == b]
+        assert sorted(p.variant.name for p in inb) == ["a", "b", "c", "d"]
+        assert len({(p.rep, p.workload) for p in inb}) == 1
+    assert [(p.rep, p.workload) for p in runs[::4]] == [(1, "x"), (1, "y"), (2, "x"), (2, "y"),
+                                                         (3, "x"), (3, "y")]
+    # the same seed gives the same order; the orders are shuffled, not all alike
+    assert [p.variant for p in Plan(abc, ("x", "y"), 3, "full", seed=11).runs()] == \
+        [p.variant for p in runs]
+    orders = {tuple(v.name for v in b.order) for b in plan.blocks()}
+    assert len(orders) > 1
+    other = Plan(abc, ("x", "y"), 3, "full", seed=12).runs()
+    assert [p.variant for p in other] != [p.variant for p in runs]
 
 
 # ------------------------------------------------------------ one run
@@ -208,36 +221,54 @@ def test_spread() -> None:
     assert s["median"] == 3.0 and s["q1"] == 2.0 and s["q3"] == 4.0
 
 
-def test_aggregate_medians_only_over_ok_runs_and_ratios() -> None:
-    recs = [run_record("none@ssd", "w", seconds=s) for s in (100.0, 110.0, 90.0)]
-    recs += [run_record("zswap@ssd", "w", seconds=s) for s in (50.0, 60.0, 55.0)]
-    recs += [run_record("kztmem@ssd", "w", seconds=s) for s in (20.0, 30.0)]
-    recs.append(run_record("kztmem@ssd", "w", status=FAILED, seconds=1.0))
-    recs.append(run_record("none@hdd", "w", seconds=400.0))
-    recs.append(run_record("zram@hdd", "w", seconds=100.0))
-    cells = {c["variant"]: c for c in aggregate(recs, BASELINES)}
+def test_aggregate_medians_only_over_ok_runs_and_paired_ratios() -> None:
+    def reps(variant: str, *secs: float, status: str = OK, first: int = 1) -> list[dict[str, Any]]:
+        return [run_record(variant, "w", status=status, seconds=x, rep=first + i)
+                for i, x in enumerate(secs)]
+    recs = reps("none@ssd", 100.0, 110.0, 90.0) + reps("zswap@ssd", 50.0, 60.0, 55.0)
+    recs += reps("kztmem@ssd", 20.0, 30.0)
+    recs += reps("kztmem@ssd", 1.0, status=FAILED, first=3)
+    recs += reps("none@hdd", 400.0) + reps("zram@hdd", 100.0)
+    cells = {c["variant"]: c for c in aggregate(recs, BASELINES, seed=5)}
     k = cells["kztmem@ssd"]
     assert k["counts"] == {OK: 2, FAILED: 1, ERROR: 0, UNAVAILABLE: 0}
+    assert k["censored"] == {"n": 1, "why": ["failed reason"]}
     assert k["stats"]["seconds"]["median"] == 25.0      # the FAILED 1.0 s run is not in it
     assert k["stats"]["seconds"]["min"] == 20.0
     assert k["reasons"] == ["failed reason"]
-    assert k["ratios"]["plain"]["baseline"] == "none@ssd"
-    assert k["ratios"]["plain"]["seconds"] == pytest.approx(0.25)
-    assert k["ratios"]["zswap"]["seconds"] == pytest.approx(25 / 55)
-    assert cells["none@ssd"]["ratios"]["plain"]["seconds"] == 1.0
-    # baselines are taken on the same disk profile; a missing one gives None
-    z = cells["zram@hdd"]
-    assert z["ratios"]["plain"]["seconds"] == pytest.approx(0.25)
-    assert z["ratios"]["zswap"]["seconds"] is None
+    plain = k["ratios"]["plain"]
+    assert plain["baseline"] == "none@ssd" and not plain["is_baseline"]
+    # paired within blocks: 20/100 and 30/110; block 3 has no OK kztmem run
+    assert plain["seconds"]["n"] == 2
+    assert plain["seconds"]["median"] == pytest.approx((20 / 100 + 30 / 110) / 2)
+    lo, hi = plain["seconds"]["ci"]
+    assert lo == pytest.approx(0.2) and hi == pytest.approx(30 / 110)
+    assert plain["seconds"]["verdict"] == "win"
+    assert k["ratios"]["zswap"]["seconds"]["median"] == pytest.approx((20 / 50 + 30 / 60) / 2)
+    none = cells["none@ssd"]["ratios"]["plain"]
+    assert none["is_baseline"] and none["seconds"]["median"] == 1.0
+    assert none["seconds"]["verdict"] == "inconclusive"
+    # baselines are taken on the same disk profile; one block is too few for a verdict
+    z = cells["zram@hdd"]["ratios"]
+    assert z["plain"]["seconds"]["median"] == pytest.approx(0.25)
+    assert z["plain"]["seconds"]["verdict"] == "inconclusive"
+    assert "only 1 paired block" in z["plain"]["seconds"]["note"]
+    assert z["zswap"]["seconds"] == {"n": 0, "median": None, "ci": None,
+                                     "verdict": "inconclusive",
+                                     "note": "no block where both ran OK"}
+    # density: higher is better, and plain swap has none to compare with
+    assert z["plain"]["density"]["median"] is None
 
 
 def test_aggregate_unavailable_and_all_failed_cells_have_no_figures() -> None:
     recs = [run_record("none", "w"), run_record("kztmem", "w", status=UNAVAILABLE),
             run_record("zswap", "w", status=FAILED)]
     cells = {c["variant"]: c for c in aggregate(recs, BASELINES)}
-    assert cells["kztmem"]["stats"] == {} and cells["kztmem"]["ratios"]["plain"]["seconds"] is None
-    assert cells["zswap"]["stats"] == {}
-    assert cells["none"]["ratios"]["zswap"]["seconds"] is None
+    assert cells["kztmem"]["stats"] == {}
+    assert cells["kztmem"]["ratios"]["plain"]["seconds"]["median"] is None
+    assert cells["kztmem"]["censored"]["n"] == 0      # unavailable is not censored
+    assert cells["zswap"]["stats"] == {} and cells["zswap"]["censored"]["n"] == 1
+    assert cells["none"]["ratios"]["zswap"]["seconds"]["median"] is None
 
 
 def test_aggregate_keeps_the_given_order() -> None:
@@ -280,11 +311,11 @@ def test_report_json_and_html(tmp_path: Path) -> None:
     assert [r["index"] for r in rep["unavailable"]] == [3]
     assert rep["meta"]["runs_done"] == 5 and rep["meta"]["runs_ok"] == 2
     z = next(c for c in rep["cells"] if c["variant"] == "zswap@ssd")
-    assert z["ratios"]["plain"]["seconds"] == 0.5
+    assert z["ratios"]["plain"]["seconds"]["median"] == 0.5
     html = hpath.read_text()
     assert "<script" not in html.lower() and "http://" not in html.replace(
         'xmlns="http://www.w3.org/2000/svg"', "")
-    assert html.count("<svg") == 6          # 3 charts x 2 workloads
+    assert html.count("<svg") == 8          # 4 charts x 2 workloads
     assert "FAILED: 1 run(s) whose data did not verify" in html
     assert "DATA DID NOT VERIFY: 7 mismatch(es)" in html
     assert "TCG" in html and "6.1.192" in html and "2 vCPUs" in html
@@ -334,6 +365,7 @@ def fake_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Layout:
         (wl / f"{name}.json").write_text(json.dumps(
             {"name": name, "program": "memhog", "args": [], "memory": "256M",
              "disks": ["kzt-swap"], "description": name, "timeout_seconds": 600}))
+    (tmp_path / "bzImage").write_bytes(b"a kernel image")
     monkeypatch.setattr(loop, "require_image", lambda layout, base, flavour: tmp_path / "bzImage")
     return Layout(tmp_path)
 
@@ -379,19 +411,24 @@ def small_data() -> BenchSpec:
 
 def test_run_bench_saves_after_every_run_and_skips_unavailable(fake_layout: Layout) -> None:
     runner = FakeRunner(fake_layout, mismatches_for="zswap")
-    state = loop.run_bench(fake_layout, BenchRequest(quick=True), runner=runner, data=small_data())
+    req = BenchRequest(quick=True, seed=3)
+    state = loop.run_bench(fake_layout, req, runner=runner, data=small_data())
+    order = [p.variant.config for p in make_plan(req, small_data(), CONFIGS, ["w1"]).runs()]
     # kztmem booted once, then its later runs are marked without a boot
-    assert [c.with_ for c in runner.calls] == ["none", "kztmem", "zswap", "none", "zswap"]
-    assert runner.saved_before_call == [0, 1, 2, 3, 5]
+    booted = order[:3] + [c for c in order[3:] if c != "kztmem"]
+    assert [c.with_ for c in runner.calls] == booted
+    assert runner.saved_before_call == [i for i, c in enumerate(order)
+                                        if c != "kztmem" or i < 3]
     assert all(c.disk == "ssd" and not c.echo for c in runner.calls)
     # virtme-ng refuses --rwdir paths with other characters (such as @)
     assert all(c.run_dir and re.fullmatch(r"[a-zA-Z0-9_+ /.-]+", str(c.run_dir))
                for c in runner.calls)
-    assert runner.calls[0].run_dir is not None and runner.calls[0].run_dir.name == "r001-none_ssd-w1"
-    statuses = [(r.variant, r.status) for r in state.records]
-    assert statuses == [("none@ssd", OK), ("kztmem@ssd", UNAVAILABLE), ("zswap@ssd", FAILED),
-                        ("none@ssd", OK), ("kztmem@ssd", UNAVAILABLE), ("zswap@ssd", FAILED)]
-    assert "not booted again" in state.records[4].reason
+    assert runner.calls[0].run_dir is not None
+    assert runner.calls[0].run_dir.name == f"r001-{order[0]}_ssd-w1"
+    want = {"none": OK, "kztmem": UNAVAILABLE, "zswap": FAILED}
+    assert [(r.config, r.status) for r in state.records] == [(c, want[c]) for c in order]
+    assert [r.block for r in state.records] == [1, 1, 1, 2, 2, 2]
+    assert "not booted again" in next(r for r in state.records[3:] if r.config == "kztmem").reason
     assert all(len(r.host_load or []) == 2 for r in state.records if r.booted)
     d = state.run_dir
     doc = json.loads((d / "bench.json").read_text())
@@ -400,9 +437,12 @@ def test_run_bench_saves_after_every_run_and_skips_unavailable(fake_layout: Layo
     assert len(rep["failed"]) == 2
     html = (d / "report.html").read_text()
     assert "FAILED: 2 run(s)" in html and "1-minute load average" in html
+    assert doc["meta"]["seed"] == 3 and doc["meta"]["provenance"]["image_sha256"]
+    assert [p["block"] for p in doc["plan"]] == [1, 1, 1, 2, 2, 2]
     rows = report.summary_rows(doc)
     assert ("w1", "zswap@ssd") == rows[2][:2] and "2 FAILED" in rows[2][2]
     assert rows[1][2] == "unavailable"
+    assert (d / "kcidb.json").exists()
 
 
 def test_main_exit_status_and_rerender(fake_layout: Layout, monkeypatch: pytest.MonkeyPatch,
@@ -422,26 +462,69 @@ def test_main_exit_status_and_rerender(fake_layout: Layout, monkeypatch: pytest.
 
 def test_interrupted_bench_keeps_its_runs_and_report(fake_layout: Layout) -> None:
     runner = FakeRunner(fake_layout, interrupt_at=3)
+    req = BenchRequest(quick=True, configs=("none@ssd", "zswap@hdd"), seed=1)
     with pytest.raises(KeyboardInterrupt):
-        loop.run_bench(fake_layout, BenchRequest(quick=True, configs=("none@ssd", "zswap@hdd")),
-                        runner=runner, data=small_data())
+        loop.run_bench(fake_layout, req, runner=runner, data=small_data())
     d = fake_layout.runs / "latest-bench"
     doc = json.loads((d / "bench.json").read_text())
-    assert [r["variant"] for r in doc["runs"]] == ["none@ssd", "zswap@hdd"]
+    assert [r["block"] for r in doc["runs"]] == [1, 1]
+    assert sorted(r["variant"] for r in doc["runs"]) == ["none@ssd", "zswap@hdd"]
     assert doc["meta"]["interrupted"] == "interrupted (Ctrl-C)"
     html = (d / "report.html").read_text()
     assert "did not finish" in html and "2 of 4 run(s) done" in html
 
 
-def test_a_guest_that_never_boots_stops_the_bench(fake_layout: Layout) -> None:
+def test_a_guest_that_never_boots_is_run_again_at_the_end(fake_layout: Layout) -> None:
+    """An infrastructure failure does not stop the bench: the run is
+    repeated once after the last planned run, the first attempt kept."""
+    calls: list[str] = []
+
     def runner(req: workrun.RunRequest) -> workrun.RunResult:
         assert req.run_dir is not None
-        return workrun.RunResult({"name": req.workload}, req.with_,
-                                 boot(vm.BootStatus.NO_BOOT, None), None, req.run_dir)
-    with pytest.raises(KztError, match="never ran its command"):
-        loop.run_bench(fake_layout, BenchRequest(quick=True), runner=runner, data=small_data())
-    doc = json.loads((fake_layout.runs / "latest-bench" / "bench.json").read_text())
-    assert len(doc["runs"]) == 1 and doc["runs"][0]["status"] == ERROR
+        calls.append(req.run_dir.name)
+        if len(calls) == 1:
+            return workrun.RunResult({"name": req.workload}, req.with_,
+                                     boot(vm.BootStatus.NO_BOOT, None), None, req.run_dir)
+        return workrun.RunResult({"name": req.workload}, req.with_, boot(),
+                                 as_result(result_doc()), req.run_dir)
+    req = BenchRequest(quick=True, configs=("none@ssd", "zswap@ssd"), seed=4)
+    state = loop.run_bench(fake_layout, req, runner=runner, data=small_data())
+    assert len(calls) == 5 and calls[4].startswith("r001b-") and calls[0].startswith("r001-")
+    first, last = state.records[0], state.records[-1]
+    assert first.index == last.index == 1
+    assert first.superseded and first.status == ERROR and "never ran its command" in first.infra
+    assert last.attempt == 2 and last.status == OK and not last.superseded
+    doc = json.loads((state.run_dir / "bench.json").read_text())
+    assert doc["runs"][0]["superseded"] is True and doc["runs"][-1]["attempt"] == 2
+    rep = json.loads((state.run_dir / "report.json").read_text())
+    assert [r["index"] for r in rep["superseded"]] == [1] and rep["errors"] == []
+    assert all(c["counts"][OK] == c["runs"] == 2 and c["superseded"] == (c["variant"] == first.variant)
+               for c in rep["cells"])
+    assert rep["meta"]["runs_done"] == 4
+    assert loop.print_summary(doc) == 0
+
+
+def test_a_host_side_error_is_run_again_and_a_second_failure_stands(fake_layout: Layout) -> None:
+    calls: list[int] = []
+
+    def runner(req: workrun.RunRequest) -> workrun.RunResult:
+        assert req.run_dir is not None
+        calls.append(1)
+        if req.run_dir.name.startswith("r002"):
+            raise KztError("could not create the swap disk image")
+        return workrun.RunResult({"name": req.workload}, req.with_, boot(),
+                                 as_result(result_doc()), req.run_dir)
+    req = BenchRequest(quick=True, configs=("none@ssd", "zswap@ssd"), seed=4)
+    state = loop.run_bench(fake_layout, req, runner=runner, data=small_data())
+    assert len(calls) == 5
+    spoiled = [r for r in state.records if r.index == 2]
+    assert [(r.attempt, r.superseded, r.status) for r in spoiled] == [(1, True, ERROR),
+                                                                      (2, False, ERROR)]
+    assert "host-side error around the boot: could not create" in spoiled[1].reason
+    rep = json.loads((state.run_dir / "report.json").read_text())
+    cell = next(c for c in rep["cells"] if c["variant"] == spoiled[0].variant)
+    assert cell["censored"]["n"] == 1 and "could not create" in cell["censored"]["why"][0]
+    assert "1 censored" in (state.run_dir / "report.html").read_text()
 
 
 # ------------------------------------------------------------ the data files

@@ -1,9 +1,13 @@
 """`kzt bench`: the run loop, the machine's description, and the command.
 
-Every planned run boots one guest through kzt.workrun.  After every run
-the records so far go to build/runs/<id>/bench.json and the report
-(report.json, report.html) is rendered again: an interrupted bench keeps
-what it finished.
+Every planned run boots one guest through kzt.workrun, block after block
+(kzt.bench.plan).  After every run the records so far go to
+build/runs/<id>/bench.json and the report (report.json, report.html,
+kcidb.json) is written again: an interrupted bench keeps what it
+finished, and `--resume DIR` continues it.  A run the infrastructure
+spoiled (the guest never ran its command, or a host-side error around the
+boot) does not stop the bench: it is run once more at the end, and the
+first attempt stays in bench.json, marked superseded.
 """
 from __future__ import annotations
 
@@ -11,19 +15,21 @@ import json
 import os
 import platform
 import re
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from .. import datafiles, guestjob, proc, ui, vm
 from ..build import require_image
-from ..errors import GuestError, KztError
+from ..errors import KztError
 from ..guest.lib import meminfo_kib
 from ..layout import Layout
 from ..workrun import RunRequest, RunResult, SetupFailed, Unavailable, load_workload, run_workload
-from . import cost, report
-from .plan import BenchRequest, Planned, make_plan
+from . import cost, kcidb, report
+from .plan import BenchRequest, Plan, Planned, differences, make_plan, signature
+from .provenance import provenance
 from .records import ERROR, FAILED, OK, UNAVAILABLE, RunRecord, record
 
 
@@ -45,15 +51,6 @@ def machine() -> dict[str, Any]:
             "host_kernel": platform.release(), "python": platform.python_version()}
 
 
-def _git_rev(root: Path) -> str:
-    try:
-        r = proc.run(["git", "-C", str(root), "describe", "--always", "--dirty"],
-                     check=False, timeout=30)
-    except KztError:
-        return ""
-    return r.output.strip() if r.returncode == 0 else ""
-
-
 @dataclass
 class BenchState:
     """What is written to bench.json after every run."""
@@ -64,8 +61,8 @@ class BenchState:
 
     def to_json(self) -> dict[str, Any]:
         return {"meta": self.meta,
-                "plan": [{"index": p.index, "rep": p.rep, "variant": p.variant.name,
-                          "workload": p.workload} for p in self.plan],
+                "plan": [{"index": p.index, "block": p.block, "rep": p.rep,
+                          "variant": p.variant.name, "workload": p.workload} for p in self.plan],
                 "runs": [r.to_json() for r in self.records]}
 
     def save(self) -> Path:
@@ -79,10 +76,12 @@ class BenchState:
 Runner = Callable[[RunRequest], RunResult]
 
 
-def run_dir_name(p: Planned) -> str:
-    """r007-zswap_hdd-memhog-text-480: only characters virtme-ng accepts
-    in a --rwdir path (letters, digits, _ + . - and /)."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"r{p.index:03d}-{p.variant.name}-{p.workload}")
+def run_dir_name(p: Planned, attempt: int = 1) -> str:
+    """r007-zswap_hdd-memhog-text-480 (r007b-... for a rerun): only
+    characters virtme-ng accepts in a --rwdir path (letters, digits,
+    _ + . - and /)."""
+    tag = "" if attempt == 1 else "b"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"r{p.index:03d}{tag}-{p.variant.name}-{p.workload}")
 
 
 def _fmt_duration(s: float) -> str:
@@ -108,19 +107,68 @@ def _describe(rec: RunRecord) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def plan_of(layout: Layout, req: BenchRequest,
+            data: datafiles.BenchSpec | None = None) -> Plan:
+    """The plan a request asks for, checked (for --plan and the bench)."""
+    if req.shard is not None and req.seed is None and req.resume is None:
+        raise KztError(f"--shard {req.shard} needs --seed N: every shard must draw the same "
+                       "blocks in the same order",
+                       f"e.g. kzt bench --seed 1 --shard {req.shard} on every machine, the "
+                       "same seed for all shards")
+    plan = make_plan(req, data or datafiles.bench(), datafiles.configs(),
+                     datafiles.workload_names(layout.vm_tests / "workloads"))
+    if req.shard is not None and not plan.runs(req.shard):
+        nb = len(plan.blocks())
+        raise KztError(f"shard {req.shard} has no block to run: the plan has {nb} block(s) "
+                       f"({plan.reps} rep(s) x {len(plan.workloads)} workload(s))",
+                       f"use at most {nb} shard(s), or more --reps or workloads")
+    return plan
+
+
+def _resumed(req: BenchRequest) -> dict[str, Any] | None:
+    """bench.json of the directory to resume, checked to be one."""
+    if req.resume is None:
+        return None
+    src = req.resume / "bench.json"
+    if not src.is_file():
+        raise KztError(f"--resume {req.resume}: no bench.json there",
+                       "give the directory of an interrupted `kzt bench` "
+                       "(build/runs/<id>-bench or build/runs/latest-bench)")
+    try:
+        doc: dict[str, Any] = json.loads(src.read_text())
+    except json.JSONDecodeError as e:
+        raise KztError(f"--resume {req.resume}: bench.json is not JSON ({e})",
+                       "start a new bench without --resume") from None
+    return doc
+
+
+def _image(layout: Layout, req: BenchRequest) -> Path:
+    if req.kernel is None:
+        return require_image(layout, req.base, req.flavour)
+    if not req.kernel.is_file():
+        raise KztError(f"--kernel {req.kernel}: no such file", "give --kernel a bzImage")
+    return req.kernel.resolve()
+
+
 def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None,
               data: datafiles.BenchSpec | None = None) -> BenchState:
-    """Plan, run every planned run, and keep bench.json and the report current."""
+    """Plan, run every planned run (or those of one shard, or those a
+    resumed bench has not finished), rerun the runs the infrastructure
+    spoiled, and keep bench.json and the report current."""
     data = data or datafiles.bench()
     configs = datafiles.configs()
-    plan = make_plan(req, data, configs,
-                     datafiles.workload_names(layout.vm_tests / "workloads"))
-    image = require_image(layout, req.base, req.flavour)
-    bins = guestjob.build_workloads(layout) if runner is None else layout.build / "workloads"
-    run_dir = guestjob.new_run(layout, "bench")
-    planned = plan.runs()
+    old = _resumed(req)
+    if old is not None and req.seed is None:
+        req = replace(req, seed=(old.get("meta") or {}).get("seed"))
+    plan = plan_of(layout, req, data)
+    image = _image(layout, req)
+    planned = plan.runs(req.shard)
+    clk = vm.clock(req.clock)
+    prov = provenance(layout, image)
     meta = {
-        "mode": plan.mode, "reps": plan.reps, "variants": [v.name for v in plan.variants],
+        "mode": plan.mode, "reps": plan.reps, "seed": plan.seed,
+        "shard": str(req.shard) if req.shard else None,
+        "variants": [v.name for v in plan.variants],
         "workloads": {w: _workload_meta(layout, w) for w in plan.workloads},
         "baselines": data.baselines,
         "disk_profiles": {n: {"iops": t.iops, "bps": t.bps} for n, t in data.disk_profiles.items()
@@ -129,25 +177,18 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
                                "setup": list(c.setup)}
                     for v in plan.variants for c in [configs[v.config]]},
         "image": str(image), "base": req.base, "flavour": req.flavour,
-        "accel_requested": req.accel.value, "guest_cpus": 2,
-        "machine": machine(), "toolkit": _git_rev(layout.root),
+        "accel_requested": req.accel.value, "guest_cpus": clk.cpus,
+        "machine": machine(), "toolkit": prov.get("toolkit", ""), "provenance": prov,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "finished": None,
-        "interrupted": None, "planned_runs": len(planned)}
-    state = BenchState(run_dir, meta, planned)
-    state.save()
-    ui.step(f"bench ({plan.mode}): {len(plan.variants)} variant(s) x {len(plan.workloads)} "
-            f"workload(s) x {plan.reps} rep(s) = {len(planned)} runs, results in {run_dir}")
-    ui.info("variants: " + ", ".join(v.name for v in plan.variants))
-    ui.info("workloads: " + ", ".join(plan.workloads))
-    run = runner or (lambda r: run_workload(layout, r, bins))
+        "interrupted": None, "planned_runs": len(planned),
+        #: every block of the whole plan (also those of other shards) and its order
+        "blocks": [{"block": b.id, "rep": b.rep, "workload": b.workload,
+                    "order": [v.name for v in b.order]} for b in plan.blocks()],
+        "clock": {"name": clk.name, "cpus": clk.cpus, "icount_shift": clk.icount_shift,
+                  "description": clk.description},
+        "headline": {"metric": cost.HEADLINE, "label": cost.HEADLINE_LABEL,
+                     "clock": clk.description, "definition": cost.DEFINITION}}
     accel = req.accel
-    clk = vm.clock(req.clock)
-    meta["clock"] = {"name": clk.name, "cpus": clk.cpus, "icount_shift": clk.icount_shift,
-                     "description": clk.description}
-    meta["guest_cpus"] = clk.cpus
-    meta["headline"] = {"metric": cost.HEADLINE, "label": cost.HEADLINE_LABEL,
-                        "clock": clk.description,
-                        "definition": cost.DEFINITION}
     if clk.icount_shift is None:
         ui.warn("--clock wall: guest CPU time follows the host's load, so the headline "
                 "(modeled time) does too; use --clock icount to compare configurations")
@@ -156,57 +197,131 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
             raise KztError("--clock icount runs under TCG; --accel kvm cannot count instructions",
                            "use --accel auto or tcg, or --clock wall")
         accel = vm.Accel.TCG
+    records: list[RunRecord] = []
+    if old is not None:
+        assert req.resume is not None
+        old_meta = old.get("meta") or {}
+        diff = differences(signature(meta), signature(old_meta))
+        if old_meta.get("shard") != meta["shard"]:
+            diff.append(f"shard: {meta['shard']!r} against {old_meta.get('shard')!r}")
+        if diff:
+            raise KztError(f"--resume {req.resume}: that bench has another plan or image: "
+                           + "; ".join(diff),
+                           "resume with the options it was started with (its bench.json "
+                           "meta has them), or start a new bench without --resume")
+        run_dir = req.resume
+        records = [RunRecord.from_json(r) for r in old.get("runs") or []]
+        meta["started"] = old_meta.get("started", meta["started"])
+        meta["resumed"] = [*(old_meta.get("resumed") or []), time.strftime("%Y-%m-%d %H:%M:%S %Z")]
+        for k in ("accels", "kernel"):
+            if k in old_meta:
+                meta[k] = old_meta[k]
+    else:
+        run_dir = guestjob.new_run(layout, "bench")
+    state = BenchState(run_dir, meta, planned, records)
+    #: runs that stand (a final attempt), and the spoiled ones waiting for their rerun
+    done = {r.index for r in records if not r.superseded and (not r.infra or r.attempt > 1)}
+    reruns = [r for r in records if r.infra and r.attempt == 1 and not r.superseded
+              and r.index not in done]
+    todo = [p for p in planned if p.index not in done and all(r.index != p.index for r in reruns)]
+    state.save()
+    what = f"shard {req.shard} of " if req.shard else ""
+    ui.step(f"bench ({plan.mode}, seed {plan.seed}): {what}{len(plan.variants)} variant(s) x "
+            f"{len(plan.workloads)} workload(s) x {plan.reps} rep(s): {len(planned)} runs "
+            f"in {len({p.block for p in planned})} block(s), results in {run_dir}")
+    if old is not None:
+        ui.info(f"resuming: {len(done)} run(s) finished, {len(todo)} to run, "
+                f"{len(reruns)} to run again")
+    ui.info("variants: " + ", ".join(v.name for v in plan.variants))
+    ui.info("workloads: " + ", ".join(plan.workloads))
+    bins = guestjob.build_workloads(layout) if runner is None else layout.build / "workloads"
+    run = runner or (lambda r: run_workload(layout, r, bins))
     if runner is None and accel is vm.Accel.AUTO:
         # probe once for the whole bench, not once per boot
         accel = vm.resolve_accel(layout, vm.BootRequest(image=image, accel=accel))
     meta["accel_used"] = accel.value
-    unavailable: dict[str, str] = {}
+    unavailable: dict[str, str] = {r.config: r.reason for r in records
+                                   if r.status == UNAVAILABLE and r.booted}
+    by_index = {p.index: p for p in planned}
     t_start = time.monotonic()
+    total = len(todo) + len(reruns)
+
+    def one(p: Planned, attempt: int, n: int) -> RunRecord:
+        elapsed = time.monotonic() - t_start
+        eta = f", about {_fmt_duration(elapsed / n * (total - n))} left" if n else ""
+        again = " (again: the first attempt was spoiled)" if attempt > 1 else ""
+        ui.step(f"run {p.index}/{plan.reps * len(plan.workloads) * len(plan.variants)} "
+                f"(block {p.block}, rep {p.rep}/{plan.reps}): {p.variant.name} x {p.workload}"
+                f"{again} [elapsed {_fmt_duration(elapsed)}{eta}]")
+        started = time.time()
+        load_before = os.getloadavg()[0]
+        if p.variant.config in unavailable:
+            rec = record(p, None, started=started,
+                         why=unavailable[p.variant.config] + " (not booted again)")
+            rec.attempt = attempt
+            return rec
+        rreq = RunRequest(p.workload, p.variant.config, req.base, req.flavour, accel,
+                          req.timeout, disk=p.variant.disk,
+                          run_dir=run_dir / run_dir_name(p, attempt),
+                          echo=False, cpus=clk.cpus, icount_shift=clk.icount_shift,
+                          kernel=image if req.kernel else None)
+        try:
+            res = run(rreq)
+        except Unavailable as e:
+            unavailable[p.variant.config] = e.why
+            res = e.result
+        except SetupFailed as e:
+            res = e.result
+        except (KztError, OSError) as e:
+            rec = record(p, None, started=started)
+            rec.status = ERROR
+            rec.reason = rec.infra = f"host-side error around the boot: {e}"
+            rec.attempt = attempt
+            rec.host_load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+            return rec
+        rec = record(p, res, started=started, explain=vm.explain(res.boot, req.timeout)
+                     if not res.boot.ok else "", notes=data.console_notes,
+                     profile=data.disk_profile(p.variant.disk) if p.variant.disk else None)
+        rec.attempt = attempt
+        if rec.boot_status == vm.BootStatus.NO_BOOT.value:
+            rec.infra = "the guest never ran its command: " + \
+                (rec.reason.splitlines() or ["no boot"])[0]
+        if rec.accel:
+            state.meta.setdefault("accels", [])
+            if rec.accel not in state.meta["accels"]:
+                state.meta["accels"].append(rec.accel)
+        if rec.kernel:
+            state.meta["kernel"] = rec.kernel
+        # the host's 1-minute load: other guests or builds skew a run
+        rec.host_load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+        return rec
+
+    def keep(rec: RunRecord) -> None:
+        state.records.append(rec)
+        _announce(rec)
+        state.save()
+        report.write(state.run_dir, state.to_json())
+
     try:
-        for p in planned:
-            elapsed = time.monotonic() - t_start
-            done = len(state.records)
-            eta = f", about {_fmt_duration(elapsed / done * (len(planned) - done))} left" if done else ""
-            ui.step(f"run {p.index}/{len(planned)} (rep {p.rep}/{plan.reps}): {p.variant.name} "
-                    f"x {p.workload} [elapsed {_fmt_duration(elapsed)}{eta}]")
-            started = time.time()
-            load_before = os.getloadavg()[0]
-            if p.variant.config in unavailable:
-                rec = record(p, None, started=started,
-                             why=unavailable[p.variant.config] + " (not booted again)")
-            else:
-                rreq = RunRequest(p.workload, p.variant.config, req.base, req.flavour, accel,
-                                  req.timeout, disk=p.variant.disk,
-                                  run_dir=run_dir / run_dir_name(p),
-                                  echo=False, cpus=clk.cpus, icount_shift=clk.icount_shift)
-                try:
-                    res = run(rreq)
-                except Unavailable as e:
-                    unavailable[p.variant.config] = e.why
-                    res = e.result
-                except SetupFailed as e:
-                    res = e.result
-                rec = record(p, res, started=started, explain=vm.explain(res.boot, req.timeout)
-                             if not res.boot.ok else "", notes=data.console_notes,
-                             profile=data.disk_profile(p.variant.disk) if p.variant.disk else None)
-                if rec.accel:
-                    state.meta.setdefault("accels", [])
-                    if rec.accel not in state.meta["accels"]:
-                        state.meta["accels"].append(rec.accel)
-                if rec.kernel:
-                    state.meta["kernel"] = rec.kernel
-                # the host's 1-minute load: other guests or builds skew a run
-                rec.host_load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
-            state.records.append(rec)
-            _announce(rec)
-            state.save()
-            report.write(state.run_dir, state.to_json())
-            if rec.boot_status == vm.BootStatus.NO_BOOT.value:
-                raise GuestError(f"run {p.index}: the guest never ran its command; bench stopped",
-                                 f"{rec.reason.splitlines()[0]}; what finished is in {run_dir}")
+        n = 0
+        for p in todo:
+            rec = one(p, 1, n)
+            n += 1
+            keep(rec)
+            if rec.infra:
+                reruns.append(rec)
+        for first in reruns:
+            ui.warn(f"run {first.index} {first.variant} x {first.workload} was spoiled by the "
+                    f"infrastructure ({first.infra.splitlines()[0]}): running it again")
+            second = one(by_index[first.index], 2, n)
+            n += 1
+            # only now: a bench interrupted during the rerun still owes it
+            first.superseded = True
+            keep(second)
     except KeyboardInterrupt:
         state.meta["interrupted"] = "interrupted (Ctrl-C)"
-        ui.warn(f"bench interrupted after {len(state.records)} of {len(planned)} runs")
+        ui.warn(f"bench interrupted after {len(state.records)} of {len(planned)} runs; "
+                f"continue it with --resume {run_dir}")
         raise
     except KztError as e:
         state.meta["interrupted"] = str(e).splitlines()[0]
@@ -216,7 +331,8 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
         state.meta["elapsed_seconds"] = round(time.monotonic() - t_start, 1)
         state.save()
         paths = report.write(state.run_dir, state.to_json())
-        ui.step(f"report: {paths[1]} (and {paths[0].name}, bench.json)")
+        kcidb.write(state.run_dir, state.to_json())
+        ui.step(f"report: {paths[1]} (and {paths[0].name}, kcidb.json, bench.json)")
     return state
 
 
@@ -240,6 +356,41 @@ def _workload_meta(layout: Layout, name: str) -> dict[str, Any]:
             "disks": wl.get("disks", [])}
 
 
+def colour_verdicts(text: str) -> str:
+    """The summary table with its verdicts coloured (for a terminal)."""
+    codes = {"win": "32;1", "loss": "31;1", "inconclusive": "2"}
+    return re.sub(r"\b(win|loss|inconclusive)\b",
+                  lambda m: f"\033[{codes[m.group(1)]}m{m.group(1)}\033[0m", text)
+
+
+def print_summary(doc: dict[str, Any]) -> int:
+    """The summary table, then every run that FAILED or had an error;
+    1 if there was one (superseded first attempts do not count)."""
+    text = ui.table(report.summary_rows(doc), report.summary_header(doc))
+    print(colour_verdicts(text) if sys.stdout.isatty() else text)
+    bad = [r for r in doc["runs"] if r["status"] in (FAILED, ERROR) and not r.get("superseded")]
+    for r in bad:
+        print(f"kzt bench: run {r['index']} {r['variant']} x {r['workload']}: "
+              f"{r['status'].upper()}: {(r.get('reason') or '').splitlines()[0]}")
+    return 1 if bad else 0
+
+
+def print_plan(layout: Layout, req: BenchRequest, as_json: bool) -> int:
+    """`kzt bench --plan`: the blocks, their order and the shards; runs nothing."""
+    plan = plan_of(layout, req)
+    doc = plan.to_json(req.shard)
+    doc["clock"] = req.clock
+    if as_json:
+        print(json.dumps(doc, indent=1))
+        return 0
+    rows = [(str(b["block"]), str(b["rep"]), b["workload"], str(b["shard"]),
+             " ".join(b["order"])) for b in doc["blocks"]]
+    print(ui.table(rows, ("block", "rep", "workload", "shard", "order")))
+    ui.info(f"seed {plan.seed}: {doc['planned_runs']} runs in {len(rows)} block(s), "
+            f"{doc['shards']['n']} shard(s); this invocation would run {len(doc['runs'])}")
+    return 0
+
+
 def main(layout: Layout, req: BenchRequest, render: Path | None = None) -> int:
     """`kzt bench`: run (or only re-render) a bench and print its summary.
 
@@ -249,13 +400,9 @@ def main(layout: Layout, req: BenchRequest, render: Path | None = None) -> int:
     if render is not None:
         jpath, hpath = report.rerender(render)
         doc = json.loads((render / "bench.json").read_text())
-        ui.step(f"report rendered again: {hpath} ({jpath.name})")
+        kcidb.write(render, doc)
+        ui.step(f"report rendered again: {hpath} ({jpath.name}, kcidb.json)")
     else:
         state = run_bench(layout, req)
         doc = state.to_json()
-    print(ui.table(report.summary_rows(doc), report.summary_header(doc)))
-    bad = [r for r in doc["runs"] if r["status"] in (FAILED, ERROR)]
-    for r in bad:
-        print(f"kzt bench: run {r['index']} {r['variant']} x {r['workload']}: "
-              f"{r['status'].upper()}: {(r.get('reason') or '').splitlines()[0]}")
-    return 1 if bad else 0
+    return print_summary(doc)

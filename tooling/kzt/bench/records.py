@@ -3,9 +3,13 @@
 A run's record says what ran (variant, workload, repetition), how it
 ended (ok, FAILED when its data did not verify, error, unavailable) and
 the figures taken from the guest's result (METRICS).  Aggregation makes
-one cell per workload x variant: counts by status, the spread of every
-figure over the OK runs only, and ratios of medians to the baselines on
-the same disk profile.  A FAILED run never enters a median.
+one cell per workload x variant: counts by status, the censored runs (those
+that errored, timed out or did not verify: how many and why), the spread of
+every figure over the OK runs only, and against each baseline on the same
+disk profile the paired comparison of kzt.bench.stats (median ratio within
+blocks, bootstrap interval, verdict).  A FAILED run never enters a median.
+A run spoiled by the infrastructure and run again is kept, marked
+superseded, and counted apart.
 """
 from __future__ import annotations
 
@@ -15,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .. import vm
-from ..guest.counters import pools, ratio
+from ..guest.counters import pools
 from ..workrun import RunResult
 from ..datafiles import DiskProfile
 from .cost import HEADLINE, HEADLINE_LABEL, modeled_seconds
 from .plan import Planned, Variant
+from .stats import compare
 
 Record = dict[str, Any]
 
@@ -47,8 +52,9 @@ METRICS: dict[str, tuple[str, str, bool]] = {
 }
 #: below this much stored, a pool's density says nothing (e.g. zram's swap header page)
 MIN_DENSITY_BYTES = 2**20
-#: the figures shown as ratios to the baselines
-RATIO_METRICS = (HEADLINE, "seconds", "wall_seconds", "cpu_seconds", "swap_pages", "disk_mib")
+#: the figures compared with the baselines, block by block (the headline first)
+RATIO_METRICS = (HEADLINE, "seconds", "wall_seconds", "cpu_seconds", "swap_pages", "disk_mib",
+                 "density")
 
 
 def _delta(after: dict[str, Any], before: dict[str, Any], key: str) -> int:
@@ -163,6 +169,7 @@ class RunRecord:
     """One run of the bench: what ran, how it ended, its figures."""
     index: int
     rep: int
+    block: int
     variant: str
     config: str
     disk: str | None
@@ -188,12 +195,28 @@ class RunRecord:
     host_load: list[float] | None = None
     #: the budgets and compressors the guest read back before the workload
     pinned: dict[str, str] | None = None
+    #: why the infrastructure spoiled this run (the guest never ran its
+    #: command, or a host-side error around the boot); "" if it did not
+    infra: str = ""
+    #: 1, or 2 for the one rerun of a run the infrastructure spoiled
+    attempt: int = 1
+    #: a later attempt of the same run replaces this one
+    superseded: bool = False
+
+    @classmethod
+    def from_json(cls, d: Record) -> "RunRecord":
+        """A run as bench.json keeps it, back (for --resume): to_json() of
+        the result gives the same document."""
+        names = set(cls.__dataclass_fields__)
+        rec = cls(**{k: v for k, v in d.items() if k in names})
+        rec.has_result = "kernel" in d or "mismatches" in d
+        return rec
 
     def to_json(self) -> Record:
         """The run as bench.json keeps it (what aggregate() and the report read)."""
-        rec: Record = {k: getattr(self, k) for k in ("index", "rep", "variant", "config", "disk",
-                                                      "workload", "started", "status", "reason",
-                                                      "booted")}
+        rec: Record = {k: getattr(self, k) for k in ("index", "rep", "block", "variant", "config",
+                                                      "disk", "workload", "started", "status",
+                                                      "reason", "booted")}
         if self.booted:
             rec.update({k: getattr(self, k) for k in ("boot_status", "accel", "memory",
                                                       "boot_seconds", "run_dir", "exit_code")})
@@ -207,13 +230,19 @@ class RunRecord:
             rec["host_load"] = self.host_load
         if self.pinned is not None:
             rec["pinned"] = self.pinned
+        if self.infra:
+            rec["infra"] = self.infra
+        if self.attempt != 1:
+            rec["attempt"] = self.attempt
+        if self.superseded:
+            rec["superseded"] = True
         return rec
 
 
 def record(p: Planned, res: RunResult | None, *, started: float, why: str = "",
            explain: str = "", notes: dict[str, str] | None = None,
            profile: DiskProfile | None = None) -> RunRecord:
-    rec = RunRecord(p.index, p.rep, p.variant.name, p.variant.config, p.variant.disk,
+    rec = RunRecord(p.index, p.rep, p.block, p.variant.name, p.variant.config, p.variant.disk,
                     p.workload, time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)))
     if res is None:
         rec.reason = why
@@ -256,37 +285,54 @@ def spread(values: Sequence[float]) -> dict[str, float]:
     return out
 
 
+def _order(r: Record) -> tuple[int, int]:
+    return (int(r.get("index", 0)), int(r.get("attempt", 1)))
+
+
 def aggregate(records: Sequence[Record], baselines: dict[str, str],
               variants: Sequence[str] | None = None,
-              workloads: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """One cell per (workload, variant): counts by status, spread of every
-    metric over the OK runs only, and ratios of medians to the baselines
-    (plain swap and zswap on the same disk profile)."""
-    wl_order = list(workloads or dict.fromkeys(r["workload"] for r in records))
-    v_order = list(variants or dict.fromkeys(r["variant"] for r in records))
+              workloads: Sequence[str] | None = None, seed: int = 0) -> list[dict[str, Any]]:
+    """One cell per (workload, variant): counts by status, censored runs,
+    spread of every metric over the OK runs only, and the paired comparison
+    with each baseline (plain swap and zswap on the same disk profile).
+
+    The records may come in any order (a merge of shards): they are taken
+    in the order of the plan, so the same runs always give the same cells.
+    """
+    everything = sorted(records, key=_order)
+    live = [r for r in everything if not r.get("superseded")]
+    wl_order = list(workloads or dict.fromkeys(r["workload"] for r in everything))
+    v_order = list(variants or dict.fromkeys(r["variant"] for r in everything))
     by: dict[tuple[str, str], list[Record]] = {}
+    superseded: dict[tuple[str, str], int] = {}
     disk_of: dict[str, str | None] = {}
     config_of: dict[str, str] = {}
-    for r in records:
-        by.setdefault((r["workload"], r["variant"]), []).append(r)
+    for r in everything:
         disk_of[r["variant"]] = r.get("disk")
         config_of[r["variant"]] = r["config"]
+        if r.get("superseded"):
+            wv = (r["workload"], r["variant"])
+            superseded[wv] = superseded.get(wv, 0) + 1
+    for r in live:
+        by.setdefault((r["workload"], r["variant"]), []).append(r)
     cells: list[dict[str, Any]] = []
-    med: dict[tuple[str, str], dict[str, float]] = {}
+    #: (workload, variant) -> block (its repetition) -> metrics of an OK run
+    per_block: dict[tuple[str, str], dict[int, dict[str, float]]] = {}
     for wl in wl_order:
         for v in v_order:
             rs = by.get((wl, v), [])
             if not rs:
                 continue
             ok = [r for r in rs if r["status"] == OK]
+            per_block[(wl, v)] = {int(r["rep"]): r.get("metrics") or {} for r in ok}
             stats: dict[str, dict[str, float]] = {}
             for key in METRICS:
                 vals = [float(r["metrics"][key]) for r in ok if key in r.get("metrics", {})]
                 if vals:
                     stats[key] = spread(vals)
-            med[(wl, v)] = {k: s["median"] for k, s in stats.items()}
             counts = {s: sum(1 for r in rs if r["status"] == s) for s in (OK, FAILED, ERROR, UNAVAILABLE)}
             reasons = list(dict.fromkeys(r["reason"] for r in rs if r["status"] != OK and r.get("reason")))
+            censored = [r for r in rs if r["status"] in (FAILED, ERROR)]
             notes: dict[str, dict[str, int]] = {}
             for r in rs:
                 for meaning, n in (r.get("console_notes") or {}).items():
@@ -295,16 +341,25 @@ def aggregate(records: Sequence[Record], baselines: dict[str, str],
                     e["runs"] += 1
             loads = [x for r in rs for x in r.get("host_load") or []]
             cells.append({"workload": wl, "variant": v, "config": config_of[v], "disk": disk_of[v],
-                          "runs": len(rs), "counts": counts, "reasons": reasons, "stats": stats,
-                          "notes": notes,
+                          "runs": len(rs), "counts": counts, "reasons": reasons,
+                          "censored": {"n": len(censored),
+                                       "why": list(dict.fromkeys(
+                                           (r.get("reason") or r["status"]).splitlines()[0]
+                                           for r in censored))},
+                          "superseded": superseded.get((wl, v), 0),
+                          "stats": stats, "notes": notes,
                           "host_load": [min(loads), max(loads)] if loads else None})
     for c in cells:
         c["ratios"] = {}
+        mine = per_block.get((c["workload"], c["variant"]), {})
         for label, base_config in baselines.items():
             base_v = Variant(base_config, c["disk"]).name
-            base = med.get((c["workload"], base_v))
-            mine = med.get((c["workload"], c["variant"]))
-            c["ratios"][label] = {
-                "baseline": base_v,
-                **{k: ratio((mine or {}).get(k), (base or {}).get(k)) for k in RATIO_METRICS}}
+            base = per_block.get((c["workload"], base_v), {})
+            entry: dict[str, Any] = {"baseline": base_v, "is_baseline": base_v == c["variant"]}
+            for k in RATIO_METRICS:
+                pairs = [(float(mine[b][k]), float(base[b][k])) for b in sorted(mine)
+                         if b in base and k in mine[b] and k in base[b]]
+                entry[k] = compare(pairs, METRICS[k][2],
+                                   f"{seed}:{c['workload']}:{c['variant']}:{label}:{k}").to_json()
+            c["ratios"][label] = entry
     return cells

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from ..errors import KztError
 from .records import ERROR, FAILED, METRICS, OK, RATIO_METRICS, UNAVAILABLE, aggregate
+from .stats import LEVEL, RESAMPLES
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 CHART_WIDTH = 640
@@ -27,15 +28,37 @@ BAR_GAP = 6
 def cells_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
     meta = doc.get("meta") or {}
     return aggregate(doc.get("runs") or [], meta.get("baselines") or {},
-                     meta.get("variants"), list(meta.get("workloads") or {}) or None)
+                     meta.get("variants"), list(meta.get("workloads") or {}) or None,
+                     seed=int(meta.get("seed") or 0))
+
+
+def headline(meta: dict[str, Any]) -> str:
+    """The headline metric of a bench (meta.headline.metric; "seconds" for
+    benches recorded before it was named)."""
+    return str((meta.get("headline") or {}).get("metric") or "seconds")
+
+
+def ratio_order(meta: dict[str, Any]) -> list[str]:
+    """The compared metrics, the headline first and host wall time beside it."""
+    h = headline(meta)
+    rest = [k for k in RATIO_METRICS if k != h]
+    if "wall_seconds" in rest:
+        rest.remove("wall_seconds")
+        rest.insert(0, "wall_seconds")
+    return [h, *rest]
 
 
 def build(doc: dict[str, Any]) -> dict[str, Any]:
     """report.json: meta, one cell per workload x variant, the bad runs."""
-    runs = doc.get("runs") or []
+    everything = doc.get("runs") or []
+    runs = [r for r in everything if not r.get("superseded")]
     meta = dict(doc.get("meta") or {})
     meta["runs_done"] = len(runs)
     meta["runs_ok"] = sum(1 for r in runs if r["status"] == OK)
+    meta.setdefault("headline", {"metric": "seconds", "label": "workload time", "clock": ""})
+    meta["bootstrap"] = {"resamples": RESAMPLES, "level": LEVEL,
+                         "method": "percentile bootstrap of the median of the paired "
+                                   "(same-block) ratios variant / baseline"}
     loads = [x for r in runs for x in r.get("host_load") or []]
     meta["host_load"] = [min(loads), max(loads)] if loads else None
     return {
@@ -46,12 +69,15 @@ def build(doc: dict[str, Any]) -> dict[str, Any]:
         "failed": [_brief(r) for r in runs if r["status"] == FAILED],
         "errors": [_brief(r) for r in runs if r["status"] == ERROR],
         "unavailable": [_brief(r) for r in runs if r["status"] == UNAVAILABLE],
+        "superseded": [_brief(r) | {"infra": r.get("infra", "")}
+                       for r in everything if r.get("superseded")],
     }
 
 
 def _brief(r: dict[str, Any]) -> dict[str, Any]:
-    return {k: r.get(k) for k in ("index", "rep", "variant", "workload", "status", "reason",
-                                  "run_dir", "exit_code", "mismatches", "boot_status")}
+    return {k: r.get(k) for k in ("index", "rep", "block", "variant", "workload", "status",
+                                  "reason", "run_dir", "exit_code", "mismatches", "boot_status",
+                                  "attempt")}
 
 
 # ------------------------------------------------------------- charts
@@ -134,12 +160,16 @@ def _fmt(x: float | None, digits: int = 1) -> str:
     return "–" if x is None else f"{x:,.{digits}f}"
 
 
-def _ratio_cls(x: float | None, lower_is_better: bool = True) -> str:
-    if x is None:
-        return ""
-    if abs(x - 1) < 0.05:
-        return "same"
-    return "better" if (x < 1) == lower_is_better else "worse"
+def _fmt_cmp(c: dict[str, Any] | None, html: bool = False) -> str:
+    """0.83x [0.78-0.90] win: a paired comparison in one line."""
+    if not c or c.get("median") is None:
+        return "-"
+    x = "×" if html else "x"
+    dash = "–" if html else "-"
+    if c.get("ci"):
+        lo, hi = c["ci"]
+        return f"{c['median']:.2f}{x} [{lo:.2f}{dash}{hi:.2f}] {c['verdict']}"
+    return f"{c['median']:.2f}{x} {c['verdict']} (n={c['n']})"
 
 
 def render_html(rep: dict[str, Any]) -> str:
@@ -149,7 +179,6 @@ def render_html(rep: dict[str, Any]) -> str:
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True)
     env.filters["fmt"] = _fmt
-    env.filters["ratio_cls"] = _ratio_cls
     meta = rep["meta"]
     sections = []
     for wl, wmeta in (meta.get("workloads") or {}).items():
@@ -161,13 +190,18 @@ def render_html(rep: dict[str, Any]) -> str:
             # benches recorded before mixed workloads kept one program and its args
             "commands": wmeta.get("commands") or [" ".join([str(wmeta.get("program", "?")),
                                                             *wmeta.get("args", [])])],
-            "charts": [bar_chart(_chart_items(cells, "seconds"), " s", "workload time, median (whisker: min–max)"),
+            "charts": [bar_chart(_chart_items(cells, headline(meta)), " s",
+                                 f"{meta['headline'].get('label') or 'workload time'}, median "
+                                 "(whisker: min–max)"),
+                       bar_chart(_chart_items(cells, "wall_seconds"), " s",
+                                 "workload time on the host's wall clock"),
                        bar_chart(_chart_items(cells, "disk_mib"), " MiB", "disk I/O, read + written", 0),
                        bar_chart(_chart_items(cells, "cpu_seconds"), " s", "guest CPU busy (both vCPUs)")]})
     accels = meta.get("accels") or []
     return env.get_template("report.html.j2").render(
         rep=rep, meta=meta, sections=sections, accels=accels,
-        tcg="tcg" in accels, ratio_metrics=RATIO_METRICS, metrics=rep["metrics"],
+        tcg="tcg" in accels, ratio_metrics=ratio_order(meta), metrics=rep["metrics"],
+        headline=headline(meta),
         variants=meta.get("variants") or [], baselines=meta.get("baselines") or {})
 
 
@@ -195,9 +229,12 @@ def rerender(run_dir: Path) -> tuple[Path, Path]:
 # ------------------------------------------------------------- summary
 
 def summary_header(doc: dict[str, Any]) -> tuple[str, ...]:
-    """The columns of the text table: one "vs X" per baseline of the bench."""
-    return ("workload", "variant", "runs", "time s", "min-max",
-            *(f"vs {label}" for label in _baselines(doc)), "CPU s", "disk MiB", "density")
+    """The columns of the text table: the headline and one "vs X" per
+    baseline (median ratio [95% interval] verdict), host wall time beside."""
+    h = headline(doc.get("meta") or {})
+    return ("workload", "variant", "runs", f"{h} (median)",
+            *(f"vs {label}" for label in _baselines(doc)), "wall s",
+            *(f"wall vs {label}" for label in _baselines(doc)), "CPU s", "disk MiB", "density")
 
 
 def _baselines(doc: dict[str, Any]) -> list[str]:
@@ -207,17 +244,24 @@ def _baselines(doc: dict[str, Any]) -> list[str]:
 def summary_rows(doc: dict[str, Any]) -> list[tuple[str, ...]]:
     """The text table `kzt bench` prints at the end (one row per cell)."""
     rows: list[tuple[str, ...]] = []
+    h = headline(doc.get("meta") or {})
     for c in cells_of(doc):
-        s = c["stats"].get("seconds")
         r = c["ratios"]
         rows.append((c["workload"], c["variant"], _status_text(c),
-                     f"{s['median']:.1f}" if s else "-",
-                     f"{s['min']:.1f}-{s['max']:.1f}" if s else "-",
-                     *(_fmt_ratio(r.get(label, {}).get("seconds")) for label in _baselines(doc)),
+                     _fmt_num(c["stats"].get(h), 1),
+                     *(_vs(r.get(label), h) for label in _baselines(doc)),
+                     _fmt_num(c["stats"].get("wall_seconds"), 1),
+                     *(_vs(r.get(label), "wall_seconds") for label in _baselines(doc)),
                      _fmt_num(c["stats"].get("cpu_seconds")),
                      _fmt_num(c["stats"].get("disk_mib")),
                      _fmt_num(c["stats"].get("density"), 2)))
     return rows
+
+
+def _vs(entry: dict[str, Any] | None, metric: str) -> str:
+    if entry and entry.get("is_baseline"):
+        return "(baseline)"
+    return _fmt_cmp((entry or {}).get(metric))
 
 
 def _status_text(c: dict[str, Any]) -> str:
@@ -228,12 +272,10 @@ def _status_text(c: dict[str, Any]) -> str:
     if n[FAILED]:
         parts.append(f"{n[FAILED]} FAILED")
     if n[ERROR]:
-        parts.append(f"{n[ERROR]} error")
+        parts.append(f"{n[ERROR]} censored")
+    if c.get("superseded"):
+        parts.append(f"{c['superseded']} rerun")
     return ", ".join(parts)
-
-
-def _fmt_ratio(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2f}x"
 
 
 def _fmt_num(s: dict[str, float] | None, digits: int = 0) -> str:
