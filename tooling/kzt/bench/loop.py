@@ -164,7 +164,8 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
     image = _image(layout, req)
     planned = plan.runs(req.shard)
     clk = vm.clock(req.clock)
-    prov = provenance(layout, image)
+    prov = provenance(layout, image, req.base)
+    prov["host_load_at_start"] = [round(x, 2) for x in os.getloadavg()]
     meta = {
         "mode": plan.mode, "reps": plan.reps, "seed": plan.seed,
         "shard": str(req.shard) if req.shard else None,
@@ -174,7 +175,10 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
         "disk_profiles": {n: {"iops": t.iops, "bps": t.bps} for n, t in data.disk_profiles.items()
                           if any(v.disk == n for v in plan.variants)},
         "configs": {v.config: {"append": list(c.append), "description": c.description,
-                               "setup": list(c.setup)}
+                               "setup": list(c.setup),
+                               # the budgets and compressors the guest checks before every run
+                               "pinned": {str(r["path"]): str(r["equals"])
+                                          for r in c.requires if "equals" in r}}
                     for v in plan.variants for c in [configs[v.config]]},
         "image": str(image), "base": req.base, "flavour": req.flavour,
         "accel_requested": req.accel.value, "guest_cpus": clk.cpus,
