@@ -87,17 +87,18 @@ def setup_zram_swap(step: dict[str, Any]) -> Teardown:
     ram = _mem_total_bytes()
     if "comp_algorithm" in step:
         kg.write_sysfs(dev / "comp_algorithm", str(step["comp_algorithm"]))
+    # whole pages: zram keeps its limit in pages (and rounds a value up)
+    limit = ram * int(step.get("mem_limit_percent", 0)) // 100 // 4096 * 4096
     if "mem_limit_percent" in step:
-        kg.write_sysfs(dev / "mem_limit", str(ram * int(step["mem_limit_percent"]) // 100))
+        kg.write_sysfs(dev / "mem_limit", str(limit))
     size = ram * int(step.get("disksize_percent", 50)) // 100
     kg.write_sysfs(dev / "disksize", str(size // 4096 * 4096))
     # the budget and the compressor are what the bench compares under:
     # read them back rather than trust the writes
     if "mem_limit_percent" in step:
-        want = ram * int(step["mem_limit_percent"]) // 100
         got = int((dev / "mm_stat").read_text().split()[3])
-        if got != want:
-            raise kg.GuestEnvError(f"{dev.name}: mem_limit is {got}, not the {want} written")
+        if got != limit:
+            raise kg.GuestEnvError(f"{dev.name}: mem_limit is {got}, not the {limit} written")
     if "comp_algorithm" in step:
         algo = (dev / "comp_algorithm").read_text()
         if f"[{step['comp_algorithm']}]" not in algo:
