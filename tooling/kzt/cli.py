@@ -5,6 +5,7 @@ import argparse
 import math
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -725,7 +726,17 @@ def complete(ap: argparse.ArgumentParser) -> None:
     argcomplete.autocomplete(ap)
 
 
+def terminate_like_interrupt() -> None:
+    """SIGTERM (kill, a CI runner's cancel, timeout(1)) unwinds like Ctrl-C,
+    so the process groups kzt started (QEMU, make) are killed on the way
+    out instead of being left running; the exit status is 143."""
+    def on_term(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, on_term)
+
+
 def main(argv: list[str] | None = None) -> int:
+    terminate_like_interrupt()
     ap = parser()
     complete(ap)
     args = ap.parse_args(argv)

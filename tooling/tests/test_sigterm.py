@@ -1,0 +1,43 @@
+"""A kzt killed with SIGTERM takes the process groups it started with it."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+TOOLING = Path(__file__).resolve().parents[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_sigterm_kills_the_started_process_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    script = textwrap.dedent(f"""
+        from kzt import cli, proc
+        cli.terminate_like_interrupt()
+        proc.stream(["sh", "-c", "echo $$ > {pidfile}; exec sleep 300"], timeout=600,
+                    on_line=lambda line: None)
+    """)
+    p = subprocess.Popen([sys.executable, "-c", script], cwd=TOOLING)
+    deadline = time.monotonic() + 30
+    while not pidfile.exists() or not pidfile.read_text().strip():
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
+    assert _alive(child)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=30) == 143
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "sleep outlived the kzt that started it"
