@@ -48,5 +48,8 @@ def test_mixed_pages_pack_more_than_one_per_page(workloads, swap) -> None:
     assert held > 1000 and pool > 0, f"too little stored to judge: {during}"
     # compressed bytes per pool byte: xvmalloc wastes the rest of each page
     # a 2-3 KiB object sits in; zsmalloc does not.
+    print(f"{STORE}: {held} pages, {compressed} compressed bytes in a {pool}-byte pool: "
+          f"{compressed / pool:.3f} (xvmalloc measured 0.661)")
     assert compressed / pool > 0.75, \
-        f"{held} pages, {compressed} compressed bytes in a {pool}-byte pool"
+        f"{held} pages, {compressed} compressed bytes in a {pool}-byte pool: " \
+        f"{compressed / pool:.3f} (xvmalloc measured 0.661)"
