@@ -57,8 +57,8 @@
 #include <linux/sysfs.h>
 #include <linux/wait_bit.h>
 
+#include "kztmem_store.h"
 #include "tmem.h"
-#include "xvmalloc.h"
 #include "zbud.h"
 
 /*
@@ -117,6 +117,35 @@ static int __init kzt_nocleancache_setup(char *str)
 early_param("nocleancache", kzt_nocleancache_setup);
 
 /*
+ * kztmem.pers_pool=NAME chooses the persistent store, by its exact name
+ * (kztmem_store.c: xvmalloc or zsmalloc).  Any other value is logged
+ * and the default, xvmalloc, is kept.  Read once, by kztmem_init(); the
+ * store in use is shown in /sys/kernel/mm/kztmem/pers_pool.
+ */
+static const struct kzt_store_ops *kzt_pers_store_ops = &kzt_store_xvmalloc;
+
+static int kzt_param_set_pers_pool(const char *val,
+				   const struct kernel_param *kp)
+{
+	const struct kzt_store_ops *ops = val ? kzt_store_find(val) : NULL;
+
+	if (!ops) {
+		pr_warn("ignoring unknown \"kztmem.pers_pool=%s\" (choose %s or %s), using %s\n",
+			val ? val : "", kzt_store_xvmalloc.name,
+			kzt_store_zsmalloc.name, kzt_pers_store_ops->name);
+		return 0;
+	}
+	kzt_pers_store_ops = ops;
+	return 0;
+}
+
+static const struct kernel_param_ops kzt_pers_pool_param_ops = {
+	.set = kzt_param_set_pers_pool,
+};
+
+module_param_cb(pers_pool, &kzt_pers_pool_param_ops, NULL, 0);
+
+/*
  * Tunables (/sys/kernel/mm/kztmem/, root-writable)
  *
  * kzt_max_pool_percent: compressed pages may take at most this share of
@@ -128,9 +157,9 @@ early_param("nocleancache", kzt_nocleancache_setup);
  *
  * kzt_compress_limit: the largest compressed size accepted, in bytes;
  * worse pages are declined and counted in compress_poor (persistent) or
- * eph_compress_poor (ephemeral).  Above XV_MAX_ALLOC_SIZE nothing fits
- * in xvmalloc, and above zbud_max_size() nothing fits in a zbud frame,
- * so those are the real bounds.
+ * eph_compress_poor (ephemeral).  Above the persistent store's max_size
+ * nothing fits in it, and above zbud_max_size() nothing fits in a zbud
+ * frame, so those are the real bounds.
  *
  * Written with WRITE_ONCE() by the sysfs handlers, read with READ_ONCE()
  * in the store path; no lock.
@@ -352,22 +381,22 @@ static const struct tmem_hostops kzt_hostops = {
 };
 
 /*
- * The persistent PAM: LZO-compressed pages in xvmalloc
+ * The persistent PAM: LZO-compressed pages in a persistent store
  *
  * struct kzt_pampd - what tmem keeps for one persistent page
- * @page:	xvmalloc page holding the compressed data, or NULL for a
- *		same-filled page
+ * @handle:	the store's handle of the compressed data (see
+ *		kztmem_store.h), or 0 for a same-filled page
  * @value:	the word repeated over a same-filled page
- * @offset:	offset of the compressed data in @page
+ * @offset:	the store's offset of the compressed data
  * @len:	compressed length in bytes
  *
  * A pampd is owned by tmem once create() returned it; it is freed by
- * kzt_pers_pampd_free() only.  kzt_xvpool holds the data of all
- * persistent pools; its lock is the only PAM lock and nests inside
- * tmem's bucket locks.
+ * kzt_pers_pampd_free() only.  kzt_pers_store holds the data of all
+ * persistent pools; its allocator's locks are the only PAM locks and
+ * nest inside tmem's bucket locks.
  */
 struct kzt_pampd {
-	struct page *page;
+	unsigned long handle;
 	union {
 		unsigned long value;
 		struct {
@@ -378,7 +407,7 @@ struct kzt_pampd {
 };
 
 static struct kmem_cache *kzt_pampd_cache;
-static struct xv_pool *kzt_xvpool;
+static struct kzt_store *kzt_pers_store;
 
 static bool kzt_page_same_filled(const void *data, unsigned long *value)
 {
@@ -400,7 +429,7 @@ static bool kzt_pool_at_limit(void)
 	unsigned long max_pages, pages;
 
 	max_pages = totalram_pages() * READ_ONCE(kzt_max_pool_percent) / 100;
-	pages = xv_get_total_size_bytes(kzt_xvpool) >> PAGE_SHIFT;
+	pages = kzt_store_total_bytes(kzt_pers_store) >> PAGE_SHIFT;
 	if (kzt_zbud)
 		pages += zbud_reclaimable(kzt_zbud);
 	return pages >= max_pages;
@@ -436,14 +465,13 @@ static int kzt_decompress(const void *src, size_t slen, void *dst)
 	return 0;
 }
 
-/* Compress @src into xvmalloc and fill in @pampd. */
+/* Compress @src into the persistent store and fill in @pampd. */
 static int kzt_pers_compress(const void *src, struct kzt_pampd *pampd)
 {
-	unsigned int limit = min_t(unsigned int, READ_ONCE(kzt_compress_limit),
-				   XV_MAX_ALLOC_SIZE);
-	unsigned long flags;
+	unsigned int limit = min_t(size_t, READ_ONCE(kzt_compress_limit),
+				   kzt_pers_store->ops->max_size);
+	unsigned long flags, handle;
 	struct kzt_pcpu *pcpu;
-	struct page *page;
 	size_t len;
 	u32 offset;
 	void *dst;
@@ -464,18 +492,18 @@ static int kzt_pers_compress(const void *src, struct kzt_pampd *pampd)
 		goto unlock;
 	}
 
-	ret = xv_malloc(kzt_xvpool, len, &page, &offset,
-			KZT_STORE_GFP | __GFP_HIGHMEM);
+	ret = kzt_store_alloc(kzt_pers_store, len,
+			      KZT_STORE_GFP | __GFP_HIGHMEM, &handle, &offset);
 	if (ret) {
 		atomic_long_inc(&kzt_failed_alloc);
 		goto unlock;
 	}
 
-	dst = kmap_local_page(page);
-	memcpy(dst + offset, pcpu->dst, len);
-	kunmap_local(dst);
+	dst = kzt_store_map(kzt_pers_store, handle, offset, KZT_STORE_WO);
+	memcpy(dst, pcpu->dst, len);
+	kzt_store_unmap(kzt_pers_store, handle, dst);
 
-	pampd->page = page;
+	pampd->handle = handle;
 	pampd->offset = offset;
 	pampd->len = len;
 unlock:
@@ -502,7 +530,7 @@ static void *kzt_pers_pampd_create(struct tmem_pool *pool,
 	src = kmap_local_page(page);
 	same_filled = kzt_page_same_filled(src, &value);
 	if (same_filled) {
-		pampd->page = NULL;
+		pampd->handle = 0;
 		pampd->value = value;
 		ret = 0;
 	} else if (kzt_pool_at_limit() && !kzt_make_room()) {
@@ -554,26 +582,55 @@ static void __init kzt_fail_load_debugfs(void)
 }
 #endif
 
+/*
+ * Decompress @pampd's data into the page mapped at @dst.  A store whose
+ * mapping disables preemption (zsmalloc) only has the data copied out
+ * under it, into this CPU's compression buffer, which is decompressed
+ * after the unmap.
+ */
+static int kzt_pers_decompress(const struct kzt_pampd *pampd, void *dst)
+{
+	struct kzt_store *store = kzt_pers_store;
+	unsigned long flags;
+	void *src;
+	u8 *buf;
+	int ret;
+
+	if (!store->ops->map_atomic) {
+		src = kzt_store_map(store, pampd->handle, pampd->offset,
+				    KZT_STORE_RO);
+		ret = kzt_decompress(src, pampd->len, dst);
+		kzt_store_unmap(store, pampd->handle, src);
+		return ret;
+	}
+
+	local_lock_irqsave(&kzt_pcpu.lock, flags);
+	buf = this_cpu_ptr(&kzt_pcpu)->dst;
+	src = kzt_store_map(store, pampd->handle, pampd->offset, KZT_STORE_RO);
+	memcpy(buf, src, pampd->len);
+	kzt_store_unmap(store, pampd->handle, src);
+	ret = kzt_decompress(buf, pampd->len, dst);
+	local_unlock_irqrestore(&kzt_pcpu.lock, flags);
+	return ret;
+}
+
 static int kzt_pers_pampd_get_data(struct tmem_pool *pool, void *data,
 				   struct page *page)
 {
 	struct kzt_pampd *pampd = data;
-	void *src, *dst;
+	void *dst;
 	int ret;
 
 	if (kzt_should_fail_load())
 		return -EIO;
 
 	dst = kmap_local_page(page);
-	if (!pampd->page) {
+	if (pampd->handle) {
+		ret = kzt_pers_decompress(pampd, dst);
+	} else {
 		memset_l(dst, pampd->value, PAGE_SIZE / sizeof(unsigned long));
-		kunmap_local(dst);
-		return 0;
+		ret = 0;
 	}
-
-	src = kmap_local_page(pampd->page);
-	ret = kzt_decompress(src + pampd->offset, pampd->len, dst);
-	kunmap_local(src);
 	kunmap_local(dst);
 	return ret;
 }
@@ -582,9 +639,9 @@ static void kzt_pers_pampd_free(struct tmem_pool *pool, void *data)
 {
 	struct kzt_pampd *pampd = data;
 
-	if (pampd->page) {
+	if (pampd->handle) {
 		atomic_long_sub(pampd->len, &kzt_pers_compressed_bytes);
-		xv_free(kzt_xvpool, pampd->page, pampd->offset);
+		kzt_store_free(kzt_pers_store, pampd->handle, pampd->offset);
 	} else {
 		atomic_long_dec(&kzt_same_filled_pages);
 	}
@@ -1142,7 +1199,7 @@ static ssize_t pers_pool_pages_show(struct kobject *kobj,
 				    struct kobj_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%llu\n",
-			  xv_get_total_size_bytes(kzt_xvpool) >> PAGE_SHIFT);
+			  kzt_store_total_bytes(kzt_pers_store) >> PAGE_SHIFT);
 }
 
 static struct kobj_attribute kzt_attr_pers_pool_pages =
@@ -1151,11 +1208,19 @@ static struct kobj_attribute kzt_attr_pers_pool_pages =
 static ssize_t pers_pool_bytes_show(struct kobject *kobj,
 				    struct kobj_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", xv_get_total_size_bytes(kzt_xvpool));
+	return sysfs_emit(buf, "%llu\n", kzt_store_total_bytes(kzt_pers_store));
 }
 
 static struct kobj_attribute kzt_attr_pers_pool_bytes =
 	__ATTR_RO(pers_pool_bytes);
+
+static ssize_t pers_pool_show(struct kobject *kobj,
+			      struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", kzt_pers_store->ops->name);
+}
+
+static struct kobj_attribute kzt_attr_pers_pool = __ATTR_RO(pers_pool);
 
 /* Parse a tunable: a decimal number in [@min, @max], or -EINVAL. */
 static int kzt_parse_tunable(const char *buf, unsigned int min,
@@ -1275,6 +1340,7 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_failed_alloc.kattr.attr,
 	&kzt_attr_pers_pool_pages.attr,
 	&kzt_attr_pers_pool_bytes.attr,
+	&kzt_attr_pers_pool.attr,
 	&kzt_attr_max_pool_percent.attr,
 	&kzt_attr_compress_limit.attr,
 	NULL,
@@ -1538,14 +1604,14 @@ static int __init kztmem_init(void)
 	kzt_pampd_cache = KMEM_CACHE(kzt_pampd, 0);
 	if (!kzt_pampd_cache)
 		goto destroy_objnode_cache;
-	kzt_xvpool = xv_create_pool();
-	if (!kzt_xvpool)
+	kzt_pers_store = kzt_store_create(kzt_pers_store_ops, "kztmem");
+	if (!kzt_pers_store)
 		goto destroy_pampd_cache;
 
 	ret = cpuhp_setup_state(CPUHP_BP_PREPARE_DYN, "mm/kztmem:prepare",
 				kzt_cpu_prepare, kzt_cpu_dead);
 	if (ret < 0)
-		goto destroy_xvpool;
+		goto destroy_pers_store;
 	kzt_cpuhp_state = ret;
 
 	if (eph) {
@@ -1575,9 +1641,12 @@ static int __init kztmem_init(void)
 	}
 
 	kzt_fail_load_debugfs();
-	pr_info("enabled:%s%s (lzo1x)\n",
-		frontswap ? " frontswap (xvmalloc)" : "",
-		cleancache ? " cleancache (zbud)" : "");
+	if (frontswap)
+		pr_info("enabled: frontswap (%s)%s (lzo1x)\n",
+			kzt_pers_store->ops->name,
+			cleancache ? " cleancache (zbud)" : "");
+	else
+		pr_info("enabled: cleancache (zbud) (lzo1x)\n");
 	return 0;
 
 remove_sysfs:
@@ -1587,9 +1656,9 @@ eph_exit:
 		kzt_eph_exit();
 remove_cpuhp:
 	cpuhp_remove_state(kzt_cpuhp_state);
-destroy_xvpool:
-	xv_destroy_pool(kzt_xvpool);
-	kzt_xvpool = NULL;
+destroy_pers_store:
+	kzt_store_destroy(kzt_pers_store);
+	kzt_pers_store = NULL;
 destroy_pampd_cache:
 	kmem_cache_destroy(kzt_pampd_cache);
 destroy_objnode_cache:

@@ -7,9 +7,10 @@
  * the driver running: boot with "kztmem" (kzt kunit does).
  *
  * kztmem_pam stores real pages through the persistent PAM (LZO into
- * xvmalloc) and the ephemeral one (LZO into zbud), damages the stored
- * data, and checks that reading it back fails with -EIO and is counted,
- * and never succeeds with other bytes.  For a frontswap load that
+ * the persistent store the driver was booted with: xvmalloc, or
+ * zsmalloc with "kztmem.pers_pool=zsmalloc") and the ephemeral one (LZO
+ * into zbud), damages the stored data, and checks that reading it back
+ * fails with -EIO and is counted, and never succeeds with other bytes.  For a frontswap load that
  * matters most: the swap slot on the device was never written, so a
  * failed load must not let swap_readpage() read the device.
  */
@@ -38,19 +39,19 @@ static bool kzt_pt_same(struct page *a, struct page *b)
 	return same;
 }
 
-/* Overwrite @len bytes at @offset of @page with a byte LZO cannot start with. */
-static void kzt_pt_scribble(struct page *page, unsigned int offset,
-			    unsigned int len)
+/* Overwrite the compressed data of @pampd, through its store. */
+static void kzt_pt_scribble_pers(struct kzt_pampd *pampd)
 {
-	u8 *p = kmap_local_page(page);
+	void *p = kzt_store_map(kzt_pers_store, pampd->handle, pampd->offset,
+				KZT_STORE_WO);
 
-	memset(p + offset, 0xff, len);
-	kunmap_local(p);
+	memset(p, 0xff, pampd->len);
+	kzt_store_unmap(kzt_pers_store, pampd->handle, p);
 }
 
 static int kzt_pt_init(struct kunit *test)
 {
-	if (!kzt_xvpool)
+	if (!kzt_pers_store)
 		kunit_skip(test, "kztmem is off: boot with \"kztmem\"");
 	return 0;
 }
@@ -68,7 +69,8 @@ static void kzt_pam_test_damaged_pers(struct kunit *test)
 	kzt_pt_fill(page, 3);
 	pampd = kzt_pers_pampd_create(NULL, &oid, 0, page);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(pampd));
-	KUNIT_ASSERT_NOT_NULL(test, pampd->page);
+	KUNIT_ASSERT_NE(test, pampd->handle, 0UL);
+	kunit_info(test, "persistent store: %s\n", kzt_pers_store->ops->name);
 
 	KUNIT_EXPECT_EQ(test, kzt_pers_pampd_get_data(NULL, pampd, out), 0);
 	KUNIT_EXPECT_TRUE(test, kzt_pt_same(page, out));
@@ -80,7 +82,7 @@ static void kzt_pam_test_damaged_pers(struct kunit *test)
 	pampd->len = len;
 
 	/* Overwritten data */
-	kzt_pt_scribble(pampd->page, pampd->offset, len);
+	kzt_pt_scribble_pers(pampd);
 	KUNIT_EXPECT_EQ(test, kzt_pers_pampd_get_data(NULL, pampd, out), -EIO);
 
 	kzt_pers_pampd_free(NULL, pampd);
@@ -134,8 +136,7 @@ static void kzt_pam_test_damaged_swap_load(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kzt_frontswap_load(type, 77, out), 0);
 	KUNIT_EXPECT_TRUE(test, kzt_pt_same(page, out));
 
-	kzt_pt_scribble(kzt_pt_last->page, kzt_pt_last->offset,
-			kzt_pt_last->len);
+	kzt_pt_scribble_pers(kzt_pt_last);
 	failed = atomic_long_read(&kzt_failed_pers_gets);
 	gets = atomic_long_read(&kzt_pers_gets);
 	KUNIT_EXPECT_EQ(test, kzt_frontswap_load(type, 77, out), -EIO);
@@ -153,6 +154,16 @@ static void kzt_pam_test_damaged_swap_load(struct kunit *test)
 }
 
 #ifdef CONFIG_CLEANCACHE
+/* Overwrite @len bytes at @offset of @page with a byte LZO cannot start with. */
+static void kzt_pt_scribble(struct page *page, unsigned int offset,
+			    unsigned int len)
+{
+	u8 *p = kmap_local_page(page);
+
+	memset(p + offset, 0xff, len);
+	kunmap_local(p);
+}
+
 static void kzt_pam_test_damaged_eph(struct kunit *test)
 {
 	static const struct tmem_oid oid = { .oid = { 12 } };

@@ -106,6 +106,13 @@ def test_sysfs_interface() -> None:
         assert lo <= values[name] <= hi, f"{name} default {values[name]} outside {lo}..{hi}"
 
 
+def test_pers_pool_default_is_xvmalloc() -> None:
+    """Booted without kztmem.pers_pool=: the default store, read-only."""
+    path = kg.KZTMEM_SYSFS / "pers_pool"
+    assert path.read_text() == "xvmalloc\n", f"{path}: {path.read_text()!r}"
+    assert not path.stat().st_mode & 0o222, f"{path} is writable"
+
+
 def test_every_writable_file_is_a_tested_tunable() -> None:
     """A new writable file must join TUNABLES, and so the garbage tests."""
     writable = sorted(f.name for f in kg.KZTMEM_SYSFS.iterdir()
