@@ -13,6 +13,8 @@ after ``kztmem=maybe`` is what enables the driver. Checked here:
   parser with its own message, and the default stays;
 - ``kztmem.pers_pool=zbud`` names no persistent store: it is logged and
   the default store, xvmalloc, is used;
+- ``kztmem.compressor=lz4hc`` (a crypto algorithm, but not one kztmem
+  offers) is logged by kztmem and by the parser, and lzo is used;
 - the tunables have no second, writable copy under /sys/module.
 """
 
@@ -26,7 +28,7 @@ import pytest
 from kzt.guest import lib as kg
 
 CMDLINE = ("kztmem=maybe kztmem kztmem.max_pool_percent=33 kztmem.compress_limit=12abc "
-           "nofrontswap=please nocleancache=0 kztmem.pers_pool=zbud")
+           "nofrontswap=please nocleancache=0 kztmem.pers_pool=zbud kztmem.compressor=lz4hc")
 
 pytestmark = pytest.mark.kzt_boot(append=CMDLINE)
 
@@ -49,6 +51,9 @@ def kernel_log() -> str:
     "`12abc' invalid for parameter `kztmem.compress_limit'",
     'kztmem: ignoring unknown "kztmem.pers_pool=zbud" (choose xvmalloc or zsmalloc), '
     'using xvmalloc',
+    'kztmem: ignoring unknown compressor "lz4hc" (choose one of lzo, lzo-rle, lz4, zstd); '
+    'using lzo',
+    "`lz4hc' invalid for parameter `kztmem.compressor'",
 ])
 def test_bad_parameter_is_logged(kernel_log: str, message: str) -> None:
     assert message in kernel_log, \
@@ -79,6 +84,14 @@ def test_unknown_pers_pool_keeps_the_default_store(kernel_log: str) -> None:
         f"kztmem.pers_pool=zbud was refused, but {path} says {path.read_text()!r}"
     enabled = [line for line in kernel_log.splitlines() if "kztmem: enabled:" in line]
     assert enabled and "frontswap (xvmalloc)" in enabled[-1], enabled
+
+
+def test_bad_compressor_falls_back_to_lzo(kernel_log: str) -> None:
+    path = kg.KZTMEM_SYSFS / "compressor"
+    assert path.read_text().strip() == "lzo", \
+        f"kztmem.compressor=lz4hc was refused, but {path} says {path.read_text().strip()!r}"
+    enabled = [line for line in kernel_log.splitlines() if "kztmem: enabled:" in line]
+    assert enabled and enabled[-1].endswith("(lzo)"), enabled
 
 
 def test_no_writable_copy_under_sys_module() -> None:
