@@ -6,16 +6,19 @@
  * the page-addressable memory (PAM) behind it.  It has two halves:
  *
  * - frontswap: anonymous pages on their way to a swap device are
- *   compressed with LZO and kept in an xvmalloc pool, one persistent
- *   tmem pool per swap type.  A store that kztmem declines (the page
+ *   compressed and kept in an xvmalloc pool, one persistent tmem pool
+ *   per swap type.  A store that kztmem declines (the page
  *   compresses badly, the pool is at its size limit, memory is short)
  *   is not an error: the page simply goes to the swap device.
  *
  * - cleancache (only with CONFIG_CLEANCACHE): clean page-cache pages
- *   that the kernel evicts are compressed with LZO into zbud (zbud.c),
+ *   that the kernel evicts are compressed into zbud (zbud.c),
  *   one ephemeral tmem pool per mounted file system that opted in.  A
  *   get that hits hands the page back and forgets it; a shrinker gives
  *   zbud frames back under memory pressure, dropping the pages in them.
+ *
+ * Both halves compress with the algorithm named by kztmem.compressor
+ * (lzo, lzo-rle, lz4 or zstd; lzo by default), through the crypto API.
  *
  * The driver does nothing unless the kernel is booted with "kztmem".
  * "nofrontswap" and "nocleancache" switch a half off.  kztmem registers
@@ -32,8 +35,10 @@
 #define pr_fmt(fmt) "kztmem: " fmt
 
 #include <linux/atomic.h>
+#include <linux/bitmap.h>
 #include <linux/cleancache.h>
 #include <linux/cpuhotplug.h>
+#include <linux/crypto.h>
 #include <linux/err.h>
 #include <linux/fault-inject.h>
 #include <linux/frontswap.h>
@@ -43,13 +48,13 @@
 #include <linux/kernel.h>
 #include <linux/kobject.h>
 #include <linux/local_lock.h>
-#include <linux/lzo.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
+#include <linux/refcount.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -57,8 +62,8 @@
 #include <linux/sysfs.h>
 #include <linux/wait_bit.h>
 
+#include "kztmem_store.h"
 #include "tmem.h"
-#include "xvmalloc.h"
 #include "zbud.h"
 
 /*
@@ -117,6 +122,35 @@ static int __init kzt_nocleancache_setup(char *str)
 early_param("nocleancache", kzt_nocleancache_setup);
 
 /*
+ * kztmem.pers_pool=NAME chooses the persistent store, by its exact name
+ * (kztmem_store.c: xvmalloc or zsmalloc).  Any other value is logged
+ * and the default, xvmalloc, is kept.  Read once, by kztmem_init(); the
+ * store in use is shown in /sys/kernel/mm/kztmem/pers_pool.
+ */
+static const struct kzt_store_ops *kzt_pers_store_ops = &kzt_store_xvmalloc;
+
+static int kzt_param_set_pers_pool(const char *val,
+				   const struct kernel_param *kp)
+{
+	const struct kzt_store_ops *ops = val ? kzt_store_find(val) : NULL;
+
+	if (!ops) {
+		pr_warn("ignoring unknown \"kztmem.pers_pool=%s\" (choose %s or %s), using %s\n",
+			val ? val : "", kzt_store_xvmalloc.name,
+			kzt_store_zsmalloc.name, kzt_pers_store_ops->name);
+		return 0;
+	}
+	kzt_pers_store_ops = ops;
+	return 0;
+}
+
+static const struct kernel_param_ops kzt_pers_pool_param_ops = {
+	.set = kzt_param_set_pers_pool,
+};
+
+module_param_cb(pers_pool, &kzt_pers_pool_param_ops, NULL, 0);
+
+/*
  * Tunables (/sys/kernel/mm/kztmem/, root-writable)
  *
  * kzt_max_pool_percent: compressed pages may take at most this share of
@@ -128,9 +162,9 @@ early_param("nocleancache", kzt_nocleancache_setup);
  *
  * kzt_compress_limit: the largest compressed size accepted, in bytes;
  * worse pages are declined and counted in compress_poor (persistent) or
- * eph_compress_poor (ephemeral).  Above XV_MAX_ALLOC_SIZE nothing fits
- * in xvmalloc, and above zbud_max_size() nothing fits in a zbud frame,
- * so those are the real bounds.
+ * eph_compress_poor (ephemeral).  Above the persistent store's max_size
+ * nothing fits in it, and above zbud_max_size() nothing fits in a zbud
+ * frame, so those are the real bounds.
  *
  * Written with WRITE_ONCE() by the sysfs handlers, read with READ_ONCE()
  * in the store path; no lock.
@@ -178,6 +212,8 @@ static atomic_long_t kzt_flobj_found;
 
 /* Why stores were declined (each also counts in failed_pers_puts) */
 static atomic_long_t kzt_compress_poor;		/* above compress_limit */
+/* ... of which declined from a sample, without a full compression */
+static atomic_long_t kzt_pers_cheap_rejects;
 static atomic_long_t kzt_pool_limit_hit;	/* at max_pool_percent */
 static atomic_long_t kzt_failed_alloc;		/* data or metadata, both */
 
@@ -241,20 +277,58 @@ static void kzt_stat_inc(atomic_long_t *stat, atomic_long_t *max)
 #define KZT_EPH_GFP	(KZT_STORE_GFP | __GFP_NOMEMALLOC)
 
 /*
- * Per-CPU compression buffers
+ * The compressor
  *
- * @lock protects @workmem and @dst; it is held from the start of a
- * compression until the result has been copied into xvmalloc or zbud.
- * Both halves share the buffers.  Cleancache puts run with interrupts
- * disabled under the interrupt-safe i_pages lock, so @lock is always
- * taken with local_lock_irqsave().  The buffers are allocated when a
- * CPU is being brought up and freed once it is dead (CPU hotplug
- * "prepare" callbacks).
+ * kztmem compresses through the kernel's crypto API with one of the
+ * algorithms in kzt_compressors[], chosen at boot with
+ * kztmem.compressor=NAME (default lzo).  A name not in the list is
+ * refused by the parameter parser and logged; a listed one the kernel
+ * was built without is logged by kztmem_init(), and lzo is used.  The
+ * choice is fixed from then on (/sys/kernel/mm/kztmem/compressor is
+ * read-only), so every stored page was compressed by the algorithm
+ * that decompresses it.
  */
-struct kzt_pcpu {
-	local_lock_t lock;
-	void *workmem;
+static const char * const kzt_compressors[] = {
+	"lzo", "lzo-rle", "lz4", "zstd",
+};
+
+#define KZT_COMPRESSOR_DEFAULT	0	/* lzo, which Kconfig selects */
+
+static const char *kzt_compressor = kzt_compressors[KZT_COMPRESSOR_DEFAULT];
+
+/*
+ * Per-CPU compression contexts
+ *
+ * A crypto_comp transform keeps its working memory in itself, so each
+ * user needs a transform of its own, and a buffer for the compressed
+ * result (two pages: more than any of the algorithms can need for one
+ * page).  Each CPU has two of them:
+ *
+ * @pers and @mutex: the swap path (frontswap stores and loads) and
+ * cleancache gets, all of which run in process context and may sleep.
+ * @mutex is held from the start of a compression until the result has
+ * been copied into xvmalloc, or around a decompression, with
+ * interrupts and preemption on; the task may move to another CPU
+ * meanwhile, which is harmless, as it keeps using the context it
+ * locked.  kzt_cpu_dead() takes @mutex before it frees the context.
+ *
+ * @eph and @lock: cleancache puts, which run with interrupts disabled
+ * under the interrupt-safe i_pages lock and must not sleep;
+ * local_lock_irqsave() is what protects a per-CPU context there.
+ *
+ * The contexts are allocated when a CPU is being brought up and freed
+ * once it is dead (CPU hotplug "prepare" callbacks).
+ */
+struct kzt_comp_ctx {
+	struct crypto_comp *tfm;
 	u8 *dst;
+};
+
+struct kzt_pcpu {
+	struct mutex mutex;		/* protects @pers */
+	struct kzt_comp_ctx pers;
+	local_lock_t lock;		/* protects @eph */
+	struct kzt_comp_ctx eph;
 };
 
 static DEFINE_PER_CPU(struct kzt_pcpu, kzt_pcpu) = {
@@ -263,34 +337,118 @@ static DEFINE_PER_CPU(struct kzt_pcpu, kzt_pcpu) = {
 
 static int kzt_cpuhp_state;
 
-#define KZT_DST_SIZE	lzo1x_worst_compress(PAGE_SIZE)
+#define KZT_DST_SIZE	(2 * PAGE_SIZE)
+
+static void kzt_comp_ctx_free(struct kzt_comp_ctx *ctx)
+{
+	if (!IS_ERR_OR_NULL(ctx->tfm))
+		crypto_free_comp(ctx->tfm);
+	kfree(ctx->dst);
+	ctx->tfm = NULL;
+	ctx->dst = NULL;
+}
+
+static int kzt_comp_ctx_alloc(struct kzt_comp_ctx *ctx, unsigned int cpu)
+{
+	struct crypto_comp *tfm;
+
+	tfm = crypto_alloc_comp(kzt_compressor, 0, 0);
+	if (IS_ERR(tfm)) {
+		pr_err("cannot allocate a %s transform for CPU %u: %ld\n",
+		       kzt_compressor, cpu, PTR_ERR(tfm));
+		return PTR_ERR(tfm);
+	}
+	ctx->tfm = tfm;
+	ctx->dst = kmalloc_node(KZT_DST_SIZE, GFP_KERNEL, cpu_to_node(cpu));
+	if (!ctx->dst) {
+		kzt_comp_ctx_free(ctx);
+		return -ENOMEM;
+	}
+	return 0;
+}
 
 static int kzt_cpu_prepare(unsigned int cpu)
 {
 	struct kzt_pcpu *pcpu = per_cpu_ptr(&kzt_pcpu, cpu);
-	void *workmem, *dst;
+	int ret;
 
-	workmem = kmalloc_node(LZO1X_1_MEM_COMPRESS, GFP_KERNEL,
-			       cpu_to_node(cpu));
-	dst = kmalloc_node(KZT_DST_SIZE, GFP_KERNEL, cpu_to_node(cpu));
-	if (!workmem || !dst) {
-		kfree(workmem);
-		kfree(dst);
-		return -ENOMEM;
+	ret = kzt_comp_ctx_alloc(&pcpu->pers, cpu);
+	if (ret)
+		return ret;
+	ret = kzt_comp_ctx_alloc(&pcpu->eph, cpu);
+	if (ret) {
+		mutex_lock(&pcpu->mutex);
+		kzt_comp_ctx_free(&pcpu->pers);
+		mutex_unlock(&pcpu->mutex);
 	}
-	pcpu->workmem = workmem;
-	pcpu->dst = dst;
-	return 0;
+	return ret;
 }
 
 static int kzt_cpu_dead(unsigned int cpu)
 {
 	struct kzt_pcpu *pcpu = per_cpu_ptr(&kzt_pcpu, cpu);
 
-	kfree(pcpu->workmem);
-	kfree(pcpu->dst);
-	pcpu->workmem = NULL;
-	pcpu->dst = NULL;
+	/* A task that locked this context before the CPU went may still use it. */
+	mutex_lock(&pcpu->mutex);
+	kzt_comp_ctx_free(&pcpu->pers);
+	mutex_unlock(&pcpu->mutex);
+	kzt_comp_ctx_free(&pcpu->eph);
+	return 0;
+}
+
+/* The swap path's context: locked, with the task free to sleep or move. */
+static struct kzt_comp_ctx *kzt_pers_ctx_lock(void)
+{
+	struct kzt_pcpu *pcpu = raw_cpu_ptr(&kzt_pcpu);
+
+	mutex_lock(&pcpu->mutex);
+	return &pcpu->pers;
+}
+
+static void kzt_pers_ctx_unlock(struct kzt_comp_ctx *ctx)
+{
+	mutex_unlock(&container_of(ctx, struct kzt_pcpu, pers)->mutex);
+}
+
+/*
+ * Compress the page at @src into @ctx->dst; its length in @len.  An
+ * error here is the algorithm's, not a sign of poor compression (the
+ * buffer is larger than any result), so it is logged.
+ */
+static int kzt_compress(struct kzt_comp_ctx *ctx, const void *src,
+			unsigned int *len)
+{
+	unsigned int dlen = KZT_DST_SIZE;
+	int ret;
+
+	ret = crypto_comp_compress(ctx->tfm, src, PAGE_SIZE, ctx->dst, &dlen);
+	if (ret) {
+		pr_err_ratelimited("%s compression failed: %d\n",
+				   kzt_compressor, ret);
+		return -EIO;
+	}
+	*len = dlen;
+	return 0;
+}
+
+/*
+ * Decompress @slen bytes at @src into the page mapped at @dst, with the
+ * locked context @ctx.  Anything but a whole page back means the stored
+ * copy is damaged: say so and return -EIO, so the caller reports a
+ * failed load rather than bad data.
+ */
+static int kzt_decompress(struct kzt_comp_ctx *ctx, const void *src,
+			  unsigned int slen, void *dst)
+{
+	unsigned int dlen = PAGE_SIZE;
+	int ret;
+
+	ret = crypto_comp_decompress(ctx->tfm, src, slen, dst, &dlen);
+	if (ret || dlen != PAGE_SIZE) {
+		pr_err_ratelimited("%s decompression failed: %d, %u bytes\n",
+				   kzt_compressor, ret, dlen);
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -352,22 +510,27 @@ static const struct tmem_hostops kzt_hostops = {
 };
 
 /*
- * The persistent PAM: LZO-compressed pages in xvmalloc
+ * The persistent PAM: compressed pages in a persistent store
  *
  * struct kzt_pampd - what tmem keeps for one persistent page
- * @page:	xvmalloc page holding the compressed data, or NULL for a
- *		same-filled page
+ * @handle:	the store's handle of the compressed data (see
+ *		kztmem_store.h), or 0 for a same-filled page
  * @value:	the word repeated over a same-filled page
- * @offset:	offset of the compressed data in @page
+ * @offset:	the store's offset of the compressed data
  * @len:	compressed length in bytes
+ * @refs:	references: one for tmem's slot, one for each load that
+ *		is reading it (kzt_pers_pampd_hold())
  *
- * A pampd is owned by tmem once create() returned it; it is freed by
- * kzt_pers_pampd_free() only.  kzt_xvpool holds the data of all
- * persistent pools; its lock is the only PAM lock and nests inside
- * tmem's bucket locks.
+ * A pampd is owned by tmem once create() returned it.  A load pins it
+ * under the bucket lock and decompresses it after dropping that lock,
+ * so a flush or an overwrite of the same slot may take it out of tmem
+ * meanwhile; kzt_pers_pampd_free() drops a reference, and the last one
+ * frees it.  kzt_pers_store holds the data of all persistent pools; its
+ * allocator's locks are the only PAM locks and nest inside tmem's
+ * bucket locks.
  */
 struct kzt_pampd {
-	struct page *page;
+	unsigned long handle;
 	union {
 		unsigned long value;
 		struct {
@@ -375,10 +538,11 @@ struct kzt_pampd {
 			u32 len;
 		};
 	};
+	refcount_t refs;
 };
 
 static struct kmem_cache *kzt_pampd_cache;
-static struct xv_pool *kzt_xvpool;
+static struct kzt_store *kzt_pers_store;
 
 static bool kzt_page_same_filled(const void *data, unsigned long *value)
 {
@@ -400,7 +564,7 @@ static bool kzt_pool_at_limit(void)
 	unsigned long max_pages, pages;
 
 	max_pages = totalram_pages() * READ_ONCE(kzt_max_pool_percent) / 100;
-	pages = xv_get_total_size_bytes(kzt_xvpool) >> PAGE_SHIFT;
+	pages = kzt_store_total_bytes(kzt_pers_store) >> PAGE_SHIFT;
 	if (kzt_zbud)
 		pages += zbud_reclaimable(kzt_zbud);
 	return pages >= max_pages;
@@ -417,69 +581,99 @@ static bool kzt_make_room(void)
 	return !kzt_pool_at_limit();
 }
 
-/*
- * Decompress @slen bytes at @src into the page mapped at @dst.  Anything
- * but a whole page back means the stored copy is damaged: say so and
- * return -EIO, so the caller reports a failed load rather than bad data.
- */
-static int kzt_decompress(const void *src, size_t slen, void *dst)
+/* The largest compressed size the persistent PAM keeps */
+static unsigned int kzt_pers_limit(void)
 {
-	size_t len = PAGE_SIZE;
-	int ret;
-
-	ret = lzo1x_decompress_safe(src, slen, dst, &len);
-	if (ret != LZO_E_OK || len != PAGE_SIZE) {
-		pr_err_ratelimited("decompression failed: %d, %zu bytes\n",
-				   ret, len);
-		return -EIO;
-	}
-	return 0;
+	return min_t(size_t, READ_ONCE(kzt_compress_limit),
+		     kzt_pers_store->ops->max_size);
 }
 
-/* Compress @src into xvmalloc and fill in @pampd. */
+/*
+ * Cheap rejects
+ *
+ * Compressing a page only to find it does not fit under the limit is
+ * the most expensive way to decline it.  So before compressing, the
+ * swap path looks at KZT_SAMPLE_CHUNKS chunks of KZT_SAMPLE_BYTES bytes,
+ * one from the middle of each equal part of the page, and calls a chunk
+ * noise when it holds at least KZT_NOISE_DISTINCT distinct byte values:
+ * 64 random bytes hold 57 on average and fewer than 44 about once in
+ * 10^4 chunks, while text holds fewer than 30.  Noise does not compress,
+ * so a page cannot shrink below the parts of it whose chunk is noise;
+ * if those alone exceed @limit the page is declined at once.  With the
+ * default limit (7/8 of a page) that takes every chunk being noise.
+ * What this gets wrong is noise that repeats within the page, which an
+ * LZ compressor would find; the kztmem_reject KUnit suite measures the
+ * false rejects on the workload patterns.
+ */
+#define KZT_SAMPLE_CHUNKS	8
+#define KZT_SAMPLE_BYTES	64
+#define KZT_NOISE_DISTINCT	40
+
+static bool kzt_chunk_is_noise(const u8 *chunk)
+{
+	DECLARE_BITMAP(seen, 256);
+	unsigned int i;
+
+	bitmap_zero(seen, 256);
+	for (i = 0; i < KZT_SAMPLE_BYTES; i++)
+		__set_bit(chunk[i], seen);
+	return bitmap_weight(seen, 256) >= KZT_NOISE_DISTINCT;
+}
+
+static bool kzt_cheap_reject(const void *data, unsigned int limit)
+{
+	const unsigned int part = PAGE_SIZE / KZT_SAMPLE_CHUNKS;
+	const u8 *chunk = (const u8 *)data + (part - KZT_SAMPLE_BYTES) / 2;
+	unsigned int i, noise = 0;
+
+	BUILD_BUG_ON(PAGE_SIZE / KZT_SAMPLE_CHUNKS < KZT_SAMPLE_BYTES);
+	for (i = 0; i < KZT_SAMPLE_CHUNKS; i++, chunk += part)
+		noise += kzt_chunk_is_noise(chunk);
+	return noise * part > limit;
+}
+
+/*
+ * Compress @src into the persistent store and fill in @pampd.  Only the
+ * allocation and the copy into it are atomic (the store's locks); the
+ * compression runs under the per-CPU mutex with interrupts and
+ * preemption on.
+ */
 static int kzt_pers_compress(const void *src, struct kzt_pampd *pampd)
 {
-	unsigned int limit = min_t(unsigned int, READ_ONCE(kzt_compress_limit),
-				   XV_MAX_ALLOC_SIZE);
-	unsigned long flags;
-	struct kzt_pcpu *pcpu;
-	struct page *page;
-	size_t len;
+	unsigned int limit = kzt_pers_limit();
+	struct kzt_comp_ctx *ctx;
+	unsigned long handle;
+	unsigned int len;
 	u32 offset;
 	void *dst;
 	int ret;
 
-	local_lock_irqsave(&kzt_pcpu.lock, flags);
-	pcpu = this_cpu_ptr(&kzt_pcpu);
-
-	ret = lzo1x_1_compress(src, PAGE_SIZE, pcpu->dst, &len, pcpu->workmem);
-	if (ret != LZO_E_OK) {
-		pr_err_ratelimited("compression failed: %d\n", ret);
-		ret = -EIO;
+	ctx = kzt_pers_ctx_lock();
+	ret = kzt_compress(ctx, src, &len);
+	if (ret)
 		goto unlock;
-	}
 	if (len > limit) {
 		atomic_long_inc(&kzt_compress_poor);
 		ret = -E2BIG;
 		goto unlock;
 	}
 
-	ret = xv_malloc(kzt_xvpool, len, &page, &offset,
-			KZT_STORE_GFP | __GFP_HIGHMEM);
+	ret = kzt_store_alloc(kzt_pers_store, len,
+			      KZT_STORE_GFP | __GFP_HIGHMEM, &handle, &offset);
 	if (ret) {
 		atomic_long_inc(&kzt_failed_alloc);
 		goto unlock;
 	}
 
-	dst = kmap_local_page(page);
-	memcpy(dst + offset, pcpu->dst, len);
-	kunmap_local(dst);
+	dst = kzt_store_map(kzt_pers_store, handle, offset, KZT_STORE_WO);
+	memcpy(dst, ctx->dst, len);
+	kzt_store_unmap(kzt_pers_store, handle, dst);
 
-	pampd->page = page;
+	pampd->handle = handle;
 	pampd->offset = offset;
 	pampd->len = len;
 unlock:
-	local_unlock_irqrestore(&kzt_pcpu.lock, flags);
+	kzt_pers_ctx_unlock(ctx);
 	return ret;
 }
 
@@ -502,9 +696,13 @@ static void *kzt_pers_pampd_create(struct tmem_pool *pool,
 	src = kmap_local_page(page);
 	same_filled = kzt_page_same_filled(src, &value);
 	if (same_filled) {
-		pampd->page = NULL;
+		pampd->handle = 0;
 		pampd->value = value;
 		ret = 0;
+	} else if (kzt_cheap_reject(src, kzt_pers_limit())) {
+		atomic_long_inc(&kzt_pers_cheap_rejects);
+		atomic_long_inc(&kzt_compress_poor);
+		ret = -E2BIG;
 	} else if (kzt_pool_at_limit() && !kzt_make_room()) {
 		atomic_long_inc(&kzt_pool_limit_hit);
 		ret = -ENOSPC;
@@ -518,6 +716,7 @@ static void *kzt_pers_pampd_create(struct tmem_pool *pool,
 		return ERR_PTR(ret);
 	}
 
+	refcount_set(&pampd->refs, 1);
 	if (same_filled)
 		atomic_long_inc(&kzt_same_filled_pages);
 	else
@@ -554,37 +753,77 @@ static void __init kzt_fail_load_debugfs(void)
 }
 #endif
 
+/*
+ * Decompress @pampd's data into the page mapped at @dst, with @ctx (this
+ * CPU's persistent context, its mutex held).  A store whose mapping
+ * disables preemption (zsmalloc) only has the data copied out under it,
+ * into the context's buffer, which is decompressed after the unmap.
+ */
+static int kzt_pers_decompress(struct kzt_comp_ctx *ctx,
+			       const struct kzt_pampd *pampd, void *dst)
+{
+	struct kzt_store *store = kzt_pers_store;
+	void *src;
+	int ret;
+
+	src = kzt_store_map(store, pampd->handle, pampd->offset, KZT_STORE_RO);
+	if (!store->ops->map_atomic) {
+		ret = kzt_decompress(ctx, src, pampd->len, dst);
+		kzt_store_unmap(store, pampd->handle, src);
+		return ret;
+	}
+	memcpy(ctx->dst, src, pampd->len);
+	kzt_store_unmap(store, pampd->handle, src);
+	return kzt_decompress(ctx, ctx->dst, pampd->len, dst);
+}
+
+/*
+ * Called by tmem_get() with no tmem lock held, on a pampd it holds a
+ * reference to; takes the per-CPU context's mutex, so it may sleep.
+ */
 static int kzt_pers_pampd_get_data(struct tmem_pool *pool, void *data,
 				   struct page *page)
 {
 	struct kzt_pampd *pampd = data;
-	void *src, *dst;
+	struct kzt_comp_ctx *ctx;
+	void *dst;
 	int ret;
 
 	if (kzt_should_fail_load())
 		return -EIO;
 
-	dst = kmap_local_page(page);
-	if (!pampd->page) {
+	if (!pampd->handle) {
+		dst = kmap_local_page(page);
 		memset_l(dst, pampd->value, PAGE_SIZE / sizeof(unsigned long));
 		kunmap_local(dst);
 		return 0;
 	}
 
-	src = kmap_local_page(pampd->page);
-	ret = kzt_decompress(src + pampd->offset, pampd->len, dst);
-	kunmap_local(src);
+	ctx = kzt_pers_ctx_lock();
+	dst = kmap_local_page(page);
+	ret = kzt_pers_decompress(ctx, pampd, dst);
 	kunmap_local(dst);
+	kzt_pers_ctx_unlock(ctx);
 	return ret;
+}
+
+/* Under a bucket lock: pin @data for a load that reads it after. */
+static void kzt_pers_pampd_hold(struct tmem_pool *pool, void *data)
+{
+	struct kzt_pampd *pampd = data;
+
+	refcount_inc(&pampd->refs);
 }
 
 static void kzt_pers_pampd_free(struct tmem_pool *pool, void *data)
 {
 	struct kzt_pampd *pampd = data;
 
-	if (pampd->page) {
+	if (!refcount_dec_and_test(&pampd->refs))
+		return;
+	if (pampd->handle) {
 		atomic_long_sub(pampd->len, &kzt_pers_compressed_bytes);
-		xv_free(kzt_xvpool, pampd->page, pampd->offset);
+		kzt_store_free(kzt_pers_store, pampd->handle, pampd->offset);
 	} else {
 		atomic_long_dec(&kzt_same_filled_pages);
 	}
@@ -595,6 +834,7 @@ static void kzt_pers_pampd_free(struct tmem_pool *pool, void *data)
 static const struct tmem_pamops kzt_pers_pamops = {
 	.create = kzt_pers_pampd_create,
 	.get_data = kzt_pers_pampd_get_data,
+	.hold = kzt_pers_pampd_hold,
 	.free = kzt_pers_pampd_free,
 };
 
@@ -721,7 +961,7 @@ static const struct frontswap_ops kzt_frontswap_ops = {
 
 #ifdef CONFIG_CLEANCACHE
 /*
- * The ephemeral PAM: LZO-compressed pages in zbud
+ * The ephemeral PAM: compressed pages in zbud
  *
  * The pampd of an ephemeral page is its zbud handle.  The frame keeps
  * the page's tmem name (pool id, object id, index) next to the data, so
@@ -804,8 +1044,8 @@ static void *kzt_eph_pampd_create(struct tmem_pool *pool,
 		.pool_id = ep->id,
 	};
 	unsigned long handle, flags;
-	struct kzt_pcpu *pcpu;
-	size_t len;
+	struct kzt_comp_ctx *ctx;
+	unsigned int len;
 	void *src;
 	int ret;
 
@@ -814,20 +1054,18 @@ static void *kzt_eph_pampd_create(struct tmem_pool *pool,
 		return ERR_PTR(-ENOSPC);
 	}
 
+	/* Interrupts are off already (i_pages lock): no mutex here. */
 	local_lock_irqsave(&kzt_pcpu.lock, flags);
-	pcpu = this_cpu_ptr(&kzt_pcpu);
+	ctx = this_cpu_ptr(&kzt_pcpu.eph);
 
 	src = kmap_local_page(page);
-	ret = lzo1x_1_compress(src, PAGE_SIZE, pcpu->dst, &len, pcpu->workmem);
+	ret = kzt_compress(ctx, src, &len);
 	kunmap_local(src);
-	if (ret != LZO_E_OK) {
-		pr_err_ratelimited("compression failed: %d\n", ret);
-		ret = -EIO;
-	} else if (len > kzt_eph_compress_limit()) {
+	if (!ret && len > kzt_eph_compress_limit()) {
 		atomic_long_inc(&kzt_eph_compress_poor);
 		ret = -E2BIG;
-	} else {
-		ret = zbud_store(kzt_zbud, pcpu->dst, len, &bref, KZT_EPH_GFP,
+	} else if (!ret) {
+		ret = zbud_store(kzt_zbud, ctx->dst, len, &bref, KZT_EPH_GFP,
 				 &handle);
 		if (ret)
 			atomic_long_inc(&kzt_failed_alloc);
@@ -840,18 +1078,25 @@ static void *kzt_eph_pampd_create(struct tmem_pool *pool,
 	return (void *)handle;
 }
 
+/*
+ * A cleancache get, in process context: tmem_get() took @pampd out of
+ * its slot, so nobody else reads or frees it, and no lock is held.
+ */
 static int kzt_eph_pampd_get_data(struct tmem_pool *pool, void *pampd,
 				  struct page *page)
 {
+	struct kzt_comp_ctx *ctx;
 	unsigned int size;
 	const void *src;
 	void *dst;
 	int ret;
 
+	ctx = kzt_pers_ctx_lock();
 	src = zbud_data((unsigned long)pampd, &size);
 	dst = kmap_local_page(page);
-	ret = kzt_decompress(src, size, dst);
+	ret = kzt_decompress(ctx, src, size, dst);
 	kunmap_local(dst);
+	kzt_pers_ctx_unlock(ctx);
 	return ret;
 }
 
@@ -1135,6 +1380,7 @@ KZT_STAT_ATTR(flush_found);
 KZT_STAT_ATTR(flobj_total);
 KZT_STAT_ATTR(flobj_found);
 KZT_STAT_ATTR(compress_poor);
+KZT_STAT_ATTR(pers_cheap_rejects);
 KZT_STAT_ATTR(pool_limit_hit);
 KZT_STAT_ATTR(failed_alloc);
 
@@ -1142,7 +1388,7 @@ static ssize_t pers_pool_pages_show(struct kobject *kobj,
 				    struct kobj_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%llu\n",
-			  xv_get_total_size_bytes(kzt_xvpool) >> PAGE_SHIFT);
+			  kzt_store_total_bytes(kzt_pers_store) >> PAGE_SHIFT);
 }
 
 static struct kobj_attribute kzt_attr_pers_pool_pages =
@@ -1151,11 +1397,19 @@ static struct kobj_attribute kzt_attr_pers_pool_pages =
 static ssize_t pers_pool_bytes_show(struct kobject *kobj,
 				    struct kobj_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", xv_get_total_size_bytes(kzt_xvpool));
+	return sysfs_emit(buf, "%llu\n", kzt_store_total_bytes(kzt_pers_store));
 }
 
 static struct kobj_attribute kzt_attr_pers_pool_bytes =
 	__ATTR_RO(pers_pool_bytes);
+
+static ssize_t pers_pool_show(struct kobject *kobj,
+			      struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", kzt_pers_store->ops->name);
+}
+
+static struct kobj_attribute kzt_attr_pers_pool = __ATTR_RO(pers_pool);
 
 /* Parse a tunable: a decimal number in [@min, @max], or -EINVAL. */
 static int kzt_parse_tunable(const char *buf, unsigned int min,
@@ -1210,6 +1464,48 @@ module_param_cb(max_pool_percent, &kzt_pool_percent_param_ops,
 		&kzt_max_pool_percent, 0);
 module_param_cb(compress_limit, &kzt_compress_limit_param_ops,
 		&kzt_compress_limit, 0);
+
+/*
+ * kztmem.compressor=NAME: one of kzt_compressors[], exactly (no
+ * abbreviations, no case folding).  Anything else is logged and the
+ * kernel's parameter parser reports it too; the default stays.
+ */
+static int kzt_param_set_compressor(const char *val,
+				    const struct kernel_param *kp)
+{
+	unsigned int i;
+
+	for (i = 0; val && i < ARRAY_SIZE(kzt_compressors); i++) {
+		if (!strcmp(val, kzt_compressors[i])) {
+			kzt_compressor = kzt_compressors[i];
+			return 0;
+		}
+	}
+	pr_warn("ignoring unknown compressor \"%s\" (choose one of lzo, lzo-rle, lz4, zstd); using %s\n",
+		val ? val : "", kzt_compressor);
+	return -EINVAL;
+}
+
+static int kzt_param_get_compressor(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n", kzt_compressor);
+}
+
+static const struct kernel_param_ops kzt_compressor_param_ops = {
+	.set = kzt_param_set_compressor,
+	.get = kzt_param_get_compressor,
+};
+
+module_param_cb(compressor, &kzt_compressor_param_ops, NULL, 0);
+
+/* The compressor in use: read-only, fixed at boot (see kzt_compressors). */
+static ssize_t compressor_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", kzt_compressor);
+}
+
+static struct kobj_attribute kzt_attr_compressor = __ATTR_RO(compressor);
 
 static ssize_t max_pool_percent_show(struct kobject *kobj,
 				     struct kobj_attribute *attr, char *buf)
@@ -1271,12 +1567,15 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_flobj_total.kattr.attr,
 	&kzt_attr_flobj_found.kattr.attr,
 	&kzt_attr_compress_poor.kattr.attr,
+	&kzt_attr_pers_cheap_rejects.kattr.attr,
 	&kzt_attr_pool_limit_hit.kattr.attr,
 	&kzt_attr_failed_alloc.kattr.attr,
 	&kzt_attr_pers_pool_pages.attr,
 	&kzt_attr_pers_pool_bytes.attr,
+	&kzt_attr_pers_pool.attr,
 	&kzt_attr_max_pool_percent.attr,
 	&kzt_attr_compress_limit.attr,
+	&kzt_attr_compressor.attr,
 	NULL,
 };
 
@@ -1519,6 +1818,7 @@ static int __init kztmem_init(void)
 	bool frontswap = !kzt_nofrontswap;
 	bool cleancache = IS_ENABLED(CONFIG_CLEANCACHE) && !kzt_nocleancache;
 	const bool eph = cleancache;
+	unsigned int cpu;
 	int ret;
 
 	if (!kztmem_enabled)
@@ -1538,14 +1838,22 @@ static int __init kztmem_init(void)
 	kzt_pampd_cache = KMEM_CACHE(kzt_pampd, 0);
 	if (!kzt_pampd_cache)
 		goto destroy_objnode_cache;
-	kzt_xvpool = xv_create_pool();
-	if (!kzt_xvpool)
+	kzt_pers_store = kzt_store_create(kzt_pers_store_ops, "kztmem");
+	if (!kzt_pers_store)
 		goto destroy_pampd_cache;
 
+	if (!crypto_has_comp(kzt_compressor, 0, 0)) {
+		pr_warn("compressor %s is not available in this kernel; using %s\n",
+			kzt_compressor,
+			kzt_compressors[KZT_COMPRESSOR_DEFAULT]);
+		kzt_compressor = kzt_compressors[KZT_COMPRESSOR_DEFAULT];
+	}
+	for_each_possible_cpu(cpu)
+		mutex_init(&per_cpu_ptr(&kzt_pcpu, cpu)->mutex);
 	ret = cpuhp_setup_state(CPUHP_BP_PREPARE_DYN, "mm/kztmem:prepare",
 				kzt_cpu_prepare, kzt_cpu_dead);
 	if (ret < 0)
-		goto destroy_xvpool;
+		goto destroy_pers_store;
 	kzt_cpuhp_state = ret;
 
 	if (eph) {
@@ -1575,9 +1883,12 @@ static int __init kztmem_init(void)
 	}
 
 	kzt_fail_load_debugfs();
-	pr_info("enabled:%s%s (lzo1x)\n",
-		frontswap ? " frontswap (xvmalloc)" : "",
-		cleancache ? " cleancache (zbud)" : "");
+	if (frontswap)
+		pr_info("enabled: frontswap (%s)%s (%s)\n",
+			kzt_pers_store->ops->name,
+			cleancache ? " cleancache (zbud)" : "", kzt_compressor);
+	else
+		pr_info("enabled: cleancache (zbud) (%s)\n", kzt_compressor);
 	return 0;
 
 remove_sysfs:
@@ -1587,9 +1898,9 @@ eph_exit:
 		kzt_eph_exit();
 remove_cpuhp:
 	cpuhp_remove_state(kzt_cpuhp_state);
-destroy_xvpool:
-	xv_destroy_pool(kzt_xvpool);
-	kzt_xvpool = NULL;
+destroy_pers_store:
+	kzt_store_destroy(kzt_pers_store);
+	kzt_pers_store = NULL;
 destroy_pampd_cache:
 	kmem_cache_destroy(kzt_pampd_cache);
 destroy_objnode_cache:

@@ -6,12 +6,14 @@
  * that it reaches the static PAM functions and counters.  The suite needs
  * the driver running: boot with "kztmem" (kzt kunit does).
  *
- * kztmem_pam stores real pages through the persistent PAM (LZO into
- * xvmalloc) and the ephemeral one (LZO into zbud), damages the stored
- * data, and checks that reading it back fails with -EIO and is counted,
- * and never succeeds with other bytes.  For a frontswap load that
- * matters most: the swap slot on the device was never written, so a
- * failed load must not let swap_readpage() read the device.
+ * kztmem_pam stores real pages through the persistent PAM (compressed
+ * into the store the driver was booted with: xvmalloc, or zsmalloc with
+ * "kztmem.pers_pool=zsmalloc") and the ephemeral one (compressed into
+ * zbud), damages the stored data, and checks that reading it back fails
+ * with -EIO and is counted, and never succeeds with other bytes.  For a
+ * frontswap load that matters most: the swap slot on the device was
+ * never written, so a failed load must not let swap_readpage() read the
+ * device.
  */
 
 #include <kunit/test.h>
@@ -38,19 +40,19 @@ static bool kzt_pt_same(struct page *a, struct page *b)
 	return same;
 }
 
-/* Overwrite @len bytes at @offset of @page with a byte LZO cannot start with. */
-static void kzt_pt_scribble(struct page *page, unsigned int offset,
-			    unsigned int len)
+/* Overwrite the compressed data of @pampd, through its store. */
+static void kzt_pt_scribble_pers(struct kzt_pampd *pampd)
 {
-	u8 *p = kmap_local_page(page);
+	void *p = kzt_store_map(kzt_pers_store, pampd->handle, pampd->offset,
+				KZT_STORE_WO);
 
-	memset(p + offset, 0xff, len);
-	kunmap_local(p);
+	memset(p, 0xff, pampd->len);
+	kzt_store_unmap(kzt_pers_store, pampd->handle, p);
 }
 
 static int kzt_pt_init(struct kunit *test)
 {
-	if (!kzt_xvpool)
+	if (!kzt_pers_store)
 		kunit_skip(test, "kztmem is off: boot with \"kztmem\"");
 	return 0;
 }
@@ -68,7 +70,8 @@ static void kzt_pam_test_damaged_pers(struct kunit *test)
 	kzt_pt_fill(page, 3);
 	pampd = kzt_pers_pampd_create(NULL, &oid, 0, page);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(pampd));
-	KUNIT_ASSERT_NOT_NULL(test, pampd->page);
+	KUNIT_ASSERT_NE(test, pampd->handle, 0UL);
+	kunit_info(test, "persistent store: %s\n", kzt_pers_store->ops->name);
 
 	KUNIT_EXPECT_EQ(test, kzt_pers_pampd_get_data(NULL, pampd, out), 0);
 	KUNIT_EXPECT_TRUE(test, kzt_pt_same(page, out));
@@ -80,7 +83,7 @@ static void kzt_pam_test_damaged_pers(struct kunit *test)
 	pampd->len = len;
 
 	/* Overwritten data */
-	kzt_pt_scribble(pampd->page, pampd->offset, len);
+	kzt_pt_scribble_pers(pampd);
 	KUNIT_EXPECT_EQ(test, kzt_pers_pampd_get_data(NULL, pampd, out), -EIO);
 
 	kzt_pers_pampd_free(NULL, pampd);
@@ -108,6 +111,7 @@ static void *kzt_pt_create(struct tmem_pool *pool, const struct tmem_oid *oid,
 static const struct tmem_pamops kzt_pt_pamops = {
 	.create = kzt_pt_create,
 	.get_data = kzt_pers_pampd_get_data,
+	.hold = kzt_pers_pampd_hold,
 	.free = kzt_pers_pampd_free,
 };
 
@@ -134,8 +138,7 @@ static void kzt_pam_test_damaged_swap_load(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kzt_frontswap_load(type, 77, out), 0);
 	KUNIT_EXPECT_TRUE(test, kzt_pt_same(page, out));
 
-	kzt_pt_scribble(kzt_pt_last->page, kzt_pt_last->offset,
-			kzt_pt_last->len);
+	kzt_pt_scribble_pers(kzt_pt_last);
 	failed = atomic_long_read(&kzt_failed_pers_gets);
 	gets = atomic_long_read(&kzt_pers_gets);
 	KUNIT_EXPECT_EQ(test, kzt_frontswap_load(type, 77, out), -EIO);
@@ -153,6 +156,16 @@ static void kzt_pam_test_damaged_swap_load(struct kunit *test)
 }
 
 #ifdef CONFIG_CLEANCACHE
+/* Overwrite @len bytes at @offset of @page with a byte LZO cannot start with. */
+static void kzt_pt_scribble(struct page *page, unsigned int offset,
+			    unsigned int len)
+{
+	u8 *p = kmap_local_page(page);
+
+	memset(p + offset, 0xff, len);
+	kunmap_local(p);
+}
+
 static void kzt_pam_test_damaged_eph(struct kunit *test)
 {
 	static const struct tmem_oid oid = { .oid = { 12 } };
@@ -193,6 +206,207 @@ static void kzt_pam_test_damaged_eph(struct kunit *test)
 }
 #endif
 
+/*
+ * kztmem_reject: the cheap reject against real compression, over the
+ * page patterns of the workloads (vm-tests/workloads/kzt_pattern.h,
+ * regenerated here: the same generator, lines and layout).
+ */
+enum kzt_rt_pattern { KZT_RT_TEXT, KZT_RT_MIXED, KZT_RT_RANDOM, KZT_RT_MIX };
+
+static const char * const kzt_rt_names[] = { "text", "mixed", "random", "mix" };
+
+static const char * const kzt_rt_lines[] = {
+	"the kernel stores the page in the pool\n",
+	"a persistent page must come back exactly as it was stored\n",
+	"an ephemeral page may be dropped at any time\n",
+	"frontswap: store, load, invalidate page, invalidate area\n",
+	"cleancache: put, get, invalidate page, inode and filesystem\n",
+	"compressed buddies share one page frame\n",
+	"object index and pool id name every page\n",
+	"memory pressure moves anonymous pages to swap\n",
+};
+
+static u64 kzt_rt_next(u64 *state)
+{
+	u64 z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void kzt_rt_text(u8 *buf, size_t len, u64 *state)
+{
+	size_t pos = 0;
+
+	while (pos < len) {
+		const char *line = kzt_rt_lines[kzt_rt_next(state) %
+						ARRAY_SIZE(kzt_rt_lines)];
+		size_t n = min(strlen(line), len - pos);
+
+		memcpy(buf + pos, line, n);
+		pos += n;
+	}
+}
+
+static void kzt_rt_random(u8 *buf, size_t len, u64 *state)
+{
+	size_t pos;
+
+	for (pos = 0; pos < len; pos += sizeof(u64)) {
+		u64 r = kzt_rt_next(state);
+
+		memcpy(buf + pos, &r, min(sizeof(r), len - pos));
+	}
+}
+
+/*
+ * Block @index of a stream of @pat, as the workloads write it.  Returns
+ * false for the same-filled blocks of "mix" (zero and same), which never
+ * reach the estimate.
+ */
+static bool kzt_rt_fill(u8 *buf, enum kzt_rt_pattern pat, u64 seed,
+			u64 index)
+{
+	u64 state = seed ^ (index * 0xd1342543de82ef95ULL);
+	size_t hdr;
+
+	kzt_rt_next(&state);
+	if (pat == KZT_RT_MIX) {
+		switch (index % 5) {
+		case 0:
+		case 1:
+			return false;
+		case 2:
+			pat = KZT_RT_TEXT;
+			break;
+		case 3:
+			pat = KZT_RT_MIXED;
+			break;
+		default:
+			pat = KZT_RT_RANDOM;
+			break;
+		}
+	}
+	hdr = scnprintf(buf, 64, "kzt block %llu seed %llu\n", index, seed);
+	switch (pat) {
+	case KZT_RT_TEXT:
+		kzt_rt_text(buf + hdr, PAGE_SIZE - hdr, &state);
+		break;
+	case KZT_RT_MIXED:
+		kzt_rt_text(buf + hdr, PAGE_SIZE / 2 - hdr, &state);
+		kzt_rt_random(buf + PAGE_SIZE / 2, PAGE_SIZE / 2, &state);
+		break;
+	default:
+		kzt_rt_random(buf + hdr, PAGE_SIZE - hdr, &state);
+		break;
+	}
+	return true;
+}
+
+#define KZT_RT_PAGES	500
+
+/*
+ * Per pattern: pages that fit under the limit when compressed, how many
+ * of those the estimate refused (false rejects: < 2%), pages that do not
+ * fit, and how many of those it caught.
+ */
+static void kzt_reject_test_patterns(struct kunit *test)
+{
+	unsigned int limit = kzt_pers_limit();
+	unsigned int fit, false_rej, unfit, caught, len;
+	struct kzt_comp_ctx *ctx;
+	enum kzt_rt_pattern pat;
+	bool rejected;
+	u64 index;
+	u8 *buf;
+
+	buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	if (PAGE_SIZE != 4096)
+		kunit_skip(test, "the workload patterns are 4 KiB pages");
+
+	for (pat = KZT_RT_TEXT; pat <= KZT_RT_MIX; pat++) {
+		fit = 0;
+		false_rej = 0;
+		unfit = 0;
+		caught = 0;
+		for (index = 0; index < KZT_RT_PAGES; index++) {
+			if (!kzt_rt_fill(buf, pat, 0x5eed + pat, index))
+				continue;
+			rejected = kzt_cheap_reject(buf, limit);
+			ctx = kzt_pers_ctx_lock();
+			KUNIT_ASSERT_EQ(test, kzt_compress(ctx, buf, &len), 0);
+			kzt_pers_ctx_unlock(ctx);
+			if (len <= limit) {
+				fit++;
+				false_rej += rejected;
+			} else {
+				unfit++;
+				caught += rejected;
+			}
+		}
+		kunit_info(test, "%s (%s, limit %u): %u fit, %u of them rejected; %u do not fit, %u of them rejected cheaply\n",
+			   kzt_rt_names[pat], kzt_compressor, limit, fit,
+			   false_rej, unfit, caught);
+		KUNIT_EXPECT_LT_MSG(test, false_rej * 50, fit + !fit,
+				    "%s: %u false rejects of %u pages that fit",
+				    kzt_rt_names[pat], false_rej, fit);
+		if (pat == KZT_RT_TEXT || pat == KZT_RT_MIXED)
+			KUNIT_EXPECT_EQ(test, unfit, 0U);
+		if (pat == KZT_RT_RANDOM) {
+			KUNIT_EXPECT_EQ(test, fit, 0U);
+			/* every random page caught, but for a rare fluke */
+			KUNIT_EXPECT_GE(test, caught * 100, unfit * 99);
+		}
+	}
+}
+
+/* Through the store path: a cheap reject is a compress_poor decline. */
+static void kzt_reject_test_counted(struct kunit *test)
+{
+	static const struct tmem_oid oid = { .oid = { 13 } };
+	struct page *page = alloc_page(GFP_KERNEL);
+	long cheap, poor;
+	void *pampd;
+	u8 *buf;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	buf = kmap_local_page(page);
+	kzt_rt_fill(buf, KZT_RT_RANDOM, 1, 1);
+	kunmap_local(buf);
+	cheap = atomic_long_read(&kzt_pers_cheap_rejects);
+	poor = atomic_long_read(&kzt_compress_poor);
+	pampd = kzt_pers_pampd_create(NULL, &oid, 0, page);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(pampd), -E2BIG);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_pers_cheap_rejects),
+			cheap + 1);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_compress_poor), poor + 1);
+
+	/* A text page is not refused, and not counted. */
+	buf = kmap_local_page(page);
+	kzt_rt_fill(buf, KZT_RT_TEXT, 1, 2);
+	kunmap_local(buf);
+	pampd = kzt_pers_pampd_create(NULL, &oid, 0, page);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(pampd));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_pers_cheap_rejects),
+			cheap + 1);
+	kzt_pers_pampd_free(NULL, pampd);
+	__free_page(page);
+}
+
+static struct kunit_case kzt_reject_cases[] = {
+	KUNIT_CASE(kzt_reject_test_patterns),
+	KUNIT_CASE(kzt_reject_test_counted),
+	{}
+};
+
+static struct kunit_suite kzt_reject_suite = {
+	.name = "kztmem_reject",
+	.init = kzt_pt_init,
+	.test_cases = kzt_reject_cases,
+};
+
 static struct kunit_case kzt_pam_cases[] = {
 	KUNIT_CASE(kzt_pam_test_damaged_pers),
 	KUNIT_CASE(kzt_pam_test_damaged_swap_load),
@@ -208,4 +422,4 @@ static struct kunit_suite kzt_pam_suite = {
 	.test_cases = kzt_pam_cases,
 };
 
-kunit_test_suite(kzt_pam_suite);
+kunit_test_suites(&kzt_pam_suite, &kzt_reject_suite);

@@ -18,6 +18,7 @@
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/prandom.h>
+#include <linux/refcount.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -311,6 +312,10 @@ static struct kunit_suite kzt_xvmalloc_suite = {
  * @objnode_budget:		objnode allocations left before they fail,
  *				negative for no limit
  * @fail_obj:			obj allocations fail
+ * @flush_in_get:		get_data of the held PAM flushes the page
+ *				it is reading (tmt_oid1, index 9)
+ * @get_atomic:			get_data ran with interrupts disabled
+ * @flush_ret:			what that flush returned
  * @a, @b:			scratch pages
  */
 struct tmt_ctx {
@@ -320,6 +325,9 @@ struct tmt_ctx {
 	int create_err;
 	int objnode_budget;
 	bool fail_obj;
+	bool flush_in_get;
+	bool get_atomic;
+	int flush_ret;
 	struct page *a;
 	struct page *b;
 };
@@ -359,6 +367,72 @@ static const struct tmem_pamops tmt_pamops = {
 	.create = tmt_create,
 	.get_data = tmt_get_data,
 	.free = tmt_free,
+};
+
+/*
+ * A persistent PAM with references (pamops->hold), as kztmem's own: a
+ * pampd is a page copy with a count, freed by the last free().
+ */
+struct tmt_held {
+	refcount_t refs;
+	u8 data[PAGE_SIZE];
+};
+
+static const struct tmem_oid tmt_oid1 = { .oid = { 1, 2, 3 } };
+static const struct tmem_oid tmt_oid2 = { .oid = { 1, 2, 4 } };
+
+static void *tmt_held_create(struct tmem_pool *pool,
+			     const struct tmem_oid *oid, pgoff_t index,
+			     struct page *page)
+{
+	struct tmt_ctx *ctx = pool->private;
+	struct tmt_held *held = kmalloc(sizeof(*held), GFP_KERNEL);
+
+	if (!held)
+		return ERR_PTR(-ENOMEM);
+	refcount_set(&held->refs, 1);
+	memcpy_from_page(held->data, page, 0, PAGE_SIZE);
+	ctx->pampds++;
+	return held;
+}
+
+static int tmt_held_get_data(struct tmem_pool *pool, void *pampd,
+			     struct page *page)
+{
+	struct tmt_ctx *ctx = pool->private;
+	struct tmt_held *held = pampd;
+
+	ctx->get_atomic = irqs_disabled();
+	/* Under the bucket lock this would deadlock: not tried then. */
+	if (ctx->flush_in_get && !ctx->get_atomic)
+		ctx->flush_ret = tmem_flush_page(pool, &tmt_oid1, 9);
+	memcpy_to_page(page, 0, held->data, PAGE_SIZE);
+	return 0;
+}
+
+static void tmt_held_hold(struct tmem_pool *pool, void *pampd)
+{
+	struct tmt_held *held = pampd;
+
+	refcount_inc(&held->refs);
+}
+
+static void tmt_held_free(struct tmem_pool *pool, void *pampd)
+{
+	struct tmt_ctx *ctx = pool->private;
+	struct tmt_held *held = pampd;
+
+	if (!refcount_dec_and_test(&held->refs))
+		return;
+	ctx->pampds--;
+	kfree(held);
+}
+
+static const struct tmem_pamops tmt_held_pamops = {
+	.create = tmt_held_create,
+	.get_data = tmt_held_get_data,
+	.hold = tmt_held_hold,
+	.free = tmt_held_free,
 };
 
 static struct tmem_obj *tmt_obj_alloc(struct tmem_pool *pool)
@@ -474,9 +548,6 @@ static struct tmem_pool *tmt_pool(struct kunit *test, u32 flags)
 	return pool;
 }
 
-static const struct tmem_oid tmt_oid1 = { .oid = { 1, 2, 3 } };
-static const struct tmem_oid tmt_oid2 = { .oid = { 1, 2, 4 } };
-
 /* Destroy the pool and check nothing leaked. */
 static void tmt_done(struct kunit *test, struct tmem_pool *pool)
 {
@@ -486,6 +557,43 @@ static void tmt_done(struct kunit *test, struct tmem_pool *pool)
 	KUNIT_EXPECT_EQ(test, ctx->pampds, 0L);
 	KUNIT_EXPECT_EQ(test, ctx->objs, 0L);
 	KUNIT_EXPECT_EQ(test, ctx->objnodes, 0L);
+}
+
+/*
+ * A persistent get reads the page after dropping the bucket lock, with
+ * interrupts on, holding a reference: a flush of the same page while it
+ * reads (here: from inside get_data) neither deadlocks nor frees the
+ * data under it, and the get's release frees it.
+ */
+static void tmem_test_get_outside_lock(struct kunit *test)
+{
+	struct tmt_ctx *ctx = test->priv;
+	struct tmem_pool *pool;
+
+	pool = tmem_pool_create(TMEM_POOL_PERSIST, &tmt_held_pamops,
+				&tmt_hostops, ctx);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, pool);
+	tmt_fill(ctx->a, 0x2222);
+	KUNIT_ASSERT_EQ(test, tmem_put(pool, &tmt_oid1, 9, ctx->a), 0);
+
+	/* A plain get first: the page stays, one pampd. */
+	tmt_fill(ctx->b, 0);
+	KUNIT_EXPECT_EQ(test, tmem_get(pool, &tmt_oid1, 9, ctx->b), 0);
+	KUNIT_EXPECT_FALSE(test, ctx->get_atomic);
+	KUNIT_EXPECT_TRUE(test, tmt_holds(ctx->b, 0x2222));
+	KUNIT_EXPECT_EQ(test, ctx->pampds, 1L);
+
+	ctx->flush_in_get = true;
+	ctx->flush_ret = 1;
+	tmt_fill(ctx->b, 0);
+	KUNIT_EXPECT_EQ(test, tmem_get(pool, &tmt_oid1, 9, ctx->b), 0);
+	KUNIT_EXPECT_FALSE(test, ctx->get_atomic);
+	KUNIT_EXPECT_EQ(test, ctx->flush_ret, 0);
+	KUNIT_EXPECT_TRUE(test, tmt_holds(ctx->b, 0x2222));
+	KUNIT_EXPECT_EQ(test, ctx->pampds, 0L);
+	ctx->flush_in_get = false;
+	KUNIT_EXPECT_EQ(test, tmem_get(pool, &tmt_oid1, 9, ctx->b), -ENOENT);
+	tmt_done(test, pool);
 }
 
 static void tmem_test_persistent(struct kunit *test)
@@ -868,6 +976,7 @@ static void tmem_test_model(struct kunit *test)
 
 static struct kunit_case kzt_tmem_cases[] = {
 	KUNIT_CASE(tmem_test_persistent),
+	KUNIT_CASE(tmem_test_get_outside_lock),
 	KUNIT_CASE(tmem_test_ephemeral),
 	KUNIT_CASE(tmem_test_replace),
 	KUNIT_CASE(tmem_test_failed_put_flushes),

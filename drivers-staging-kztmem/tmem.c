@@ -33,8 +33,14 @@
  * Callbacks and what they may do:
  * - pamops->create runs before any bucket lock is taken, so a PAM may
  *   compress, use per-CPU buffers and allocate in it.
- * - pamops->get_data (persistent pools) and pamops->free, and all
- *   hostops, may run under a bucket lock and must not sleep.
+ * - pamops->hold and pamops->free, and all hostops, may run under a
+ *   bucket lock and must not sleep.
+ * - pamops->get_data never runs under a bucket lock: a get on an
+ *   ephemeral pool takes the pampd out of its slot first, a get on a
+ *   persistent pool pins it with pamops->hold under the lock and reads
+ *   it after dropping the lock, so that decompression does not run
+ *   with interrupts off.  A PAM without hold gets the old behaviour
+ *   (get_data under the lock); kztmem's PAMs all have it.
  *
  * Lock order:
  *   tmem_hashbucket.lock
@@ -58,7 +64,10 @@
  * Ownership of a pampd: tmem owns it while it sits in a slot.  Whoever
  * takes it out of the slot under the bucket lock (get, flush, a put that
  * replaces it, evict_page) owns it from then on and is the only one to
- * call pamops->get_data and pamops->free on it.
+ * call pamops->get_data and pamops->free on it.  The one exception is a
+ * persistent get: it takes a reference with pamops->hold while the
+ * pampd is in its slot and drops it with pamops->free when done, so a
+ * PAM with hold counts references and frees on the last free.
  */
 
 #include <linux/bug.h>
@@ -547,8 +556,11 @@ out_free:
  * @page:	receives the data
  *
  * On a persistent pool the page stays stored; on an ephemeral pool a
- * successful get is exclusive: the page is forgotten.
+ * successful get is exclusive: the page is forgotten.  Either way the
+ * data is copied out (decompressed) after the bucket lock is dropped,
+ * when the PAM has pamops->hold.
  *
+ * Context: whatever pamops->get_data() allows.
  * Return: 0 on success, -ENOENT when nothing is stored at @index, or
  * the error from pamops->get_data().
  */
@@ -565,14 +577,23 @@ int tmem_get(struct tmem_pool *pool, const struct tmem_oid *oid,
 
 	spin_lock_irqsave(&hb->lock, flags);
 	if (tmem_pool_persistent(pool)) {
+		const struct tmem_pamops *ops = pool->pamops;
+
 		ret = -ENOENT;
+		pampd = NULL;
 		obj = tmem_obj_find(hb, oid);
-		if (obj) {
-			slot = tmem_objnode_lookup(obj, index, &leaf);
-			if (slot)
-				ret = pool->pamops->get_data(pool, *slot, page);
+		slot = obj ? tmem_objnode_lookup(obj, index, &leaf) : NULL;
+		if (slot && ops->hold) {
+			pampd = *slot;
+			ops->hold(pool, pampd);
+		} else if (slot) {
+			ret = ops->get_data(pool, *slot, page);
 		}
 		spin_unlock_irqrestore(&hb->lock, flags);
+		if (pampd) {
+			ret = ops->get_data(pool, pampd, page);
+			ops->free(pool, pampd);
+		}
 		return ret;
 	}
 

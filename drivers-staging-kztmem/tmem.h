@@ -115,18 +115,27 @@ struct tmem_hashbucket {
  *		tmem_put() was called in.  @oid and @index are passed so
  *		that the PAM can keep a back reference.
  * @get_data:	copy the data behind @pampd into @page; 0 or -errno.
- *		Called with a bucket lock held for persistent pools, so
- *		it must not sleep.
- * @free:	free @pampd and what it holds.  May be called with a
- *		bucket lock held: must not sleep.
+ *		Called with no tmem lock held, in the context of
+ *		tmem_get(); only a persistent PAM without @hold gets it
+ *		under a bucket lock.
+ * @hold:	optional, for persistent pools: take a reference to
+ *		@pampd, called under the bucket lock (must not sleep), so
+ *		that tmem_get() can read it after dropping the lock even
+ *		if a flush or put takes it out of its slot meanwhile.
+ *		tmem_get() drops the reference with @free.
+ * @free:	free @pampd and what it holds, or, for a PAM with @hold,
+ *		drop one reference and free it with the last.  May be
+ *		called with a bucket lock held: must not sleep.
  *
- * All three may be called with interrupts disabled (cleancache).
+ * create, hold and free may be called with interrupts disabled
+ * (cleancache puts and invalidations).
  */
 struct tmem_pamops {
 	void *(*create)(struct tmem_pool *pool, const struct tmem_oid *oid,
 			pgoff_t index, struct page *page);
 	int (*get_data)(struct tmem_pool *pool, void *pampd,
 			struct page *page);
+	void (*hold)(struct tmem_pool *pool, void *pampd);
 	void (*free)(struct tmem_pool *pool, void *pampd);
 };
 

@@ -11,6 +11,10 @@ after ``kztmem=maybe`` is what enables the driver. Checked here:
 - ``kztmem.max_pool_percent=33`` is valid and takes effect;
 - ``kztmem.compress_limit=12abc`` is refused by the kernel's parameter
   parser with its own message, and the default stays;
+- ``kztmem.pers_pool=zbud`` names no persistent store: it is logged and
+  the default store, xvmalloc, is used;
+- ``kztmem.compressor=lz4hc`` (a crypto algorithm, but not one kztmem
+  offers) is logged by kztmem and by the parser, and lzo is used;
 - the tunables have no second, writable copy under /sys/module.
 """
 
@@ -24,7 +28,7 @@ import pytest
 from kzt.guest import lib as kg
 
 CMDLINE = ("kztmem=maybe kztmem kztmem.max_pool_percent=33 kztmem.compress_limit=12abc "
-           "nofrontswap=please nocleancache=0")
+           "nofrontswap=please nocleancache=0 kztmem.pers_pool=zbud kztmem.compressor=lz4hc")
 
 pytestmark = pytest.mark.kzt_boot(append=CMDLINE)
 
@@ -45,6 +49,11 @@ def kernel_log() -> str:
     'kztmem: ignoring "nofrontswap=please": nofrontswap takes no value',
     'kztmem: ignoring "nocleancache=0": nocleancache takes no value',
     "`12abc' invalid for parameter `kztmem.compress_limit'",
+    'kztmem: ignoring unknown "kztmem.pers_pool=zbud" (choose xvmalloc or zsmalloc), '
+    'using xvmalloc',
+    'kztmem: ignoring unknown compressor "lz4hc" (choose one of lzo, lzo-rle, lz4, zstd); '
+    'using lzo',
+    "`lz4hc' invalid for parameter `kztmem.compressor'",
 ])
 def test_bad_parameter_is_logged(kernel_log: str, message: str) -> None:
     assert message in kernel_log, \
@@ -67,6 +76,22 @@ def test_valid_parameter_applies_and_bad_one_keeps_default(kernel_log: str) -> N
     assert values["compress_limit"] == COMPRESS_LIMIT_DEFAULT, \
         f"kztmem.compress_limit=12abc was refused, but compress_limit is " \
         f"{values['compress_limit']} (default {COMPRESS_LIMIT_DEFAULT})"
+
+
+def test_unknown_pers_pool_keeps_the_default_store(kernel_log: str) -> None:
+    path = kg.KZTMEM_SYSFS / "pers_pool"
+    assert path.read_text() == "xvmalloc\n", \
+        f"kztmem.pers_pool=zbud was refused, but {path} says {path.read_text()!r}"
+    enabled = [line for line in kernel_log.splitlines() if "kztmem: enabled:" in line]
+    assert enabled and "frontswap (xvmalloc)" in enabled[-1], enabled
+
+
+def test_bad_compressor_falls_back_to_lzo(kernel_log: str) -> None:
+    path = kg.KZTMEM_SYSFS / "compressor"
+    assert path.read_text().strip() == "lzo", \
+        f"kztmem.compressor=lz4hc was refused, but {path} says {path.read_text().strip()!r}"
+    enabled = [line for line in kernel_log.splitlines() if "kztmem: enabled:" in line]
+    assert enabled and enabled[-1].endswith("(lzo)"), enabled
 
 
 def test_no_writable_copy_under_sys_module() -> None:

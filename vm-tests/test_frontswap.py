@@ -37,6 +37,7 @@ pytestmark = [pytest.mark.kzt_boot(append="kztmem", memory="384M"), pytest.mark.
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 COUNTERS = ("curr_pers_pampd_count", "pers_puts", "pers_gets", "compress_poor",
+            "pers_cheap_rejects",
             "same_filled_pages", "pool_limit_hit", "failed_pers_puts", "failed_alloc",
             "pers_pool_bytes", "failed_pers_gets")
 
@@ -104,6 +105,17 @@ def test_sysfs_interface() -> None:
         assert not mode & 0o222, f"counter {name} is writable (mode {oct(mode)})"
     for name, (lo, hi) in TUNABLES.items():
         assert lo <= values[name] <= hi, f"{name} default {values[name]} outside {lo}..{hi}"
+    compressor = kg.KZTMEM_SYSFS / "compressor"
+    assert raw.get("compressor") in ("lzo", "lzo-rle", "lz4", "zstd"), \
+        f"{compressor}: {raw.get('compressor')!r}"
+    assert not compressor.stat().st_mode & 0o222, f"{compressor} is writable"
+
+
+def test_pers_pool_default_is_xvmalloc() -> None:
+    """Booted without kztmem.pers_pool=: the default store, read-only."""
+    path = kg.KZTMEM_SYSFS / "pers_pool"
+    assert path.read_text() == "xvmalloc\n", f"{path}: {path.read_text()!r}"
+    assert not path.stat().st_mode & 0o222, f"{path} is writable"
 
 
 def test_every_writable_file_is_a_tested_tunable() -> None:
@@ -187,6 +199,11 @@ def test_incompressible_pages_go_to_disk(workloads, swap) -> None:
     before, during, after, res = pressure_run(swap, "random")
     assert during["compress_poor"] > before["compress_poor"], \
         f"random pages were not rejected as compress_poor: before {before} during {during}"
+    # ... nearly all of them from a sample, without a full compression
+    poor = during["compress_poor"] - before["compress_poor"]
+    cheap = during["pers_cheap_rejects"] - before["pers_cheap_rejects"]
+    assert cheap * 100 >= poor * 95, \
+        f"only {cheap} of {poor} random pages were rejected cheaply"
     assert during["vm_pswpout"] > before["vm_pswpout"], \
         "rejected pages should have been written to the swap disk"
     assert after["vm_pswpin"] > before["vm_pswpin"]

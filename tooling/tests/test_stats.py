@@ -113,3 +113,15 @@ def test_watch_shows_deltas_until_interrupted(monkeypatch: pytest.MonkeyPatch,
     assert value(frames[1], "vmstat/pswpout (delta)") == "0"
     moved = DURING["vmstat"]["pswpout"] - BEFORE["vmstat"]["pswpout"]
     assert value(frames[2], "vmstat/pswpout (delta)") == str(moved) != "0"
+
+
+def test_cheap_rejects_are_a_share_of_the_swap_stores() -> None:
+    # a driver without the counter (the recorded snapshot): no figure
+    assert "kztmem.reject_rate.compress_poor_cheap" not in stats.derive(DURING)
+    snap = json.loads(json.dumps(DURING))
+    snap["kztmem"]["pers_cheap_rejects"] = str(k("compress_poor") // 2)
+    d = stats.derive(snap)
+    tries = k("pers_puts") + k("failed_pers_puts")
+    assert d["kztmem.reject_rate.compress_poor_cheap"] == pytest.approx(
+        (k("compress_poor") // 2) / tries)
+    assert 0 < d["kztmem.reject_rate.compress_poor_cheap"] <= d["kztmem.reject_rate.compress_poor"]

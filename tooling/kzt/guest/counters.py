@@ -123,6 +123,11 @@ def derive(snap: Snapshot) -> dict[str, float | None]:
     d["kztmem.pers_ratio"] = ratio(stored * PAGE_SIZE if stored is not None else None, pool)
     d.update(_rejects(k, "kztmem.reject_rate", "pers_puts", "failed_pers_puts",
                       "compress_poor", "pool_limit_hit"))
+    # part of compress_poor: declined from a sample, without compressing
+    puts, declined = k.get("pers_puts"), k.get("failed_pers_puts")
+    d["kztmem.reject_rate.compress_poor_cheap"] = ratio(
+        k.get("pers_cheap_rejects"),
+        None if puts is None or declined is None else puts + declined)
     eph = k.get("zbud_curr_raw_pages")
     # both halves: the xvmalloc pool and the zbud frames
     d["kztmem.pool_share_of_ram"] = ratio(None if pool is None else pool + (eph or 0) * PAGE_SIZE,

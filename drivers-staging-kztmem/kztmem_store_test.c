@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kztmem_store_test.c - KUnit suite kztmem_store: both persistent stores
+ *
+ * Every case runs once per store (xvmalloc and zsmalloc) on a pool of its
+ * own, whatever "kztmem.pers_pool=" the kernel was booted with and whether
+ * kztmem runs at all.  Data goes in and out through the store's mappings
+ * only, with nothing but a memcpy() between map and unmap, as kztmem does.
+ */
+
+#include <kunit/test.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "kztmem_store.h"
+
+/* 2.2 to 2.5 KiB: what a half-compressible page compresses to. */
+#define KZT_ST_MID_MIN		2253
+#define KZT_ST_MID_MAX		2560
+#define KZT_ST_MID_COUNT	1024
+
+struct kzt_st_param {
+	const struct kzt_store_ops *ops;
+	/*
+	 * The fewest objects of KZT_ST_MID_MIN..KZT_ST_MID_MAX bytes per
+	 * pool page, times 100.
+	 */
+	unsigned int min_mid_per_page_x100;
+	/* The most of them per pool page, times 100. */
+	unsigned int max_mid_per_page_x100;
+};
+
+static const struct kzt_st_param kzt_st_params[] = {
+	/* Objects never span pages: one per page, the rest wasted. */
+	{ &kzt_store_xvmalloc, 100, 100 },
+	/* Objects span pages: about 1.6 per page. */
+	{ &kzt_store_zsmalloc, 130, 181 },
+};
+
+static void kzt_st_desc(const struct kzt_st_param *p, char *desc)
+{
+	strscpy(desc, p->ops->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(kzt_st, kzt_st_params, kzt_st_desc);
+
+struct kzt_st_obj {
+	unsigned long handle;
+	u32 offset;
+	u32 len;
+};
+
+/* Bytes that differ from object to object and from offset to offset. */
+static void kzt_st_pattern(u8 *buf, u32 len, unsigned int seed)
+{
+	u32 i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (u8)(seed * 131 + i * 7 + (i >> 8));
+}
+
+static struct kzt_store *kzt_st_pool(struct kunit *test)
+{
+	const struct kzt_st_param *p = test->param_value;
+	struct kzt_store *store;
+
+	store = kzt_store_create(p->ops, "kztmem-kunit");
+	KUNIT_ASSERT_NOT_NULL(test, store);
+	KUNIT_EXPECT_EQ(test, kzt_store_total_bytes(store), 0ULL);
+	return store;
+}
+
+/* Allocate @obj->len bytes and fill them with pattern @seed. */
+static void kzt_st_put(struct kunit *test, struct kzt_store *store,
+		       struct kzt_st_obj *obj, unsigned int seed, u8 *buf)
+{
+	void *dst;
+
+	KUNIT_ASSERT_EQ(test, kzt_store_alloc(store, obj->len, GFP_KERNEL,
+					      &obj->handle, &obj->offset), 0);
+	KUNIT_ASSERT_NE(test, obj->handle, 0UL);
+	kzt_st_pattern(buf, obj->len, seed);
+	dst = kzt_store_map(store, obj->handle, obj->offset, KZT_STORE_WO);
+	memcpy(dst, buf, obj->len);
+	kzt_store_unmap(store, obj->handle, dst);
+}
+
+/* Read @obj back and compare it with pattern @seed. */
+static void kzt_st_check(struct kunit *test, struct kzt_store *store,
+			 const struct kzt_st_obj *obj, unsigned int seed,
+			 u8 *buf, u8 *want)
+{
+	const void *src;
+
+	src = kzt_store_map(store, obj->handle, obj->offset, KZT_STORE_RO);
+	memcpy(buf, src, obj->len);
+	kzt_store_unmap(store, obj->handle, (void *)src);
+	kzt_st_pattern(want, obj->len, seed);
+	KUNIT_EXPECT_EQ_MSG(test, memcmp(buf, want, obj->len), 0,
+			    "object %u of %u bytes read back different",
+			    seed, obj->len);
+}
+
+static void kzt_st_test_find(struct kunit *test)
+{
+	KUNIT_EXPECT_PTR_EQ(test, kzt_store_find("xvmalloc"),
+			    &kzt_store_xvmalloc);
+	KUNIT_EXPECT_PTR_EQ(test, kzt_store_find("zsmalloc"),
+			    &kzt_store_zsmalloc);
+	KUNIT_EXPECT_NULL(test, kzt_store_find(""));
+	KUNIT_EXPECT_NULL(test, kzt_store_find("zbud"));
+	KUNIT_EXPECT_NULL(test, kzt_store_find("zsmallocx"));
+	KUNIT_EXPECT_NULL(test, kzt_store_find("zsmalloc\n"));
+	KUNIT_EXPECT_NULL(test, kzt_store_find("XVMALLOC"));
+}
+
+/*
+ * Objects of every size class kztmem stores, all held at once, so that
+ * they share pages (and with zsmalloc span them): each reads back as
+ * written, and freeing all of them gives every page back.
+ */
+static void kzt_st_test_roundtrip(struct kunit *test)
+{
+	static const u32 sizes[] = {
+		1, 31, 32, 33, 100, 511, 1000, 1500, 2048, 2253, 2400, 2560,
+		3000, 3500, 3584,
+	};
+	const struct kzt_st_param *p = test->param_value;
+	const unsigned int rounds = 8;
+	const unsigned int n = ARRAY_SIZE(sizes) * rounds + 1;
+	struct kzt_store *store = kzt_st_pool(test);
+	struct kzt_st_obj *objs;
+	u8 *buf, *want;
+	unsigned int i;
+
+	objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
+	buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	want = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_ASSERT_NOT_NULL(test, want);
+
+	for (i = 0; i < n - 1; i++) {
+		objs[i].len = sizes[i % ARRAY_SIZE(sizes)];
+		kzt_st_put(test, store, &objs[i], i, buf);
+	}
+	/* The largest object the store takes */
+	objs[n - 1].len = p->ops->max_size;
+	kzt_st_put(test, store, &objs[n - 1], n - 1, buf);
+	KUNIT_EXPECT_GT(test, kzt_store_total_bytes(store), 0ULL);
+
+	for (i = 0; i < n; i++)
+		kzt_st_check(test, store, &objs[i], i, buf, want);
+
+	/* Free every other one; the rest must be untouched. */
+	for (i = 0; i < n; i += 2)
+		kzt_store_free(store, objs[i].handle, objs[i].offset);
+	for (i = 1; i < n; i += 2)
+		kzt_st_check(test, store, &objs[i], i, buf, want);
+	for (i = 1; i < n; i += 2)
+		kzt_store_free(store, objs[i].handle, objs[i].offset);
+
+	KUNIT_EXPECT_EQ(test, kzt_store_total_bytes(store), 0ULL);
+	kzt_store_destroy(store);
+}
+
+static void kzt_st_test_bad_sizes(struct kunit *test)
+{
+	const struct kzt_st_param *p = test->param_value;
+	struct kzt_store *store = kzt_st_pool(test);
+	unsigned long handle = 0;
+	u32 offset = 0;
+
+	KUNIT_EXPECT_EQ(test, kzt_store_alloc(store, 0, GFP_KERNEL, &handle,
+					      &offset), -E2BIG);
+	KUNIT_EXPECT_EQ(test, kzt_store_alloc(store, p->ops->max_size + 1,
+					      GFP_KERNEL, &handle, &offset),
+			-E2BIG);
+	KUNIT_EXPECT_EQ(test, handle, 0UL);
+	KUNIT_EXPECT_EQ(test, kzt_store_total_bytes(store), 0ULL);
+	kzt_store_destroy(store);
+}
+
+/*
+ * How densely 2.2-2.5 KiB objects pack: xvmalloc leaves the rest of
+ * each page unused, zsmalloc fits more than one per page.
+ */
+static void kzt_st_test_mid_size_density(struct kunit *test)
+{
+	const struct kzt_st_param *p = test->param_value;
+	const u32 span = KZT_ST_MID_MAX - KZT_ST_MID_MIN + 1;
+	struct kzt_store *store = kzt_st_pool(test);
+	unsigned long pages, per_page_x100;
+	struct kzt_st_obj *objs;
+	u8 *buf, *want;
+	unsigned int i;
+
+	objs = kunit_kcalloc(test, KZT_ST_MID_COUNT, sizeof(*objs),
+			     GFP_KERNEL);
+	buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	want = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_ASSERT_NOT_NULL(test, want);
+
+	for (i = 0; i < KZT_ST_MID_COUNT; i++) {
+		objs[i].len = KZT_ST_MID_MIN + (i * 37) % span;
+		kzt_st_put(test, store, &objs[i], i, buf);
+	}
+	pages = kzt_store_total_bytes(store) >> PAGE_SHIFT;
+	KUNIT_ASSERT_GT(test, pages, 0UL);
+	per_page_x100 = KZT_ST_MID_COUNT * 100UL / pages;
+	kunit_info(test, "%s: %u objects of %u-%u bytes in %lu pages (%lu.%02lu per page)\n",
+		   p->ops->name, KZT_ST_MID_COUNT, KZT_ST_MID_MIN,
+		   KZT_ST_MID_MAX, pages, per_page_x100 / 100,
+		   per_page_x100 % 100);
+	KUNIT_EXPECT_GE(test, per_page_x100,
+			(unsigned long)p->min_mid_per_page_x100);
+	KUNIT_EXPECT_LE(test, per_page_x100,
+			(unsigned long)p->max_mid_per_page_x100);
+
+	for (i = 0; i < KZT_ST_MID_COUNT; i++)
+		kzt_st_check(test, store, &objs[i], i, buf, want);
+	for (i = 0; i < KZT_ST_MID_COUNT; i++)
+		kzt_store_free(store, objs[i].handle, objs[i].offset);
+	KUNIT_EXPECT_EQ(test, kzt_store_total_bytes(store), 0ULL);
+	kzt_store_destroy(store);
+}
+
+static struct kunit_case kzt_store_cases[] = {
+	KUNIT_CASE(kzt_st_test_find),
+	KUNIT_CASE_PARAM(kzt_st_test_roundtrip, kzt_st_gen_params),
+	KUNIT_CASE_PARAM(kzt_st_test_bad_sizes, kzt_st_gen_params),
+	KUNIT_CASE_PARAM(kzt_st_test_mid_size_density, kzt_st_gen_params),
+	{}
+};
+
+static struct kunit_suite kzt_store_suite = {
+	.name = "kztmem_store",
+	.test_cases = kzt_store_cases,
+};
+
+kunit_test_suite(kzt_store_suite);

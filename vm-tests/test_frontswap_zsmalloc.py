@@ -1,0 +1,55 @@
+"""The frontswap integrity tests again, with zsmalloc as kztmem's store (issue 14).
+
+Booted with ``kztmem kztmem.pers_pool=zsmalloc``: the same memhog runs as
+test_frontswap.py's (every byte verified, the counters move, swapoff
+empties the pool, a lost page is a SIGBUS and never wrong data), with the
+compressed pages in zsmalloc instead of xvmalloc. The test functions are
+test_frontswap.py's own, collected again in this module's boot group.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kzt.guest import lib as kg
+from test_frontswap import (  # noqa: F401  (collected here again)
+    _require_kztmem,
+    pressure_run,
+    test_compressible_pages_stored_and_loaded,
+    test_lost_swap_page_is_never_silent,
+    test_swapoff_empties_pool,
+)
+
+STORE = "zsmalloc"
+CMDLINE = f"kztmem kztmem.pers_pool={STORE}"
+
+pytestmark = [pytest.mark.kzt_boot(append=CMDLINE, memory="384M"), pytest.mark.integrity]
+
+
+def test_pers_pool_shows_the_store_booted_with() -> None:
+    assert kg.booted_with(f"kztmem.pers_pool={STORE}"), \
+        f"this module needs the guest booted with {CMDLINE!r}"
+    path = kg.KZTMEM_SYSFS / "pers_pool"
+    assert path.read_text() == f"{STORE}\n", f"{path}: {path.read_text()!r}"
+    assert not path.stat().st_mode & 0o222, f"{path} is writable"
+    log = kg.run([kg.tool("dmesg")]).stdout
+    enabled = [line for line in log.splitlines() if "kztmem: enabled:" in line]
+    assert enabled and f"frontswap ({STORE})" in enabled[-1], \
+        f"no 'kztmem: enabled: frontswap ({STORE})' line: {enabled}"
+
+
+def test_mixed_pages_pack_more_than_one_per_page(workloads, swap) -> None:
+    """Half-compressible pages (2-3 KiB each) share pages in zsmalloc: the
+    pool holds more bytes of swapped pages than it takes (xvmalloc: about 1)."""
+    before, during, after, res = pressure_run(swap, "mixed", extra_mib=128)
+    compressed = during["pers_compressed_bytes"]
+    pool = during["pers_pool_bytes"]
+    held = during["curr_pers_pampd_count"] - during["same_filled_pages"]
+    assert held > 1000 and pool > 0, f"too little stored to judge: {during}"
+    # compressed bytes per pool byte: xvmalloc wastes the rest of each page
+    # a 2-3 KiB object sits in; zsmalloc does not.
+    print(f"{STORE}: {held} pages, {compressed} compressed bytes in a {pool}-byte pool: "
+          f"{compressed / pool:.3f} (xvmalloc measured 0.661)")
+    assert compressed / pool > 0.75, \
+        f"{held} pages, {compressed} compressed bytes in a {pool}-byte pool: " \
+        f"{compressed / pool:.3f} (xvmalloc measured 0.661)"
