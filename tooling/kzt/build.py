@@ -84,6 +84,24 @@ def make_argv(out: Path, base: Base, jobs: int, extra: tuple[str, ...] = ()) -> 
     return [*argv, f"-j{jobs or os.cpu_count() or 1}", *extra]
 
 
+def reproducible_env(base: Base) -> dict[str, str]:
+    """Kbuild's build-identity variables, fixed so that the same sources,
+    config and compiler give the same image, bit for bit, on any day and
+    machine (Documentation/kbuild/reproducible-builds.rst).  A bench shard
+    run in another session or on another runner then has the same image
+    SHA-256 and merges.  The date is the base tarball's mtime: it changes
+    when the sources do.  Variables already in the environment win."""
+    env = {"KBUILD_BUILD_USER": "kzt", "KBUILD_BUILD_HOST": "kzt",
+           "KBUILD_BUILD_VERSION": "1"}
+    try:
+        mtime = Path(base.tarball).stat().st_mtime
+    except OSError:
+        mtime = 0.0
+    env["KBUILD_BUILD_TIMESTAMP"] = time.strftime("%a %b %d %H:%M:%S UTC %Y",
+                                                  time.gmtime(mtime))
+    return {k: v for k, v in env.items() if k not in os.environ}
+
+
 def build(layout: Layout, req: BuildRequest) -> BuildResult:
     tree, _ = require_tree(layout, req.base)
     return build_tree(tree, Base.load(req.base), layout.out(req.base, req.flavour),
@@ -111,7 +129,8 @@ def build_tree(tree: Path, base: Base, out: Path, req: BuildRequest) -> BuildRes
     # ccache hashes absolute paths unless they are under its base dir: with
     # the directory holding both tree and output as base dir, paths become
     # relative and another clone of the project hits the same cache
-    env = {"CCACHE_BASEDIR": os.path.commonpath([tree.resolve(), out.resolve()])}
+    env = {"CCACHE_BASEDIR": os.path.commonpath([tree.resolve(), out.resolve()]),
+           **reproducible_env(base)}
     if not os.environ.get("HOME") and not os.environ.get("CCACHE_DIR"):
         env["CCACHE_DIR"] = str(out.parent / "ccache")  # ccache needs a home
     res = proc.stream(argv, cwd=tree, timeout=req.timeout, on_line=on_line, log=log,

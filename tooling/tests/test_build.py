@@ -1,6 +1,7 @@
 """build.first_error on recorded make output; build_tree with a fake make."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +46,10 @@ class FakeMake:
     def __init__(self, lines: list[str], returncode: int, timed_out: bool = False) -> None:
         self.lines, self.returncode, self.timed_out = lines, returncode, timed_out
         self.argv: list[str] = []
+        self.env: dict[str, str] = {}
 
     def __call__(self, argv: list[str], **kw: Any) -> proc.Completed:
-        self.argv = argv
+        self.argv, self.env = argv, dict(kw.get("env") or {})
         for ln in self.lines:
             kw["on_line"](ln)
         return proc.Completed(argv, self.returncode, "\n".join(self.lines), 2.0, self.timed_out)
@@ -92,3 +94,26 @@ def test_build_needs_a_config(tmp_path: Path) -> None:
     with pytest.raises(KztError) as ei:
         build.build_tree(tmp_path, BASE, tmp_path / "empty", BuildRequest())
     assert "kzt config" in str(ei.value)
+
+
+def test_build_identity_is_fixed_for_reproducible_images(
+        out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same sources give the same image on another day or machine: the
+    identity kbuild stamps in comes from the base tarball, not the clock or
+    the host, and a value the user exported wins."""
+    tarball = tmp_path / "linux-source-6.1.tar.xz"
+    tarball.write_bytes(b"x")
+    os.utime(tarball, (0, 1700000000))
+    base = Base("6.1", str(tarball), "linux-source-6.1", "x86", "arch/x86/boot/bzImage")
+    for var in ("KBUILD_BUILD_USER", "KBUILD_BUILD_HOST", "KBUILD_BUILD_VERSION",
+                "KBUILD_BUILD_TIMESTAMP"):
+        monkeypatch.delenv(var, raising=False)
+    fake = FakeMake(["  LD      vmlinux"], 0)
+    monkeypatch.setattr(proc, "stream", fake)
+    build.build_tree(tmp_path, base, out, BuildRequest())
+    assert fake.env["KBUILD_BUILD_TIMESTAMP"] == "Tue Nov 14 22:13:20 UTC 2023"
+    assert (fake.env["KBUILD_BUILD_USER"], fake.env["KBUILD_BUILD_HOST"],
+            fake.env["KBUILD_BUILD_VERSION"]) == ("kzt", "kzt", "1")
+    monkeypatch.setenv("KBUILD_BUILD_HOST", "mybox")
+    build.build_tree(tmp_path, base, out, BuildRequest())
+    assert "KBUILD_BUILD_HOST" not in fake.env  # the user's own value passes through
