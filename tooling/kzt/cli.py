@@ -522,6 +522,16 @@ def cmd_bench_merge(a: argparse.Namespace, layout: Layout) -> int:
     return print_summary(doc)
 
 
+def cmd_bench_compare(a: argparse.Namespace, layout: Layout) -> int:
+    from .bench.compare import compare, render, write_json
+    cmp = compare(Path(a.a), Path(a.b), a.tolerance / 100.0)
+    print(render(cmp))
+    if a.json:
+        write_json(cmp, Path(a.json))
+        ui.step(f"comparison: {a.json}")
+    return 0 if cmp.stable else 1
+
+
 def cmd_bench_export(a: argparse.Namespace, layout: Layout) -> int:
     from .bench import kcidb
     from .bench.merge import load
@@ -683,7 +693,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", action="store_true",
                    help="print the plan (blocks, their order, shards) and run nothing")
     p.add_argument("--json", action="store_true", help="with --plan: the plan as JSON on stdout")
-    bsub = p.add_subparsers(dest="bench_command", metavar="{merge,export}")
+    bsub = p.add_subparsers(dest="bench_command", metavar="{merge,export,compare}")
     m = bsub.add_parser("merge", help="merge the shards of one plan into one bench directory",
                         description="check that the directories are shards of one plan (same "
                                     "seed, variants, workloads, reps, clock, image) and write one "
@@ -698,6 +708,17 @@ def parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_bench_export)
     e.add_argument("--kcidb", metavar="DIR", required=True, help="the bench directory")
     e.add_argument("--out", metavar="FILE", help="where to write (default: DIR/kcidb.json)")
+    c = bsub.add_parser("compare", help="the headline of two benches of one plan side by side",
+                        description="for two benches of one plan run under different conditions "
+                                    "(e.g. a quiet and a loaded host): every cell's headline "
+                                    "median B/A within the tolerance, and the same ranking of "
+                                    "the variants in every workload; exit 1 if not")
+    c.set_defaults(func=cmd_bench_compare)
+    c.add_argument("a", metavar="A", help="a bench directory (e.g. the quiet host's)")
+    c.add_argument("b", metavar="B", help="another bench directory of the same plan")
+    c.add_argument("--tolerance", type=float, default=5.0, metavar="PERCENT",
+                   help="largest |B/A - 1| that counts as the same, in percent (default 5)")
+    c.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
     p = add("up", cmd_up, "set up, prepare, configure, build, boot, run the default workload")
     _base_arg(p)
     _accel_arg(p)

@@ -200,13 +200,17 @@ class Synthetic:
         factor = {"none": 1.0, "zswap": 1.0, "kztmem": 0.9}[req.with_]
         noise = 1 + 0.02 * ((i * 7919) % 5 - 2) / 2      # -2%..+2%, fixed per run
         base = 40.0 + (i % 3)
-        secs = round(base * factor * noise, 3)
+        secs = round(base * factor * noise * self.skew(req), 3)
         doc = {"version": seam.VERSION, "workload": req.workload, "config": req.with_,
                "uname": "6.1.192", "exit_code": 0, "seconds": secs,
                "summary": {"program": "memhog", "mismatches": 0},
                "cpu": {"busy_seconds": secs, "jiffies": {}, "hz": 100},
                "samples": [], "before": {}, "during": {}}
         return fake_result(req, doc, wall=round(secs * 3, 2))
+
+    def skew(self, req: workrun.RunRequest) -> float:
+        """1; a subclass scales a configuration's figures with it."""
+        return 1.0
 
 
 class Recorded:
