@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from kzt import cli, workrun
+from kzt.bench import report
 from kzt.bench.compare import compare
 from kzt.bench.plan import BenchRequest
 from kzt.layout import Layout
@@ -104,3 +105,19 @@ def test_compare_on_the_command_line(fake_layout: Layout, tmp_path: Path,
     assert "no bench.json" in capsys.readouterr().err
     assert cli.main(["bench", "compare", str(a), str(b), "--tolerance", "0"]) != 0
     assert "tolerance" in capsys.readouterr().err
+
+
+RECORDED = Path(__file__).resolve().parents[2] / "bench-results"
+
+
+@pytest.mark.parametrize("d", sorted(p.parent for p in RECORDED.glob("*/bench.json")),
+                         ids=lambda d: d.name)
+def test_recorded_reports_follow_from_their_runs(d: Path) -> None:
+    """A report committed under bench-results/ is what its bench.json gives:
+    the README's tables, taken from report.json, can be re-derived."""
+    doc = json.loads((d / "bench.json").read_text())
+    rebuilt = json.loads(json.dumps(report.build(doc)))
+    kept = json.loads((d / "report.json").read_text())
+    assert rebuilt["cells"] == kept["cells"]
+    assert kept["meta"]["headline"]["metric"] == "modeled_seconds"
+    assert kept["meta"]["runs_ok"] == kept["meta"]["runs_done"] == len(doc["plan"])
