@@ -21,7 +21,8 @@ from typing import Any
 from ..errors import KztError
 from .merge import load
 from .plan import differences, signature
-from .report import cells_of, headline
+from . import report
+from .report import headline
 
 
 @dataclass(frozen=True)
@@ -78,18 +79,12 @@ class Comparison:
                 "rankings": [{**asdict(r), "same": r.same} for r in self.rankings]}
 
 
-def _medians(doc: dict[str, Any], metric: str) -> dict[tuple[str, str], float | None]:
+def _medians(rep: dict[str, Any], metric: str) -> dict[tuple[str, str], float | None]:
     out: dict[tuple[str, str], float | None] = {}
-    for cell in cells_of(doc):
-        st = (cell.get("stats") or {}).get(metric) or {}
-        m = st.get("median")
+    for cell in rep["cells"]:
+        m = ((cell.get("stats") or {}).get(metric) or {}).get("median")
         out[(cell["workload"], cell["variant"])] = float(m) if m is not None else None
     return out
-
-
-def _load_range(doc: dict[str, Any]) -> list[float] | None:
-    loads = [float(x) for r in doc.get("runs") or [] for x in r.get("host_load") or []]
-    return [min(loads), max(loads)] if loads else None
 
 
 def compare(a_dir: Path, b_dir: Path, tolerance: float = 0.05) -> Comparison:
@@ -102,10 +97,11 @@ def compare(a_dir: Path, b_dir: Path, tolerance: float = 0.05) -> Comparison:
     if headline(mb) != metric:
         raise KztError(f"{a_dir} has the headline {metric}, {b_dir} has {headline(mb)}",
                        "compare benches made with the same kzt and --clock")
+    ra, rb = report.build(a), report.build(b)
     cmp = Comparison(metric, tolerance, (str(a_dir), str(b_dir)),
-                     (_load_range(a), _load_range(b)),
+                     (ra["meta"]["host_load"], rb["meta"]["host_load"]),
                      differences(signature(ma), signature(mb)))
-    va, vb = _medians(a, metric), _medians(b, metric)
+    va, vb = _medians(ra, metric), _medians(rb, metric)
     for key in sorted(set(va) | set(vb)):
         cmp.cells.append(CellPair(key[0], key[1], va.get(key), vb.get(key)))
     for wl in sorted({c.workload for c in cmp.cells}):
