@@ -117,3 +117,55 @@ def test_build_identity_is_fixed_for_reproducible_images(
     monkeypatch.setenv("KBUILD_BUILD_HOST", "mybox")
     build.build_tree(tmp_path, base, out, BuildRequest())
     assert "KBUILD_BUILD_HOST" not in fake.env  # the user's own value passes through
+
+
+def _fake_make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+    """A `make` first on PATH that runs `body` (sh) and records its scheduling policy."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    make = bindir / "make"
+    make.write_text("#!/bin/sh\nchrt -p $$ > \"$KZT_FAKE_POLICY\"\n" + body)
+    make.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("KZT_FAKE_POLICY", str(tmp_path / "policy"))
+
+
+def test_background_build_runs_at_idle_priority_into_its_log(
+        out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_make(tmp_path, monkeypatch, 'echo "  CC      a.o"\necho "  LD      vmlinux"\n')
+    job = build.start_build_tree(tmp_path, BASE, out, BuildRequest(jobs=2))
+    res = job.wait()
+    assert res.status is BuildStatus.SUCCESS, res.first_error
+    assert res.compiled == 2 and res.image == out / "arch/x86/boot/bzImage"
+    assert "LD      vmlinux" in (out / "build.log").read_text()
+    assert "SCHED_IDLE" in (tmp_path / "policy").read_text()
+    assert not job.running() and job.elapsed() == res.elapsed
+
+
+def test_background_build_failure_gives_the_first_error(
+        out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = "".join(f"echo '{ln}'\n" for ln in read_log("make-gcc-error.log")) + "exit 2\n"
+    _fake_make(tmp_path, monkeypatch, body)
+    res = build.start_build_tree(tmp_path, BASE, out, BuildRequest()).wait()
+    assert res.status is BuildStatus.FAILURE
+    assert "error: implicit declaration" in res.first_error
+
+
+def test_background_build_past_its_deadline_is_killed(
+        out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_make(tmp_path, monkeypatch, "sleep 60 &\necho $! > \"$KZT_FAKE_POLICY.child\"\nwait\n")
+    job = build.start_build_tree(tmp_path, BASE, out, BuildRequest(timeout=1))
+    res = job.wait()
+    assert res.status is BuildStatus.FAILURE and "within 1 s" in res.first_error
+    child = int((tmp_path / "policy.child").read_text())
+    assert not Path(f"/proc/{child}").exists() or \
+        Path(f"/proc/{child}/stat").read_text().split()[2] == "Z", "make's child survived"
+
+
+def test_cancelled_background_build_leaves_nothing_running(
+        out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_make(tmp_path, monkeypatch, "sleep 60\n")
+    job = build.start_build_tree(tmp_path, BASE, out, BuildRequest())
+    assert job.running()
+    job.cancel()
+    assert not job.running()
