@@ -135,3 +135,16 @@ def test_up_and_check_take_typed_requests(monkeypatch: pytest.MonkeyPatch) -> No
     assert cli.main(["check", "--skip", "kunit", "--skip", "mypy"]) == 0
     assert seen == [stages.UpRequest("6.1", vm.Accel.TCG, stages.UP_WORKLOAD),
                     stages.CheckRequest("6.1", vm.Accel.AUTO, ("kunit", "mypy"))]
+
+
+def test_guest_collects_only_the_modules_of_its_boot_group(tmp_path: Path) -> None:
+    from kzt.layout import Layout
+    lay = Layout(tmp_path)
+    lay.vm_tests.mkdir(parents=True)
+    (lay.vm_tests / "test_a.py").write_text("")
+    tests = ("test_b.py::test_x[lz4]", "test_a.py::test_y", "test_b.py::test_z[p: q]")
+    assert testrun.group_modules(lay, ("-m", "not debug_kernel", "-k", "lz4"), tests) == \
+        ("test_a.py", "test_b.py")
+    # the user named a path: the guest collects it, as the host did
+    for named in ("test_a.py", "test_a.py::test_y"):
+        assert testrun.group_modules(lay, ("-m", "x", named), tests) == ()
