@@ -2,16 +2,22 @@
 /*
  * kztmem_store_test.c - KUnit suite kztmem_store: both persistent stores
  *
- * Every case runs once per store (xvmalloc and zsmalloc) on a pool of its
- * own, whatever "kztmem.pers_pool=" the kernel was booted with and whether
- * kztmem runs at all.  Data goes in and out through the store's mappings
- * only, with nothing but a memcpy() between map and unmap, as kztmem does.
+ * Every case but the last runs once per store (xvmalloc and zsmalloc) on
+ * a pool of its own, whatever "kztmem.pers_pool=" the kernel was booted
+ * with and whether kztmem runs at all; the last is about zsmalloc's
+ * compaction.  Data goes in and out through the store's mappings only,
+ * with nothing but a memcpy() between map and unmap, as kztmem does.
  */
 
 #include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/cpumask.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/zsmalloc.h>
 
 #include "kztmem_store.h"
 
@@ -228,11 +234,127 @@ static void kzt_st_test_mid_size_density(struct kunit *test)
 	kzt_store_destroy(store);
 }
 
+/*
+ * zsmalloc's compaction (its shrinker, or zs_compact()) moves objects
+ * between the zspages of a size class.  While kztmem has an object
+ * mapped, in a store or a load, compaction must wait: if it moved the
+ * object, a store would fill a slot that was already copied away and a
+ * load would read a slot that may be reused.  Linux 6.1 without
+ * CONFIG_COMPACTION compiled the zspage lock that makes it wait out.
+ *
+ * Two objects of 2040 bytes (two to a zspage) are left alone in two
+ * zspages, so that compacting the class must move one into the other's
+ * zspage.  With the first one mapped, a thread on another CPU compacts;
+ * it must not finish before the mapping ends, and must free a zspage
+ * once it has (or this case would prove nothing).
+ */
+#define KZT_ST_COMPACT_LEN	2040
+#define KZT_ST_COMPACT_HOLD_MS	500
+
+struct kzt_st_compactor {
+	struct zs_pool *pool;
+	struct completion go;
+	struct completion done;
+	unsigned long freed;
+	bool finished;
+};
+
+static int kzt_st_compact_fn(void *data)
+{
+	struct kzt_st_compactor *c = data;
+
+	wait_for_completion(&c->go);
+	c->freed = zs_compact(c->pool);
+	WRITE_ONCE(c->finished, true);
+	complete(&c->done);
+	return 0;
+}
+
+static void kzt_st_test_zs_compact_waits_for_map(struct kunit *test)
+{
+	struct kzt_st_obj objs[3] = {
+		{ .len = KZT_ST_COMPACT_LEN },
+		{ .len = KZT_ST_COMPACT_LEN },
+		{ .len = KZT_ST_COMPACT_LEN },
+	};
+	struct kzt_st_compactor *c;
+	bool finished_while_mapped;
+	struct task_struct *task;
+	struct kzt_store *store;
+	unsigned int cpu, i;
+	const void *src;
+	u8 *buf, *want;
+
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs two CPUs: compaction runs beside a mapping");
+
+	buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	want = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_ASSERT_NOT_NULL(test, want);
+	store = kzt_store_create(&kzt_store_zsmalloc, "kztmem-kunit-compact");
+	KUNIT_ASSERT_NOT_NULL(test, store);
+
+	/* objs[0] and objs[1] fill one zspage, objs[2] starts another. */
+	for (i = 0; i < ARRAY_SIZE(objs); i++)
+		kzt_st_put(test, store, &objs[i], i, buf);
+	KUNIT_ASSERT_EQ(test, kzt_store_total_bytes(store), 2ULL * PAGE_SIZE);
+	kzt_store_free(store, objs[1].handle, objs[1].offset);
+
+	/* Not test-managed: a compactor that never returns keeps it. */
+	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	c->pool = store->pool;
+	init_completion(&c->go);
+	init_completion(&c->done);
+	/* This task stays on its CPU; the compactor runs on another one. */
+	migrate_disable();
+	cpu = cpumask_any_but(cpu_online_mask, smp_processor_id());
+	task = kthread_create(kzt_st_compact_fn, c, "kzt-kunit-compact");
+	if (IS_ERR(task)) {
+		migrate_enable();
+		kfree(c);
+		KUNIT_FAIL(test, "no compactor thread: %ld", PTR_ERR(task));
+		return;
+	}
+	kthread_bind(task, cpu);
+	wake_up_process(task);
+
+	src = kzt_store_map(store, objs[0].handle, objs[0].offset,
+			    KZT_STORE_RO);
+	complete(&c->go);
+	for (i = 0; i < KZT_ST_COMPACT_HOLD_MS && !READ_ONCE(c->finished); i++)
+		mdelay(1);
+	finished_while_mapped = READ_ONCE(c->finished);
+	memcpy(buf, src, objs[0].len);
+	kzt_store_unmap(store, objs[0].handle, (void *)src);
+	migrate_enable();
+
+	KUNIT_ASSERT_NE_MSG(test, wait_for_completion_timeout(&c->done, 30 * HZ),
+			    0UL, "zs_compact() did not return within 30 s");
+	KUNIT_EXPECT_FALSE_MSG(test, finished_while_mapped,
+			       "zs_compact() finished while an object was mapped (it moved objects under the mapping)");
+	KUNIT_EXPECT_EQ_MSG(test, c->freed, 1UL,
+			    "compaction freed %lu zspages, not the one this case sets up",
+			    c->freed);
+	kfree(c);
+	KUNIT_EXPECT_EQ(test, kzt_store_total_bytes(store), (u64)PAGE_SIZE);
+
+	kzt_st_pattern(want, objs[0].len, 0);
+	KUNIT_EXPECT_EQ(test, memcmp(buf, want, objs[0].len), 0);
+	kzt_st_check(test, store, &objs[0], 0, buf, want);
+	kzt_st_check(test, store, &objs[2], 2, buf, want);
+	kzt_store_free(store, objs[0].handle, objs[0].offset);
+	kzt_store_free(store, objs[2].handle, objs[2].offset);
+	kzt_store_destroy(store);
+}
+
 static struct kunit_case kzt_store_cases[] = {
 	KUNIT_CASE(kzt_st_test_find),
 	KUNIT_CASE_PARAM(kzt_st_test_roundtrip, kzt_st_gen_params),
 	KUNIT_CASE_PARAM(kzt_st_test_bad_sizes, kzt_st_gen_params),
 	KUNIT_CASE_PARAM(kzt_st_test_mid_size_density, kzt_st_gen_params),
+	KUNIT_CASE(kzt_st_test_zs_compact_waits_for_map),
 	{}
 };
 
