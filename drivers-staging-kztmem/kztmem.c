@@ -370,18 +370,22 @@ static int kzt_comp_ctx_alloc(struct kzt_comp_ctx *ctx, unsigned int cpu)
 static int kzt_cpu_prepare(unsigned int cpu)
 {
 	struct kzt_pcpu *pcpu = per_cpu_ptr(&kzt_pcpu, cpu);
+	struct kzt_comp_ctx pers = { };
 	int ret;
 
-	ret = kzt_comp_ctx_alloc(&pcpu->pers, cpu);
+	ret = kzt_comp_ctx_alloc(&pers, cpu);
 	if (ret)
 		return ret;
 	ret = kzt_comp_ctx_alloc(&pcpu->eph, cpu);
 	if (ret) {
-		mutex_lock(&pcpu->mutex);
-		kzt_comp_ctx_free(&pcpu->pers);
-		mutex_unlock(&pcpu->mutex);
+		kzt_comp_ctx_free(&pers);
+		return ret;
 	}
-	return ret;
+	/* Whole, under the mutex: a task may wait there since the last offline. */
+	mutex_lock(&pcpu->mutex);
+	pcpu->pers = pers;
+	mutex_unlock(&pcpu->mutex);
+	return 0;
 }
 
 static int kzt_cpu_dead(unsigned int cpu)
@@ -396,13 +400,23 @@ static int kzt_cpu_dead(unsigned int cpu)
 	return 0;
 }
 
-/* The swap path's context: locked, with the task free to sleep or move. */
+/*
+ * The swap path's context: locked, with the task free to sleep or move.
+ * A task that waited for the mutex of a CPU that went offline meanwhile
+ * finds that CPU's context freed (kzt_cpu_dead()) and tries again with
+ * the CPU it runs on now, which is online and so has one.
+ */
 static struct kzt_comp_ctx *kzt_pers_ctx_lock(void)
 {
-	struct kzt_pcpu *pcpu = raw_cpu_ptr(&kzt_pcpu);
+	struct kzt_pcpu *pcpu;
 
-	mutex_lock(&pcpu->mutex);
-	return &pcpu->pers;
+	for (;;) {
+		pcpu = raw_cpu_ptr(&kzt_pcpu);
+		mutex_lock(&pcpu->mutex);
+		if (likely(pcpu->pers.tfm))
+			return &pcpu->pers;
+		mutex_unlock(&pcpu->mutex);
+	}
 }
 
 static void kzt_pers_ctx_unlock(struct kzt_comp_ctx *ctx)
@@ -444,9 +458,14 @@ static int kzt_decompress(struct kzt_comp_ctx *ctx, const void *src,
 	int ret;
 
 	ret = crypto_comp_decompress(ctx->tfm, src, slen, dst, &dlen);
-	if (ret || dlen != PAGE_SIZE) {
-		pr_err_ratelimited("%s decompression failed: %d, %u bytes\n",
-				   kzt_compressor, ret, dlen);
+	if (ret) {
+		pr_err_ratelimited("%s decompression of %u bytes failed: %d\n",
+				   kzt_compressor, slen, ret);
+		return -EIO;
+	}
+	if (dlen != PAGE_SIZE) {
+		pr_err_ratelimited("%s decompression of %u bytes gave %u bytes, not a page\n",
+				   kzt_compressor, slen, dlen);
 		return -EIO;
 	}
 	return 0;
