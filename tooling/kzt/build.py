@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -111,7 +110,11 @@ def build(layout: Layout, req: BuildRequest) -> BuildResult:
 
 def build_tree(tree: Path, base: Base, out: Path, req: BuildRequest) -> BuildResult:
     start = time.monotonic()
-    argv, env, log = _prepare_make(tree, base, out, req)
+    if not (out / ".config").exists():
+        raise KztError(f"no .config in {out}", "run './kzt config' first")
+    host.require_programs("make", "gcc", "flex", "bison", "bc", needed_for="building the kernel")
+    log = out / "build.log"
+    argv = make_argv(out, base, req.jobs, req.extra)
     prog = ui.Progress("build")
     count = 0
 
@@ -123,6 +126,13 @@ def build_tree(tree: Path, base: Base, out: Path, req: BuildRequest) -> BuildRes
             prog.update(f"{count} steps, {s}")
 
     ui.step(f"build: {' '.join(argv)}  (log: {log})")
+    # ccache hashes absolute paths unless they are under its base dir: with
+    # the directory holding both tree and output as base dir, paths become
+    # relative and another clone of the project hits the same cache
+    env = {"CCACHE_BASEDIR": os.path.commonpath([tree.resolve(), out.resolve()]),
+           **reproducible_env(base)}
+    if not os.environ.get("HOME") and not os.environ.get("CCACHE_DIR"):
+        env["CCACHE_DIR"] = str(out.parent / "ccache")  # ccache needs a home
     res = proc.stream(argv, cwd=tree, timeout=req.timeout, on_line=on_line, log=log,
                       env=env)
     prog.done()
@@ -135,94 +145,6 @@ def build_tree(tree: Path, base: Base, out: Path, req: BuildRequest) -> BuildRes
         return BuildResult(BuildStatus.FAILURE, image, log, elapsed,
                            first_error(res.output.splitlines()), count)
     return BuildResult(BuildStatus.SUCCESS, image, log, elapsed, "", count)
-
-
-def _prepare_make(tree: Path, base: Base, out: Path,
-                  req: BuildRequest) -> tuple[list[str], dict[str, str], Path]:
-    """make's argument list, the environment it adds, and the log path."""
-    if not (out / ".config").exists():
-        raise KztError(f"no .config in {out}", "run './kzt config' first")
-    host.require_programs("make", "gcc", "flex", "bison", "bc", needed_for="building the kernel")
-    # ccache hashes absolute paths unless they are under its base dir: with
-    # the directory holding both tree and output as base dir, paths become
-    # relative and another clone of the project hits the same cache
-    env = {"CCACHE_BASEDIR": os.path.commonpath([tree.resolve(), out.resolve()]),
-           **reproducible_env(base)}
-    if not os.environ.get("HOME") and not os.environ.get("CCACHE_DIR"):
-        env["CCACHE_DIR"] = str(out.parent / "ccache")  # ccache needs a home
-    return make_argv(out, base, req.jobs, req.extra), env, out / "build.log"
-
-
-#: how a background build yields: SCHED_IDLE, so it runs only on a core
-#: nothing else wants (util-linux's chrt; the kernel has had it since 2.6.23)
-IDLE_PREFIX = ("chrt", "--idle", "0")
-
-
-@dataclass
-class BackgroundBuild:
-    """A build that runs while the caller does other work (`kzt check`
-    builds the debug kernel while the vm-tests run: a TCG guest keeps about
-    one of two cores busy).  make runs at idle priority in its own process
-    group, its output goes to build.log only; wait() gives the result,
-    cancel() stops it and everything it started."""
-    popen: "subprocess.Popen[bytes]"
-    base: Base
-    out: Path
-    log: Path
-    started: float
-    deadline: float
-
-    finished: float | None = None
-
-    def running(self) -> bool:
-        return self.popen.poll() is None
-
-    def elapsed(self) -> float:
-        """From start to finish (or to now, while it runs)."""
-        return (self.finished or time.monotonic()) - self.started
-
-    def wait(self) -> BuildResult:
-        image = self.out / self.base.image
-        try:
-            rc = self.popen.wait(timeout=max(0.0, self.deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill_group(self.popen)
-            return BuildResult(BuildStatus.FAILURE, image, self.log,
-                               time.monotonic() - self.started,
-                               f"build did not finish within "
-                               f"{self.deadline - self.started:.0f} s")
-        self.finished = time.monotonic()
-        elapsed = self.finished - self.started
-        lines = self.log.read_text(errors="replace").splitlines()
-        compiled = sum(1 for ln in lines if ln.strip().startswith(("CC ", "LD ", "AR ", "AS ")))
-        if rc != 0:
-            return BuildResult(BuildStatus.FAILURE, image, self.log, elapsed,
-                               first_error(lines), compiled)
-        return BuildResult(BuildStatus.SUCCESS, image, self.log, elapsed, "", compiled)
-
-    def cancel(self) -> None:
-        if self.running():
-            proc.kill_group(self.popen)
-
-
-def start_build(layout: Layout, req: BuildRequest) -> BackgroundBuild:
-    """Start `req`'s build at idle priority and return at once."""
-    tree, _ = require_tree(layout, req.base)
-    return start_build_tree(tree, Base.load(req.base), layout.out(req.base, req.flavour), req)
-
-
-def start_build_tree(tree: Path, base: Base, out: Path, req: BuildRequest) -> BackgroundBuild:
-    argv, env, log = _prepare_make(tree, base, out, req)
-    host.require_programs("chrt", needed_for="building a kernel in the background")
-    argv = [*IDLE_PREFIX, *argv]
-    ui.step(f"build started in the background: {' '.join(argv)}  (log: {log})")
-    full_env = dict(os.environ)
-    full_env.update(env)
-    with open(log, "wb") as logf:
-        p = subprocess.Popen(argv, cwd=tree, env=full_env, stdin=subprocess.DEVNULL,
-                             stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
-    now = time.monotonic()
-    return BackgroundBuild(p, base, out, log, now, now + req.timeout)
 
 
 def require_image(layout: Layout, base: str, flavour: str = "default") -> Path:

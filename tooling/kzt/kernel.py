@@ -14,7 +14,6 @@ from .errors import KztError
 from .layout import Layout
 
 if TYPE_CHECKING:
-    from .build import BackgroundBuild, BuildResult
     from .kconfig import Request
 
 
@@ -27,28 +26,7 @@ def ensure_kernel(layout: Layout, base: str, flavour: str = "default",
     flavour's fragments, `kconfig_add`, `make_opts`, the tree's commits,
     the driver's Kconfig), so that an edit-build-test loop costs the
     incremental build alone."""
-    from .build import BuildRequest, build
-    _prepare_and_configure(layout, base, flavour, kconfig_add, make_opts)
-    return _built(build(layout, BuildRequest(base, flavour, extra=make_opts)), flavour)
-
-
-def start_kernel(layout: Layout, base: str, flavour: str) -> "BackgroundBuild":
-    """ensure_kernel's first steps now, its build in the background at idle
-    priority: finish_kernel() waits for it.  Preparing and configuring stay
-    in the foreground, so that another step's prepare never races them."""
-    from .build import BuildRequest, start_build
-    _prepare_and_configure(layout, base, flavour, (), ())
-    return start_build(layout, BuildRequest(base, flavour))
-
-
-def finish_kernel(job: "BackgroundBuild", flavour: str) -> Path:
-    """Wait for a start_kernel() build; the image, or KztError as ensure_kernel."""
-    return _built(job.wait(), flavour)
-
-
-def _prepare_and_configure(layout: Layout, base: str, flavour: str,
-                           kconfig_add: "tuple[Request, ...]",
-                           make_opts: tuple[str, ...]) -> None:
+    from .build import BuildRequest, BuildStatus, build
     from .kconfig import ConfigRequest, configure
     from .tree import PrepareRequest, prepare
     res = prepare(layout, PrepareRequest(base))
@@ -60,10 +38,7 @@ def _prepare_and_configure(layout: Layout, base: str, flavour: str,
         raise KztError(f"config ({flavour}): " + "; ".join(
             f"CONFIG_{m.symbol} wanted {m.wanted} got {m.got}: {m.why}" for m in cfg.mismatches),
             f"run './kzt config --flavour {flavour}' for details")
-
-
-def _built(b: "BuildResult", flavour: str) -> Path:
-    from .build import BuildStatus
+    b = build(layout, BuildRequest(base, flavour, extra=make_opts))
     if b.status is not BuildStatus.SUCCESS:
         raise KztError(f"build ({flavour}) failed:\n{b.first_error}", f"full log: {b.log}")
     ui.step(f"kernel ({flavour}) built: {b.image} ({b.elapsed:.0f} s)")

@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Callable
 
 from . import guestjob, proc, ui, vm
 from .errors import KztError
-from .kernel import ensure_kernel, finish_kernel, start_kernel
+from .kernel import ensure_kernel
 from .layout import Layout
 from .testrun import CHECK_DEBUG_MARKERS, DEFAULT_MARKERS
 
 if TYPE_CHECKING:
-    from .build import BackgroundBuild
     from .kconfig import Request
 
 
@@ -164,27 +163,8 @@ def check(layout: Layout, a: CheckRequest) -> int:
     def vmtests() -> None:
         guest_tests("default", DEFAULT_MARKERS)
 
-    # The debug kernel builds while the vm-tests run: a TCG guest keeps
-    # about one of the two cores busy, and the build runs at idle priority,
-    # so it takes only what the guests leave (on a fresh machine this hides
-    # most of a 20-minute build).  Its stage then waits for it.
-    background: list["BackgroundBuild"] = []
-    start_errors: list[KztError] = []
-
-    def start_debug_kernel() -> None:
-        try:
-            background.append(start_kernel(layout, a.base, "debug"))
-        except KztError as e:
-            start_errors.append(e)  # the debug-kernel stage reports it
-
     def debug_kernel() -> None:
-        if start_errors:
-            raise start_errors[0]
-        if background:
-            ui.step("waiting for the debug kernel's background build")
-            finish_kernel(background[0], "debug")
-        else:
-            ensure_kernel(layout, a.base, "debug")
+        ensure_kernel(layout, a.base, "debug")
 
     def debug_tests() -> None:
         # The short version: the fault-injection suite (swap and file round
@@ -205,31 +185,21 @@ def check(layout: Layout, a: CheckRequest) -> int:
     ]
     assert tuple(st.name for st in stages) == STAGE_NAMES, "update STAGE_NAMES"
     results: dict[str, tuple[str, float, str]] = {}
-    try:
-        for st in stages:
-            if st.name in a.skip:
-                results[st.name] = ("skipped (--skip)", 0.0, "")
-                continue
-            if any(not results.get(n, ("",))[0].startswith("passed") for n in st.needs):
-                results[st.name] = ("not run", 0.0, f"needs {', '.join(st.needs)}")
-                continue
-            if st.name == "vm-tests" and "debug-kernel" not in a.skip:
-                start_debug_kernel()
-            ui.step(f"=== stage {st.name}")
-            t0 = time.monotonic()
-            try:
-                st.run()
-                results[st.name] = ("passed", time.monotonic() - t0, "")
-            except KztError as e:
-                results[st.name] = ("FAILED", time.monotonic() - t0, str(e).splitlines()[0])
-                print(f"kzt check: stage {st.name} failed: {e}", file=sys.stderr)
-    finally:
-        for job in background:
-            job.cancel()  # only an interrupted check leaves one running
-    if background and "debug-kernel" in results:
-        status, t, detail = results["debug-kernel"]
-        results["debug-kernel"] = (status, t, detail or
-                                   f"built beside vm-tests, {background[0].elapsed():.0f} s in all")
+    for st in stages:
+        if st.name in a.skip:
+            results[st.name] = ("skipped (--skip)", 0.0, "")
+            continue
+        if any(not results.get(n, ("",))[0].startswith("passed") for n in st.needs):
+            results[st.name] = ("not run", 0.0, f"needs {', '.join(st.needs)}")
+            continue
+        ui.step(f"=== stage {st.name}")
+        t0 = time.monotonic()
+        try:
+            st.run()
+            results[st.name] = ("passed", time.monotonic() - t0, "")
+        except KztError as e:
+            results[st.name] = ("FAILED", time.monotonic() - t0, str(e).splitlines()[0])
+            print(f"kzt check: stage {st.name} failed: {e}", file=sys.stderr)
     rows = [(n, s, f"{t:.0f}s", d[:90]) for n, (s, t, d) in results.items()]
     print(ui.table(rows, ("stage", "result", "time", "detail")))
     passed = sum(1 for s, _, _ in results.values() if s == "passed")
