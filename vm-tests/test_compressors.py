@@ -1,7 +1,9 @@
 """kztmem with each compressor (issue 14): kztmem.compressor=lzo|lzo-rle|lz4|zstd.
 
-One guest per compressor, booted with ``kztmem kztmem.compressor=NAME``.
-In each, /sys/kernel/mm/kztmem/compressor names the algorithm asked for
+One guest per compressor, booted with ``kztmem kztmem.compressor=NAME``;
+lzo's is the zsmalloc store's guest (test_frontswap_zsmalloc.py), booted
+with ``kztmem.pers_pool=zsmalloc kztmem.compressor=lzo``, which saves a
+boot and covers the default compressor on the second store.  In each, /sys/kernel/mm/kztmem/compressor names the algorithm asked for
 and is read-only, the kernel log says which one the driver enabled, and
 memhog puts a mix of all page kinds (zero, same, text, mixed, random)
 through swap and reads it back: every byte must verify, pages must have been stored
@@ -16,11 +18,14 @@ from __future__ import annotations
 import pytest
 
 from kzt.guest import lib as kg
+from test_frontswap_zsmalloc import CMDLINE as ZSMALLOC_LZO
 
 COMPRESSORS = ("lzo", "lzo-rle", "lz4", "zstd")
 
 
 def _boot(name: str) -> pytest.MarkDecorator:
+    if name == "lzo":
+        return pytest.mark.kzt_boot(append=ZSMALLOC_LZO, memory="384M")
     return pytest.mark.kzt_boot(append=f"kztmem kztmem.compressor={name}", memory="384M")
 
 

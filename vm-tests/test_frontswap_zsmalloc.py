@@ -1,6 +1,8 @@
 """The frontswap integrity tests again, with zsmalloc as kztmem's store (issue 14).
 
-Booted with ``kztmem kztmem.pers_pool=zsmalloc``: the same memhog runs as
+Booted with ``kztmem kztmem.pers_pool=zsmalloc kztmem.compressor=lzo``
+(lzo, the default, named so that test_compressors.py's lzo case shares
+this guest): the same memhog runs as
 test_frontswap.py's (every byte verified, the counters move, swapoff
 empties the pool, a lost page is a SIGBUS and never wrong data), with the
 compressed pages in zsmalloc instead of xvmalloc. The test functions are
@@ -21,7 +23,7 @@ from test_frontswap import (  # noqa: F401  (collected here again)
 )
 
 STORE = "zsmalloc"
-CMDLINE = f"kztmem kztmem.pers_pool={STORE}"
+CMDLINE = f"kztmem kztmem.pers_pool={STORE} kztmem.compressor=lzo"
 
 pytestmark = [pytest.mark.kzt_boot(append=CMDLINE, memory="384M"), pytest.mark.integrity]
 
