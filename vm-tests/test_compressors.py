@@ -3,7 +3,8 @@
 One guest per compressor, booted with ``kztmem kztmem.compressor=NAME``;
 lzo's is the zsmalloc store's guest (test_frontswap_zsmalloc.py), booted
 with ``kztmem.pers_pool=zsmalloc kztmem.compressor=lzo``, which saves a
-boot and covers the default compressor on the second store.  In each, /sys/kernel/mm/kztmem/compressor names the algorithm asked for
+boot and covers the default compressor on the second store.  In each,
+/sys/kernel/mm/kztmem/compressor names the algorithm asked for
 and is read-only, the kernel log says which one the driver enabled, and
 memhog puts a mix of all page kinds (zero, same, text, mixed, random)
 through swap and reads it back: every byte must verify, pages must have been stored
