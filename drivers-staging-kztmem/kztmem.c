@@ -6,10 +6,13 @@
  * the page-addressable memory (PAM) behind it.  It has two halves:
  *
  * - frontswap: anonymous pages on their way to a swap device are
- *   compressed and kept in an xvmalloc pool, one persistent tmem pool
- *   per swap type.  A store that kztmem declines (the page
- *   compresses badly, the pool is at its size limit, memory is short)
- *   is not an error: the page simply goes to the swap device.
+ *   compressed and kept in an xvmalloc or zsmalloc pool, one persistent
+ *   tmem pool per swap type.  A store that kztmem declines (the pool is
+ *   at its size limit, memory is short, or with writeback off the page
+ *   compresses badly) is not an error: the page simply goes to the swap
+ *   device.  When the pool is full, its oldest pages
+ *   are written back to the swap device; pages that do not compress are
+ *   kept uncompressed so that they go there with their neighbours.
  *
  * - cleancache (only with CONFIG_CLEANCACHE): clean page-cache pages
  *   that the kernel evicts are compressed into zbud (zbud.c),
@@ -36,6 +39,7 @@
 
 #include <linux/atomic.h>
 #include <linux/bitmap.h>
+#include <linux/blkdev.h>
 #include <linux/cleancache.h>
 #include <linux/cpuhotplug.h>
 #include <linux/crypto.h>
@@ -57,10 +61,14 @@
 #include <linux/refcount.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/swap.h>
+#include <linux/swapops.h>
 #include <linux/sysfs.h>
 #include <linux/wait_bit.h>
+#include <linux/workqueue.h>
 
 #include "kztmem_store.h"
 #include "tmem.h"
@@ -160,11 +168,21 @@ module_param_cb(pers_pool, &kzt_pers_pool_param_ops, NULL, 0);
  * declined and counted in pool_limit_hit (persistent) or
  * eph_pool_limit_hit (ephemeral).
  *
+ * kzt_writeback (0 or 1, default 1) and kzt_accept_percent: with
+ * writeback on, a persistent store that finds the pool at its limit
+ * starts writing the oldest persistent pages back to the swap device
+ * (see "Writeback" below), and stores are declined until the pool is
+ * below kzt_accept_percent of the limit again.  With writeback off, a
+ * store at the limit is declined and the pool keeps its old pages, and
+ * pages that do not compress are declined rather than kept raw.
+ *
  * kzt_compress_limit: the largest compressed size accepted, in bytes;
  * worse pages are declined and counted in compress_poor (persistent) or
- * eph_compress_poor (ephemeral).  Above the persistent store's max_size
- * nothing fits in it, and above zbud_max_size() nothing fits in a zbud
- * frame, so those are the real bounds.
+ * eph_compress_poor (ephemeral), except that with writeback on a
+ * persistent page is kept uncompressed instead (see "Raw pages").
+ * Above the persistent store's max_size nothing fits in it, and above
+ * zbud_max_size() nothing fits in a zbud frame, so those are the real
+ * bounds.
  *
  * Written with WRITE_ONCE() by the sysfs handlers, read with READ_ONCE()
  * in the store path; no lock.
@@ -172,9 +190,12 @@ module_param_cb(pers_pool, &kzt_pers_pool_param_ops, NULL, 0);
 #define KZT_MAX_POOL_PERCENT_DEFAULT	20
 #define KZT_COMPRESS_LIMIT_DEFAULT	(PAGE_SIZE * 7 / 8)
 #define KZT_COMPRESS_LIMIT_MIN		64
+#define KZT_ACCEPT_PERCENT_DEFAULT	90
 
 static unsigned int kzt_max_pool_percent = KZT_MAX_POOL_PERCENT_DEFAULT;
 static unsigned int kzt_compress_limit = KZT_COMPRESS_LIMIT_DEFAULT;
+static unsigned int kzt_writeback = 1;
+static unsigned int kzt_accept_percent = KZT_ACCEPT_PERCENT_DEFAULT;
 
 /*
  * Statistics (/sys/kernel/mm/kztmem/, read-only)
@@ -195,8 +216,11 @@ static atomic_long_t kzt_curr_pers_pampd_count;
 static atomic_long_t kzt_curr_pers_pampd_count_max;
 /* Same-filled pages held (no compressed data, only the repeated word) */
 static atomic_long_t kzt_same_filled_pages;
-/* Sum of the compressed sizes of the pages held */
+/* Sum of the compressed sizes of the pages held (raw ones: a page each) */
 static atomic_long_t kzt_pers_compressed_bytes;
+/* Pages held uncompressed, each in a page of its own (see kzt_keep_raw()) */
+static atomic_long_t kzt_pers_raw_pages;
+static atomic_long_t kzt_pers_raw_pages_max;
 
 /* frontswap traffic */
 static atomic_long_t kzt_pers_puts;		/* successful stores */
@@ -216,6 +240,13 @@ static atomic_long_t kzt_compress_poor;		/* above compress_limit */
 static atomic_long_t kzt_pers_cheap_rejects;
 static atomic_long_t kzt_pool_limit_hit;	/* at max_pool_percent */
 static atomic_long_t kzt_failed_alloc;		/* data or metadata, both */
+
+/* Writeback of persistent pages when the pool is full */
+static atomic_long_t kzt_pers_written_back;	/* writes submitted */
+/* Oldest pages passed over: in the swap cache or already gone */
+static atomic_long_t kzt_pers_writeback_skipped;
+/* Write backs that failed: no memory, or the page did not load */
+static atomic_long_t kzt_pers_writeback_failed;
 
 #ifdef CONFIG_CLEANCACHE
 /*
@@ -533,12 +564,16 @@ static const struct tmem_hostops kzt_hostops = {
  *
  * struct kzt_pampd - what tmem keeps for one persistent page
  * @handle:	the store's handle of the compressed data (see
- *		kztmem_store.h), or 0 for a same-filled page
+ *		kztmem_store.h), the struct page of a raw page, or 0 for a
+ *		same-filled page
  * @value:	the word repeated over a same-filled page
  * @offset:	the store's offset of the compressed data
  * @len:	compressed length in bytes
  * @refs:	references: one for tmem's slot, one for each load that
  *		is reading it (kzt_pers_pampd_hold())
+ * @raw:	the page is kept uncompressed in the page @handle names
+ * @lru:	place in kzt_pers_lru (all but same-filled pages)
+ * @entry:	the swap entry the page was stored for
  *
  * A pampd is owned by tmem once create() returned it.  A load pins it
  * under the bucket lock and decompresses it after dropping that lock,
@@ -558,10 +593,30 @@ struct kzt_pampd {
 		};
 	};
 	refcount_t refs;
+	bool raw;
+	struct list_head lru;
+	swp_entry_t entry;
 };
 
 static struct kmem_cache *kzt_pampd_cache;
 static struct kzt_store *kzt_pers_store;
+
+/* A swap slot's tmem name, see the top of this file; and back. */
+#define KZT_SWIZ_BITS	TMEM_OBJNODE_TREE_MAP_SHIFT
+#define KZT_SWIZ_MASK	(BIT(KZT_SWIZ_BITS) - 1)
+
+static pgoff_t kzt_swap_name(pgoff_t offset, struct tmem_oid *oid)
+{
+	oid->oid[0] = offset >> KZT_SWIZ_BITS;
+	oid->oid[1] = 0;
+	oid->oid[2] = 0;
+	return offset & KZT_SWIZ_MASK;
+}
+
+static pgoff_t kzt_swap_offset(const struct tmem_oid *oid, pgoff_t index)
+{
+	return (oid->oid[0] << KZT_SWIZ_BITS) | index;
+}
 
 static bool kzt_page_same_filled(const void *data, unsigned long *value)
 {
@@ -575,18 +630,32 @@ static bool kzt_page_same_filled(const void *data, unsigned long *value)
 	return true;
 }
 
+/* The persistent half's memory: the store's pages and the raw pages */
+static u64 kzt_pers_pool_bytes(void)
+{
+	return kzt_store_total_bytes(kzt_pers_store) +
+	       ((u64)atomic_long_read(&kzt_pers_raw_pages) << PAGE_SHIFT);
+}
+
 /* The zbud pool of all ephemeral pools, NULL without the cleancache half */
 static struct zbud_pool *kzt_zbud;
 
-static bool kzt_pool_at_limit(void)
+/* Is the pool (both halves) at @percent of its limit or above it? */
+static bool kzt_pool_at(unsigned int percent)
 {
 	unsigned long max_pages, pages;
 
 	max_pages = totalram_pages() * READ_ONCE(kzt_max_pool_percent) / 100;
-	pages = kzt_store_total_bytes(kzt_pers_store) >> PAGE_SHIFT;
+	max_pages = max_pages * percent / 100;
+	pages = kzt_pers_pool_bytes() >> PAGE_SHIFT;
 	if (kzt_zbud)
 		pages += zbud_reclaimable(kzt_zbud);
 	return pages >= max_pages;
+}
+
+static bool kzt_pool_at_limit(void)
+{
+	return kzt_pool_at(100);
 }
 
 /*
@@ -598,6 +667,146 @@ static bool kzt_make_room(void)
 	if (!kzt_zbud || !zbud_shrink(kzt_zbud, 1))
 		return false;
 	return !kzt_pool_at_limit();
+}
+
+/*
+ * Writeback
+ *
+ * Every persistent page that takes room (compressed or raw, not
+ * same-filled) is on kzt_pers_lru, oldest first.  When a store finds
+ * the pool at its limit (and no zbud frame can be given back), it sets
+ * kzt_pers_full and queues kzt_wb_work; from then on stores are
+ * declined until the work has brought the pool below
+ * kzt_accept_percent of the limit.  The work takes the oldest pages in
+ * batches of KZT_WB_BATCH, sorts each batch by swap slot and hands the
+ * pages to frontswap_writeback() under one block plug, so that
+ * neighbouring slots go to the device as one request.  A batch entry is moved to the
+ * tail first: a page that is written back leaves the list when its
+ * pampd is freed, one that is skipped (it is in the swap cache) gets
+ * another chance later.
+ *
+ * kzt_pers_lru_lock nests inside tmem's bucket locks (a pampd can be
+ * freed under one) and is never taken from interrupts.  The work copies
+ * swap entries out under it and looks them up again through frontswap,
+ * so it never touches a pampd after dropping the lock.
+ */
+#define KZT_WB_BATCH	64
+
+static LIST_HEAD(kzt_pers_lru);
+static DEFINE_SPINLOCK(kzt_pers_lru_lock);
+static unsigned long kzt_pers_lru_len;
+static bool kzt_pers_full;
+static struct workqueue_struct *kzt_wb_wq;
+
+static void kzt_pers_lru_add(struct kzt_pampd *pampd)
+{
+	spin_lock(&kzt_pers_lru_lock);
+	list_add_tail(&pampd->lru, &kzt_pers_lru);
+	kzt_pers_lru_len++;
+	spin_unlock(&kzt_pers_lru_lock);
+}
+
+static void kzt_pers_lru_del(struct kzt_pampd *pampd)
+{
+	spin_lock(&kzt_pers_lru_lock);
+	list_del(&pampd->lru);
+	kzt_pers_lru_len--;
+	spin_unlock(&kzt_pers_lru_lock);
+}
+
+/* Copy out up to KZT_WB_BATCH of the oldest entries; rotate them. */
+static unsigned int kzt_pers_lru_batch(swp_entry_t *batch)
+{
+	struct kzt_pampd *pampd;
+	unsigned int n = 0;
+
+	spin_lock(&kzt_pers_lru_lock);
+	while (n < KZT_WB_BATCH && n < kzt_pers_lru_len) {
+		pampd = list_first_entry(&kzt_pers_lru, struct kzt_pampd, lru);
+		list_move_tail(&pampd->lru, &kzt_pers_lru);
+		batch[n++] = pampd->entry;
+	}
+	spin_unlock(&kzt_pers_lru_lock);
+	return n;
+}
+
+static int kzt_entry_cmp(const void *a, const void *b)
+{
+	const swp_entry_t *x = a, *y = b;
+
+	if (x->val == y->val)
+		return 0;
+	return x->val < y->val ? -1 : 1;
+}
+
+/* Write one sorted batch back; returns the number written. */
+static unsigned int kzt_writeback_batch(swp_entry_t *batch, unsigned int n)
+{
+	unsigned int i, written = 0;
+	struct blk_plug plug;
+	int ret;
+
+	sort(batch, n, sizeof(*batch), kzt_entry_cmp, NULL);
+	blk_start_plug(&plug);
+	for (i = 0; i < n; i++) {
+		ret = frontswap_writeback(swp_type(batch[i]),
+					  swp_offset(batch[i]));
+		if (!ret) {
+			written++;
+			atomic_long_inc(&kzt_pers_written_back);
+		} else if (ret == -EEXIST || ret == -ENOENT) {
+			atomic_long_inc(&kzt_pers_writeback_skipped);
+		} else {
+			atomic_long_inc(&kzt_pers_writeback_failed);
+		}
+	}
+	blk_finish_plug(&plug);
+	return written;
+}
+
+static void kzt_writeback_work(struct work_struct *work)
+{
+	/* A work item never runs twice at once: one buffer is enough. */
+	static swp_entry_t batch[KZT_WB_BATCH];
+	unsigned long budget;
+	unsigned int n;
+
+	/* Each page at most once per run, even if nothing gets freed. */
+	spin_lock(&kzt_pers_lru_lock);
+	budget = kzt_pers_lru_len;
+	spin_unlock(&kzt_pers_lru_lock);
+
+	while (budget && READ_ONCE(kzt_writeback) &&
+	       kzt_pool_at(READ_ONCE(kzt_accept_percent))) {
+		if (kzt_zbud && zbud_shrink(kzt_zbud, 1))
+			continue;
+		n = kzt_pers_lru_batch(batch);
+		if (!n || !kzt_writeback_batch(batch, n))
+			break;
+		budget -= min_t(unsigned long, budget, n);
+		cond_resched();
+	}
+	WRITE_ONCE(kzt_pers_full, false);
+}
+
+static DECLARE_WORK(kzt_wb_work, kzt_writeback_work);
+
+/*
+ * Should a persistent store be declined for want of room?  At the limit
+ * an old zbud frame is given back first; if that is not enough, the
+ * writeback starts (when it is on) and stores wait for it.
+ */
+static bool kzt_pers_refuse(void)
+{
+	if (READ_ONCE(kzt_pers_full))
+		return true;
+	if (!kzt_pool_at_limit() || kzt_make_room())
+		return false;
+	if (READ_ONCE(kzt_writeback) && kzt_wb_wq) {
+		WRITE_ONCE(kzt_pers_full, true);
+		queue_work(kzt_wb_wq, &kzt_wb_work);
+	}
+	return true;
 }
 
 /* The largest compressed size the persistent PAM keeps */
@@ -672,7 +881,6 @@ static int kzt_pers_compress(const void *src, struct kzt_pampd *pampd)
 	if (ret)
 		goto unlock;
 	if (len > limit) {
-		atomic_long_inc(&kzt_compress_poor);
 		ret = -E2BIG;
 		goto unlock;
 	}
@@ -696,13 +904,51 @@ unlock:
 	return ret;
 }
 
+/*
+ * Raw pages
+ *
+ * Without writeback, a page that does not compress below the limit is
+ * declined and goes to its swap slot at once.  Such pages sit between
+ * stored ones, so their writes seldom merge: on a mix of pages a backend
+ * that declines a quarter of them turns plain swap's large requests
+ * into many small ones.  With writeback on, kztmem keeps such a page
+ * uncompressed instead, in a page of its own counted in the pool; it
+ * then reaches the device with its neighbours, in the sorted batches
+ * of the writeback, when the pool is full.
+ */
+static bool kzt_keep_raw(void)
+{
+	return READ_ONCE(kzt_writeback) && kzt_wb_wq;
+}
+
+static int kzt_pers_store_raw(const void *src, struct kzt_pampd *pampd)
+{
+	struct page *page;
+	void *dst;
+
+	page = alloc_page(KZT_STORE_GFP | __GFP_HIGHMEM);
+	if (!page) {
+		atomic_long_inc(&kzt_failed_alloc);
+		return -ENOMEM;
+	}
+	dst = kmap_local_page(page);
+	memcpy(dst, src, PAGE_SIZE);
+	kunmap_local(dst);
+	pampd->handle = (unsigned long)page;
+	pampd->offset = 0;
+	pampd->len = PAGE_SIZE;
+	pampd->raw = true;
+	kzt_stat_inc(&kzt_pers_raw_pages, &kzt_pers_raw_pages_max);
+	return 0;
+}
+
 static void *kzt_pers_pampd_create(struct tmem_pool *pool,
 				   const struct tmem_oid *oid, pgoff_t index,
 				   struct page *page)
 {
 	struct kzt_pampd *pampd;
 	unsigned long value;
-	bool same_filled;
+	bool same_filled, poor;
 	void *src;
 	int ret;
 
@@ -712,23 +958,29 @@ static void *kzt_pers_pampd_create(struct tmem_pool *pool,
 		return ERR_PTR(-ENOMEM);
 	}
 
+	pampd->raw = false;
 	src = kmap_local_page(page);
 	same_filled = kzt_page_same_filled(src, &value);
+	poor = !same_filled && kzt_cheap_reject(src, kzt_pers_limit());
+	if (poor)
+		atomic_long_inc(&kzt_pers_cheap_rejects);
 	if (same_filled) {
 		pampd->handle = 0;
 		pampd->value = value;
 		ret = 0;
-	} else if (kzt_cheap_reject(src, kzt_pers_limit())) {
-		atomic_long_inc(&kzt_pers_cheap_rejects);
-		atomic_long_inc(&kzt_compress_poor);
+	} else if (poor && !kzt_keep_raw()) {
 		ret = -E2BIG;
-	} else if (kzt_pool_at_limit() && !kzt_make_room()) {
+	} else if (kzt_pers_refuse()) {
 		atomic_long_inc(&kzt_pool_limit_hit);
 		ret = -ENOSPC;
 	} else {
-		ret = kzt_pers_compress(src, pampd);
+		ret = poor ? -E2BIG : kzt_pers_compress(src, pampd);
+		if (ret == -E2BIG && kzt_keep_raw())
+			ret = kzt_pers_store_raw(src, pampd);
 	}
 	kunmap_local(src);
+	if (ret == -E2BIG)
+		atomic_long_inc(&kzt_compress_poor);
 
 	if (ret) {
 		kmem_cache_free(kzt_pampd_cache, pampd);
@@ -736,10 +988,14 @@ static void *kzt_pers_pampd_create(struct tmem_pool *pool,
 	}
 
 	refcount_set(&pampd->refs, 1);
-	if (same_filled)
+	if (same_filled) {
 		atomic_long_inc(&kzt_same_filled_pages);
-	else
+	} else {
 		atomic_long_add(pampd->len, &kzt_pers_compressed_bytes);
+		pampd->entry = swp_entry((unsigned long)pool->private,
+					 kzt_swap_offset(oid, index));
+		kzt_pers_lru_add(pampd);
+	}
 	kzt_stat_inc(&kzt_curr_pers_pampd_count, &kzt_curr_pers_pampd_count_max);
 	return pampd;
 }
@@ -817,6 +1073,10 @@ static int kzt_pers_pampd_get_data(struct tmem_pool *pool, void *data,
 		kunmap_local(dst);
 		return 0;
 	}
+	if (pampd->raw) {
+		copy_highpage(page, (struct page *)pampd->handle);
+		return 0;
+	}
 
 	ctx = kzt_pers_ctx_lock();
 	dst = kmap_local_page(page);
@@ -840,7 +1100,13 @@ static void kzt_pers_pampd_free(struct tmem_pool *pool, void *data)
 
 	if (!refcount_dec_and_test(&pampd->refs))
 		return;
-	if (pampd->handle) {
+	if (pampd->raw) {
+		kzt_pers_lru_del(pampd);
+		atomic_long_sub(pampd->len, &kzt_pers_compressed_bytes);
+		__free_page((struct page *)pampd->handle);
+		atomic_long_dec(&kzt_pers_raw_pages);
+	} else if (pampd->handle) {
+		kzt_pers_lru_del(pampd);
 		atomic_long_sub(pampd->len, &kzt_pers_compressed_bytes);
 		kzt_store_free(kzt_pers_store, pampd->handle, pampd->offset);
 	} else {
@@ -866,9 +1132,6 @@ static const struct tmem_pamops kzt_pers_pamops = {
  * published before swapon makes the device usable, so the data path
  * reads it without a lock.
  */
-#define KZT_SWIZ_BITS	TMEM_OBJNODE_TREE_MAP_SHIFT
-#define KZT_SWIZ_MASK	(BIT(KZT_SWIZ_BITS) - 1)
-
 static struct tmem_pool *kzt_frontswap_pools[MAX_SWAPFILES];
 
 static struct tmem_pool *kzt_swap_pool(unsigned int type)
@@ -878,22 +1141,15 @@ static struct tmem_pool *kzt_swap_pool(unsigned int type)
 	return READ_ONCE(kzt_frontswap_pools[type]);
 }
 
-static pgoff_t kzt_swap_name(pgoff_t offset, struct tmem_oid *oid)
-{
-	oid->oid[0] = offset >> KZT_SWIZ_BITS;
-	oid->oid[1] = 0;
-	oid->oid[2] = 0;
-	return offset & KZT_SWIZ_MASK;
-}
-
 static void kzt_frontswap_init(unsigned int type)
 {
 	struct tmem_pool *pool;
 
 	if (type >= MAX_SWAPFILES || kzt_swap_pool(type))
 		return;
+	/* The pool's private data is its swap type, for the writeback. */
 	pool = tmem_pool_create(TMEM_POOL_PERSIST, &kzt_pers_pamops,
-				&kzt_hostops, NULL);
+				&kzt_hostops, (void *)(unsigned long)type);
 	if (IS_ERR(pool)) {
 		pr_warn("no pool for swap type %u: %ld\n", type, PTR_ERR(pool));
 		return;
@@ -1402,12 +1658,17 @@ KZT_STAT_ATTR(compress_poor);
 KZT_STAT_ATTR(pers_cheap_rejects);
 KZT_STAT_ATTR(pool_limit_hit);
 KZT_STAT_ATTR(failed_alloc);
+KZT_STAT_ATTR(pers_raw_pages);
+KZT_STAT_ATTR(pers_raw_pages_max);
+KZT_STAT_ATTR(pers_written_back);
+KZT_STAT_ATTR(pers_writeback_skipped);
+KZT_STAT_ATTR(pers_writeback_failed);
 
 static ssize_t pers_pool_pages_show(struct kobject *kobj,
 				    struct kobj_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%llu\n",
-			  kzt_store_total_bytes(kzt_pers_store) >> PAGE_SHIFT);
+			  kzt_pers_pool_bytes() >> PAGE_SHIFT);
 }
 
 static struct kobj_attribute kzt_attr_pers_pool_pages =
@@ -1416,7 +1677,7 @@ static struct kobj_attribute kzt_attr_pers_pool_pages =
 static ssize_t pers_pool_bytes_show(struct kobject *kobj,
 				    struct kobj_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", kzt_store_total_bytes(kzt_pers_store));
+	return sysfs_emit(buf, "%llu\n", kzt_pers_pool_bytes());
 }
 
 static struct kobj_attribute kzt_attr_pers_pool_bytes =
@@ -1441,7 +1702,8 @@ static int kzt_parse_tunable(const char *buf, unsigned int min,
 
 /*
  * The tunables can also be set on the kernel command line, as
- * kztmem.max_pool_percent=N and kztmem.compress_limit=N, with the same
+ * kztmem.max_pool_percent=N, kztmem.compress_limit=N,
+ * kztmem.writeback=0|1 and kztmem.accept_threshold_percent=N, with the same
  * checks as the sysfs files.  On a bad value the set handler fails, the
  * kernel logs "`VALUE' invalid for parameter `NAME'" and the default
  * stays.  No /sys/module file: /sys/kernel/mm/kztmem/ is the one place
@@ -1469,8 +1731,24 @@ static int kzt_param_set_compress_limit(const char *val,
 	return 0;
 }
 
+static int kzt_param_set_writeback(const char *val,
+				   const struct kernel_param *kp)
+{
+	unsigned int v;
+
+	if (kzt_parse_tunable(val, 0, 1, &v))
+		return -EINVAL;
+	WRITE_ONCE(*(unsigned int *)kp->arg, v);
+	return 0;
+}
+
 static const struct kernel_param_ops kzt_pool_percent_param_ops = {
 	.set = kzt_param_set_pool_percent,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops kzt_writeback_param_ops = {
+	.set = kzt_param_set_writeback,
 	.get = param_get_uint,
 };
 
@@ -1483,6 +1761,9 @@ module_param_cb(max_pool_percent, &kzt_pool_percent_param_ops,
 		&kzt_max_pool_percent, 0);
 module_param_cb(compress_limit, &kzt_compress_limit_param_ops,
 		&kzt_compress_limit, 0);
+module_param_cb(writeback, &kzt_writeback_param_ops, &kzt_writeback, 0);
+module_param_cb(accept_threshold_percent, &kzt_pool_percent_param_ops,
+		&kzt_accept_percent, 0);
 
 /*
  * kztmem.compressor=NAME: one of kzt_compressors[], exactly (no
@@ -1568,6 +1849,48 @@ static ssize_t compress_limit_store(struct kobject *kobj,
 static struct kobj_attribute kzt_attr_compress_limit =
 	__ATTR_RW(compress_limit);
 
+static ssize_t writeback_show(struct kobject *kobj,
+			      struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(kzt_writeback));
+}
+
+static ssize_t writeback_store(struct kobject *kobj,
+			       struct kobj_attribute *attr,
+			       const char *buf, size_t count)
+{
+	unsigned int val;
+
+	if (kzt_parse_tunable(buf, 0, 1, &val))
+		return -EINVAL;
+	WRITE_ONCE(kzt_writeback, val);
+	return count;
+}
+
+static struct kobj_attribute kzt_attr_writeback = __ATTR_RW(writeback);
+
+static ssize_t accept_threshold_percent_show(struct kobject *kobj,
+					     struct kobj_attribute *attr,
+					     char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(kzt_accept_percent));
+}
+
+static ssize_t accept_threshold_percent_store(struct kobject *kobj,
+					      struct kobj_attribute *attr,
+					      const char *buf, size_t count)
+{
+	unsigned int val;
+
+	if (kzt_parse_tunable(buf, 1, 100, &val))
+		return -EINVAL;
+	WRITE_ONCE(kzt_accept_percent, val);
+	return count;
+}
+
+static struct kobj_attribute kzt_attr_accept_threshold_percent =
+	__ATTR_RW(accept_threshold_percent);
+
 static struct attribute *kzt_attrs[] = {
 	&kzt_attr_curr_obj_count.kattr.attr,
 	&kzt_attr_curr_obj_count_max.kattr.attr,
@@ -1589,11 +1912,18 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_pers_cheap_rejects.kattr.attr,
 	&kzt_attr_pool_limit_hit.kattr.attr,
 	&kzt_attr_failed_alloc.kattr.attr,
+	&kzt_attr_pers_raw_pages.kattr.attr,
+	&kzt_attr_pers_raw_pages_max.kattr.attr,
+	&kzt_attr_pers_written_back.kattr.attr,
+	&kzt_attr_pers_writeback_skipped.kattr.attr,
+	&kzt_attr_pers_writeback_failed.kattr.attr,
 	&kzt_attr_pers_pool_pages.attr,
 	&kzt_attr_pers_pool_bytes.attr,
 	&kzt_attr_pers_pool.attr,
 	&kzt_attr_max_pool_percent.attr,
 	&kzt_attr_compress_limit.attr,
+	&kzt_attr_writeback.attr,
+	&kzt_attr_accept_threshold_percent.attr,
 	&kzt_attr_compressor.attr,
 	NULL,
 };
@@ -1885,9 +2215,19 @@ static int __init kztmem_init(void)
 	if (ret)
 		goto eph_exit;
 
+	if (frontswap) {
+		kzt_wb_wq = alloc_workqueue("kztmem_wb",
+					    WQ_UNBOUND | WQ_MEM_RECLAIM, 1);
+		if (!kzt_wb_wq)
+			pr_warn("no writeback workqueue: a full pool declines new pages\n");
+	}
 	if (frontswap && frontswap_register_ops(&kzt_frontswap_ops)) {
 		pr_err("another frontswap backend is registered\n");
 		frontswap = false;
+		if (kzt_wb_wq) {
+			destroy_workqueue(kzt_wb_wq);
+			kzt_wb_wq = NULL;
+		}
 	}
 	if (cleancache && kzt_cleancache_register()) {
 		pr_err("another cleancache backend is registered\n");

@@ -57,18 +57,34 @@ static int kzt_pt_init(struct kunit *test)
 	return 0;
 }
 
+/*
+ * An empty persistent pool for calling the PAM directly; its private
+ * data is its swap type, which no swap device has here.
+ */
+static struct tmem_pool *kzt_pt_pool(struct kunit *test)
+{
+	struct tmem_pool *pool;
+
+	pool = tmem_pool_create(TMEM_POOL_PERSIST, &kzt_pers_pamops,
+				&kzt_hostops,
+				(void *)(unsigned long)(MAX_SWAPFILES - 1));
+	KUNIT_ASSERT_FALSE(test, IS_ERR(pool));
+	return pool;
+}
+
 static void kzt_pam_test_damaged_pers(struct kunit *test)
 {
 	static const struct tmem_oid oid = { .oid = { 11 } };
 	struct page *page = alloc_page(GFP_KERNEL);
 	struct page *out = alloc_page(GFP_KERNEL);
+	struct tmem_pool *pool = kzt_pt_pool(test);
 	struct kzt_pampd *pampd;
 	u32 len;
 
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	KUNIT_ASSERT_NOT_NULL(test, out);
 	kzt_pt_fill(page, 3);
-	pampd = kzt_pers_pampd_create(NULL, &oid, 0, page);
+	pampd = kzt_pers_pampd_create(pool, &oid, 0, page);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(pampd));
 	KUNIT_ASSERT_NE(test, pampd->handle, 0UL);
 	kunit_info(test, "persistent store: %s\n", kzt_pers_store->ops->name);
@@ -87,6 +103,7 @@ static void kzt_pam_test_damaged_pers(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kzt_pers_pampd_get_data(NULL, pampd, out), -EIO);
 
 	kzt_pers_pampd_free(NULL, pampd);
+	tmem_destroy_pool(pool);
 	__free_page(out);
 	__free_page(page);
 }
@@ -127,7 +144,7 @@ static void kzt_pam_test_damaged_swap_load(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, out);
 	KUNIT_ASSERT_NULL(test, kzt_swap_pool(type));
 	pool = tmem_pool_create(TMEM_POOL_PERSIST, &kzt_pt_pamops, &kzt_hostops,
-				NULL);
+				(void *)(unsigned long)type);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(pool));
 	WRITE_ONCE(kzt_frontswap_pools[type], pool);
 
@@ -367,31 +384,65 @@ static void kzt_reject_test_counted(struct kunit *test)
 {
 	static const struct tmem_oid oid = { .oid = { 13 } };
 	struct page *page = alloc_page(GFP_KERNEL);
-	long cheap, poor;
+	struct page *out = alloc_page(GFP_KERNEL);
+	struct tmem_pool *pool = kzt_pt_pool(test);
+	long cheap, poor, raw;
+	unsigned int writeback;
 	void *pampd;
 	u8 *buf;
 
 	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_ASSERT_NOT_NULL(test, out);
 	buf = kmap_local_page(page);
 	kzt_rt_fill(buf, KZT_RT_RANDOM, 1, 1);
 	kunmap_local(buf);
 	cheap = atomic_long_read(&kzt_pers_cheap_rejects);
 	poor = atomic_long_read(&kzt_compress_poor);
-	pampd = kzt_pers_pampd_create(NULL, &oid, 0, page);
+	writeback = READ_ONCE(kzt_writeback);
+	WRITE_ONCE(kzt_writeback, 0);
+	pampd = kzt_pers_pampd_create(pool, &oid, 0, page);
+	WRITE_ONCE(kzt_writeback, writeback);
 	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(pampd), -E2BIG);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_pers_cheap_rejects),
 			cheap + 1);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_compress_poor), poor + 1);
 
-	/* A text page is not refused, and not counted. */
+	/* With writeback, the same page is kept raw and comes back whole. */
+	if (kzt_keep_raw()) {
+		raw = atomic_long_read(&kzt_pers_raw_pages);
+		cheap = atomic_long_read(&kzt_pers_cheap_rejects);
+		pampd = kzt_pers_pampd_create(pool, &oid, 0, page);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(pampd));
+		KUNIT_EXPECT_TRUE(test, ((struct kzt_pampd *)pampd)->raw);
+		/* found from the sample, not compressed in full */
+		KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_pers_cheap_rejects),
+				cheap + 1);
+		KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_pers_raw_pages),
+				raw + 1);
+		KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_compress_poor),
+				poor + 1);
+		KUNIT_EXPECT_EQ(test,
+				kzt_pers_pampd_get_data(NULL, pampd, out), 0);
+		KUNIT_EXPECT_TRUE(test, kzt_pt_same(page, out));
+		kzt_pers_pampd_free(NULL, pampd);
+		KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_pers_raw_pages),
+				raw);
+	} else {
+		kunit_info(test, "no writeback workqueue: raw pages not tried\n");
+	}
+
+	/* A text page is neither refused nor counted. */
 	buf = kmap_local_page(page);
 	kzt_rt_fill(buf, KZT_RT_TEXT, 1, 2);
 	kunmap_local(buf);
-	pampd = kzt_pers_pampd_create(NULL, &oid, 0, page);
+	cheap = atomic_long_read(&kzt_pers_cheap_rejects);
+	pampd = kzt_pers_pampd_create(pool, &oid, 0, page);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(pampd));
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_pers_cheap_rejects),
-			cheap + 1);
+			cheap);
 	kzt_pers_pampd_free(NULL, pampd);
+	tmem_destroy_pool(pool);
+	__free_page(out);
 	__free_page(page);
 }
 

@@ -7,13 +7,18 @@ moved the way the pages' compressibility says they must:
 
 - text / mixed pages are stored (pers_puts, curr_pers_pampd_count) and
   loaded back (pers_gets);
-- random pages do not compress: compress_poor moves and they go to the
-  swap disk (pswpout);
+- random pages do not compress: with writeback off compress_poor moves and
+  they go to the swap disk (pswpout); with it on they are kept raw and
+  reach the disk through the writeback;
 - zero pages take the same-filled path (same_filled_pages);
 - swapoff loads everything back and empties the pool;
-- the tunables max_pool_percent (1..100) and compress_limit
-  (64..PAGE_SIZE bytes) reject malformed writes with EINVAL, keep their
-  value, and take effect when written correctly.
+- the tunables max_pool_percent (1..100), compress_limit
+  (64..PAGE_SIZE bytes), writeback (0..1) and accept_threshold_percent
+  (1..100) reject malformed writes with EINVAL, keep their value, and
+  take effect when written correctly;
+- a full pool writes its oldest pages back to the swap device (writeback=1)
+  and those pages come back byte for byte from the disk; with writeback=0
+  it only declines new pages.
 """
 
 from __future__ import annotations
@@ -39,12 +44,16 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 COUNTERS = ("curr_pers_pampd_count", "pers_puts", "pers_gets", "compress_poor",
             "pers_cheap_rejects",
             "same_filled_pages", "pool_limit_hit", "failed_pers_puts", "failed_alloc",
-            "pers_pool_bytes", "failed_pers_gets")
+            "pers_pool_bytes", "failed_pers_gets",
+            "pers_written_back", "pers_writeback_skipped", "pers_writeback_failed",
+            "pers_raw_pages", "pers_raw_pages_max")
 
 # name -> (smallest valid, largest valid)
 TUNABLES = {
     "max_pool_percent": (1, 100),
     "compress_limit": (64, PAGE_SIZE),
+    "writeback": (0, 1),
+    "accept_threshold_percent": (1, 100),
 }
 
 #: A declined store and its reason.
@@ -195,7 +204,15 @@ def test_kzt_stats_reads_what_the_driver_counts(workloads, swap) -> None:
     assert out.count("(deltas since start)") >= 2, out
 
 
-def test_incompressible_pages_go_to_disk(workloads, swap) -> None:
+@pytest.fixture
+def no_writeback() -> Iterator[kg.Tunable]:
+    with kg.Tunable(kg.KZTMEM_SYSFS / "writeback") as writeback:
+        writeback.write("0")
+        yield writeback
+
+
+def test_incompressible_pages_go_to_disk(workloads, swap, no_writeback) -> None:
+    """Without writeback, random pages are declined, mostly from a sample."""
     before, during, after, res = pressure_run(swap, "random")
     assert during["compress_poor"] > before["compress_poor"], \
         f"random pages were not rejected as compress_poor: before {before} during {during}"
@@ -207,6 +224,22 @@ def test_incompressible_pages_go_to_disk(workloads, swap) -> None:
     assert during["vm_pswpout"] > before["vm_pswpout"], \
         "rejected pages should have been written to the swap disk"
     assert after["vm_pswpin"] > before["vm_pswpin"]
+    assert during["pers_raw_pages"] == 0, f"writeback=0, yet pages were kept raw: {during}"
+
+
+def test_incompressible_pages_kept_raw_and_written_back(workloads, swap) -> None:
+    """With writeback (the default), random pages are kept uncompressed,
+    found from a sample, and reach the disk through the writeback once the
+    pool is full; every byte comes back."""
+    assert kg.KZTMEM_SYSFS.joinpath("writeback").read_text().strip() == "1"
+    before, during, after, res = pressure_run(swap, "random")
+    d = kg.delta(during, before)
+    assert during["pers_raw_pages"] > 0, f"no page kept raw: {d}"
+    assert d["pers_cheap_rejects"] > 0 and d["compress_poor"] == 0, d
+    assert d["pers_written_back"] > 0, f"the pool filled with raw pages, none written back: {d}"
+    assert d["pers_writeback_failed"] == 0, d
+    assert after["vm_pswpin"] > before["vm_pswpin"], (before, after)
+    assert after["failed_pers_gets"] == before["failed_pers_gets"], (before, after)
 
 
 def test_zero_pages_same_filled(workloads, swap) -> None:
@@ -242,7 +275,7 @@ def _garbage_cases() -> list:
     cases = []
     for name, (lo, hi) in TUNABLES.items():
         out_of_range = [str(lo - 1), str(hi + 1), str(hi * 1000)]
-        for value in GARBAGE + tuple(out_of_range):
+        for value in dict.fromkeys(GARBAGE + tuple(out_of_range)):
             for newline in (True, False):
                 if value == "" and not newline:
                     # A zero-byte write never reaches the driver (kernfs
@@ -268,7 +301,7 @@ def test_tunable_rejects_garbage(tunable: kg.Tunable, value: str) -> None:
 def _valid_cases() -> list:
     cases = []
     for name, (lo, hi) in TUNABLES.items():
-        for value in (lo, hi, (lo + hi) // 2):
+        for value in sorted({lo, hi, (lo + hi) // 2}):
             for newline in (True, False):
                 cases.append(pytest.param(name, value, newline,
                                           id=f"{name}-{value}{'-nl' if newline else ''}"))
@@ -283,8 +316,10 @@ def test_tunable_accepts_valid(tunable: kg.Tunable, value: int, newline: bool) -
 
 
 @pytest.mark.parametrize("tunable", ["compress_limit"], indirect=True)
-def test_compress_limit_takes_effect(workloads, swap, tunable: kg.Tunable) -> None:
-    """With the smallest limit even text pages are too big: all compress_poor."""
+def test_compress_limit_takes_effect(workloads, swap, tunable: kg.Tunable,
+                                     no_writeback) -> None:
+    """With the smallest limit even text pages are too big: all compress_poor
+    (with writeback off; with it on they would be kept raw)."""
     tunable.write("64")
     before, during, after, res = pressure_run(swap, "text")
     assert during["compress_poor"] > before["compress_poor"], \
@@ -292,16 +327,51 @@ def test_compress_limit_takes_effect(workloads, swap, tunable: kg.Tunable) -> No
     assert during["vm_pswpout"] > before["vm_pswpout"]
 
 
-@pytest.mark.parametrize("tunable", ["max_pool_percent"], indirect=True)
-def test_max_pool_percent_takes_effect(workloads, swap, tunable: kg.Tunable) -> None:
-    """With a 1% pool the limit is hit, the pool stays small, the rest goes to disk."""
-    tunable.write("1")
+@pytest.fixture
+def small_pool() -> Iterator[tuple[kg.Tunable, kg.Tunable]]:
+    """max_pool_percent and writeback, both restored afterwards."""
+    with kg.Tunable(kg.KZTMEM_SYSFS / "max_pool_percent") as pool, \
+            kg.Tunable(kg.KZTMEM_SYSFS / "writeback") as writeback:
+        yield pool, writeback
+
+
+def test_max_pool_percent_takes_effect(workloads, swap, small_pool) -> None:
+    """Without writeback: with a 1% pool the limit is hit, the pool stays
+    small, the rest goes to disk, and nothing is written back."""
+    pool, writeback = small_pool
+    writeback.write("0")
+    pool.write("1")
     total = kg.meminfo_kib()["MemTotal"] * 1024
     before, during, after, res = pressure_run(swap, "mixed")
     assert during["pool_limit_hit"] > before["pool_limit_hit"], (before, during)
     assert during["pers_pool_bytes"] <= total // 100 + (2 << 20), \
         f"pool {during['pers_pool_bytes']} bytes with max_pool_percent=1 of {total} bytes"
     assert during["vm_pswpout"] > before["vm_pswpout"]
+    assert after["pers_written_back"] == before["pers_written_back"], \
+        f"writeback=0, but pages were written back: before {before} after {after}"
+
+
+def test_full_pool_writes_oldest_pages_back(workloads, swap, small_pool) -> None:
+    """With writeback: a full pool writes its oldest pages to the swap
+    device instead of only declining new ones, stays within its limit,
+    and every page comes back intact, from the pool or from the disk."""
+    pool, writeback = small_pool
+    writeback.write("1")
+    pool.write("4")
+    total = kg.meminfo_kib()["MemTotal"] * 1024
+    # pressure_run verifies every byte memhog wrote
+    before, during, after, res = pressure_run(swap, "text", extra_mib=128)
+    d = kg.delta(during, before)
+    assert d["pers_written_back"] > 0, \
+        f"a 4% pool under {res.summary['pages']} text pages wrote nothing back: {d}"
+    assert d["pers_writeback_failed"] == 0, f"write backs failed: {d}"
+    # written back pages are written to the device like any other swap-out
+    assert d["vm_pswpout"] >= d["pers_written_back"], d
+    assert during["pers_pool_bytes"] <= total * 4 // 100 + (2 << 20), \
+        f"pool {during['pers_pool_bytes']} bytes with max_pool_percent=4 of {total} bytes"
+    # text pages that were written back had to be read from the disk
+    assert after["vm_pswpin"] > before["vm_pswpin"], (before, after)
+    assert after["failed_pers_gets"] == before["failed_pers_gets"], (before, after)
 
 
 FAIL_LOAD = kg.DEBUGFS / "kztmem_fail_load"
