@@ -572,7 +572,7 @@ static const struct tmem_hostops kzt_hostops = {
  * @refs:	references: one for tmem's slot, one for each load that
  *		is reading it (kzt_pers_pampd_hold())
  * @raw:	the page is kept uncompressed in the page @handle names
- * @lru:	place in kzt_pers_lru (all but same-filled pages)
+ * @lru:	place in kzt_pers_lru
  * @entry:	the swap entry the page was stored for
  *
  * A pampd is owned by tmem once create() returned it.  A load pins it
@@ -672,8 +672,11 @@ static bool kzt_make_room(void)
 /*
  * Writeback
  *
- * Every persistent page that takes room (compressed or raw, not
- * same-filled) is on kzt_pers_lru, oldest first.  When a store finds
+ * Every persistent page is on kzt_pers_lru, oldest first.  Same-filled
+ * pages take no room, but they are written back with their neighbours
+ * all the same: a zero page left behind between two written-back ones
+ * splits what would have been one request into two, and a request costs
+ * a device far more than the 4 KiB it carries.  When a store finds
  * the pool at its limit (and no zbud frame can be given back), it sets
  * kzt_pers_full and queues kzt_wb_work; from then on stores are
  * declined until the work has brought the pool below
@@ -988,14 +991,13 @@ static void *kzt_pers_pampd_create(struct tmem_pool *pool,
 	}
 
 	refcount_set(&pampd->refs, 1);
-	if (same_filled) {
+	if (same_filled)
 		atomic_long_inc(&kzt_same_filled_pages);
-	} else {
+	else
 		atomic_long_add(pampd->len, &kzt_pers_compressed_bytes);
-		pampd->entry = swp_entry((unsigned long)pool->private,
-					 kzt_swap_offset(oid, index));
-		kzt_pers_lru_add(pampd);
-	}
+	pampd->entry = swp_entry((unsigned long)pool->private,
+				 kzt_swap_offset(oid, index));
+	kzt_pers_lru_add(pampd);
 	kzt_stat_inc(&kzt_curr_pers_pampd_count, &kzt_curr_pers_pampd_count_max);
 	return pampd;
 }
@@ -1100,13 +1102,12 @@ static void kzt_pers_pampd_free(struct tmem_pool *pool, void *data)
 
 	if (!refcount_dec_and_test(&pampd->refs))
 		return;
+	kzt_pers_lru_del(pampd);
 	if (pampd->raw) {
-		kzt_pers_lru_del(pampd);
 		atomic_long_sub(pampd->len, &kzt_pers_compressed_bytes);
 		__free_page((struct page *)pampd->handle);
 		atomic_long_dec(&kzt_pers_raw_pages);
 	} else if (pampd->handle) {
-		kzt_pers_lru_del(pampd);
 		atomic_long_sub(pampd->len, &kzt_pers_compressed_bytes);
 		kzt_store_free(kzt_pers_store, pampd->handle, pampd->offset);
 	} else {
