@@ -1808,89 +1808,52 @@ static ssize_t compressor_show(struct kobject *kobj,
 
 static struct kobj_attribute kzt_attr_compressor = __ATTR_RO(compressor);
 
-static ssize_t max_pool_percent_show(struct kobject *kobj,
-				     struct kobj_attribute *attr, char *buf)
+/* A root-writable tunable of /sys/kernel/mm/kztmem/: [min, max] */
+struct kzt_tunable_attr {
+	struct kobj_attribute kattr;
+	unsigned int *val;
+	unsigned int min;
+	unsigned int max;
+};
+
+static ssize_t kzt_tunable_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%u\n", READ_ONCE(kzt_max_pool_percent));
+	struct kzt_tunable_attr *ta = container_of(attr,
+						   struct kzt_tunable_attr,
+						   kattr);
+
+	return sysfs_emit(buf, "%u\n", READ_ONCE(*ta->val));
 }
 
-static ssize_t max_pool_percent_store(struct kobject *kobj,
-				      struct kobj_attribute *attr,
-				      const char *buf, size_t count)
+static ssize_t kzt_tunable_store(struct kobject *kobj,
+				 struct kobj_attribute *attr,
+				 const char *buf, size_t count)
 {
+	struct kzt_tunable_attr *ta = container_of(attr,
+						   struct kzt_tunable_attr,
+						   kattr);
 	unsigned int val;
 
-	if (kzt_parse_tunable(buf, 1, 100, &val))
+	if (kzt_parse_tunable(buf, ta->min, ta->max, &val))
 		return -EINVAL;
-	WRITE_ONCE(kzt_max_pool_percent, val);
+	WRITE_ONCE(*ta->val, val);
 	return count;
 }
 
-static struct kobj_attribute kzt_attr_max_pool_percent =
-	__ATTR_RW(max_pool_percent);
-
-static ssize_t compress_limit_show(struct kobject *kobj,
-				   struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(kzt_compress_limit));
+#define KZT_TUNABLE_ATTR(_name, _val, _min, _max)			\
+static struct kzt_tunable_attr kzt_attr_##_name = {			\
+	.kattr = __ATTR(_name, 0644, kzt_tunable_show, kzt_tunable_store), \
+	.val = &(_val),							\
+	.min = (_min),							\
+	.max = (_max),							\
 }
 
-static ssize_t compress_limit_store(struct kobject *kobj,
-				    struct kobj_attribute *attr,
-				    const char *buf, size_t count)
-{
-	unsigned int val;
-
-	if (kzt_parse_tunable(buf, KZT_COMPRESS_LIMIT_MIN, PAGE_SIZE, &val))
-		return -EINVAL;
-	WRITE_ONCE(kzt_compress_limit, val);
-	return count;
-}
-
-static struct kobj_attribute kzt_attr_compress_limit =
-	__ATTR_RW(compress_limit);
-
-static ssize_t writeback_show(struct kobject *kobj,
-			      struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(kzt_writeback));
-}
-
-static ssize_t writeback_store(struct kobject *kobj,
-			       struct kobj_attribute *attr,
-			       const char *buf, size_t count)
-{
-	unsigned int val;
-
-	if (kzt_parse_tunable(buf, 0, 1, &val))
-		return -EINVAL;
-	WRITE_ONCE(kzt_writeback, val);
-	return count;
-}
-
-static struct kobj_attribute kzt_attr_writeback = __ATTR_RW(writeback);
-
-static ssize_t accept_threshold_percent_show(struct kobject *kobj,
-					     struct kobj_attribute *attr,
-					     char *buf)
-{
-	return sysfs_emit(buf, "%u\n", READ_ONCE(kzt_accept_percent));
-}
-
-static ssize_t accept_threshold_percent_store(struct kobject *kobj,
-					      struct kobj_attribute *attr,
-					      const char *buf, size_t count)
-{
-	unsigned int val;
-
-	if (kzt_parse_tunable(buf, 1, 100, &val))
-		return -EINVAL;
-	WRITE_ONCE(kzt_accept_percent, val);
-	return count;
-}
-
-static struct kobj_attribute kzt_attr_accept_threshold_percent =
-	__ATTR_RW(accept_threshold_percent);
+KZT_TUNABLE_ATTR(max_pool_percent, kzt_max_pool_percent, 1, 100);
+KZT_TUNABLE_ATTR(compress_limit, kzt_compress_limit, KZT_COMPRESS_LIMIT_MIN,
+		 PAGE_SIZE);
+KZT_TUNABLE_ATTR(writeback, kzt_writeback, 0, 1);
+KZT_TUNABLE_ATTR(accept_threshold_percent, kzt_accept_percent, 1, 100);
 
 static struct attribute *kzt_attrs[] = {
 	&kzt_attr_curr_obj_count.kattr.attr,
@@ -1921,10 +1884,10 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_pers_pool_pages.attr,
 	&kzt_attr_pers_pool_bytes.attr,
 	&kzt_attr_pers_pool.attr,
-	&kzt_attr_max_pool_percent.attr,
-	&kzt_attr_compress_limit.attr,
-	&kzt_attr_writeback.attr,
-	&kzt_attr_accept_threshold_percent.attr,
+	&kzt_attr_max_pool_percent.kattr.attr,
+	&kzt_attr_compress_limit.kattr.attr,
+	&kzt_attr_writeback.kattr.attr,
+	&kzt_attr_accept_threshold_percent.kattr.attr,
 	&kzt_attr_compressor.attr,
 	NULL,
 };
