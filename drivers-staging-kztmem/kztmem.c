@@ -1702,71 +1702,6 @@ static int kzt_parse_tunable(const char *buf, unsigned int min,
 }
 
 /*
- * The tunables can also be set on the kernel command line, as
- * kztmem.max_pool_percent=N, kztmem.compress_limit=N,
- * kztmem.writeback=0|1 and kztmem.accept_threshold_percent=N, with the same
- * checks as the sysfs files.  On a bad value the set handler fails, the
- * kernel logs "`VALUE' invalid for parameter `NAME'" and the default
- * stays.  No /sys/module file: /sys/kernel/mm/kztmem/ is the one place
- * to change them at run time.
- */
-static int kzt_param_set_pool_percent(const char *val,
-				      const struct kernel_param *kp)
-{
-	unsigned int v;
-
-	if (kzt_parse_tunable(val, 1, 100, &v))
-		return -EINVAL;
-	WRITE_ONCE(*(unsigned int *)kp->arg, v);
-	return 0;
-}
-
-static int kzt_param_set_compress_limit(const char *val,
-					const struct kernel_param *kp)
-{
-	unsigned int v;
-
-	if (kzt_parse_tunable(val, KZT_COMPRESS_LIMIT_MIN, PAGE_SIZE, &v))
-		return -EINVAL;
-	WRITE_ONCE(*(unsigned int *)kp->arg, v);
-	return 0;
-}
-
-static int kzt_param_set_writeback(const char *val,
-				   const struct kernel_param *kp)
-{
-	unsigned int v;
-
-	if (kzt_parse_tunable(val, 0, 1, &v))
-		return -EINVAL;
-	WRITE_ONCE(*(unsigned int *)kp->arg, v);
-	return 0;
-}
-
-static const struct kernel_param_ops kzt_pool_percent_param_ops = {
-	.set = kzt_param_set_pool_percent,
-	.get = param_get_uint,
-};
-
-static const struct kernel_param_ops kzt_writeback_param_ops = {
-	.set = kzt_param_set_writeback,
-	.get = param_get_uint,
-};
-
-static const struct kernel_param_ops kzt_compress_limit_param_ops = {
-	.set = kzt_param_set_compress_limit,
-	.get = param_get_uint,
-};
-
-module_param_cb(max_pool_percent, &kzt_pool_percent_param_ops,
-		&kzt_max_pool_percent, 0);
-module_param_cb(compress_limit, &kzt_compress_limit_param_ops,
-		&kzt_compress_limit, 0);
-module_param_cb(writeback, &kzt_writeback_param_ops, &kzt_writeback, 0);
-module_param_cb(accept_threshold_percent, &kzt_pool_percent_param_ops,
-		&kzt_accept_percent, 0);
-
-/*
  * kztmem.compressor=NAME: one of kzt_compressors[], exactly (no
  * abbreviations, no case folding).  Anything else is logged and the
  * kernel's parameter parser reports it too; the default stays.
@@ -1854,6 +1789,48 @@ KZT_TUNABLE_ATTR(compress_limit, kzt_compress_limit, KZT_COMPRESS_LIMIT_MIN,
 		 PAGE_SIZE);
 KZT_TUNABLE_ATTR(writeback, kzt_writeback, 0, 1);
 KZT_TUNABLE_ATTR(accept_threshold_percent, kzt_accept_percent, 1, 100);
+
+/*
+ * The tunables can also be set on the kernel command line, as
+ * kztmem.max_pool_percent=N, kztmem.compress_limit=N,
+ * kztmem.writeback=0|1 and kztmem.accept_threshold_percent=N, with the same
+ * checks as the sysfs files.  On a bad value the set handler fails, the
+ * kernel logs "`VALUE' invalid for parameter `NAME'" and the default
+ * stays.  No /sys/module file: /sys/kernel/mm/kztmem/ is the one place
+ * to change them at run time.
+ */
+/* kztmem.NAME=VALUE of a tunable: kp->arg is its struct kzt_tunable_attr. */
+static int kzt_param_set_tunable(const char *val,
+				 const struct kernel_param *kp)
+{
+	const struct kzt_tunable_attr *ta = kp->arg;
+	unsigned int v;
+
+	if (kzt_parse_tunable(val, ta->min, ta->max, &v))
+		return -EINVAL;
+	WRITE_ONCE(*ta->val, v);
+	return 0;
+}
+
+static int kzt_param_get_tunable(char *buf, const struct kernel_param *kp)
+{
+	const struct kzt_tunable_attr *ta = kp->arg;
+
+	return sysfs_emit(buf, "%u\n", READ_ONCE(*ta->val));
+}
+
+static const struct kernel_param_ops kzt_tunable_param_ops = {
+	.set = kzt_param_set_tunable,
+	.get = kzt_param_get_tunable,
+};
+
+module_param_cb(max_pool_percent, &kzt_tunable_param_ops,
+		&kzt_attr_max_pool_percent, 0);
+module_param_cb(compress_limit, &kzt_tunable_param_ops,
+		&kzt_attr_compress_limit, 0);
+module_param_cb(writeback, &kzt_tunable_param_ops, &kzt_attr_writeback, 0);
+module_param_cb(accept_threshold_percent, &kzt_tunable_param_ops,
+		&kzt_attr_accept_threshold_percent, 0);
 
 static struct attribute *kzt_attrs[] = {
 	&kzt_attr_curr_obj_count.kattr.attr,
