@@ -208,8 +208,10 @@ def cmd_export(a: argparse.Namespace, layout: Layout) -> int:
         for p in res.removed:
             ui.info(f"removed {p.relative_to(layout.root)}")
     from .patches import git, read_series
+    series = read_series(layout.patch_dir(a.base))
     state.head = git(tree, "rev-parse", "HEAD").output.strip()
-    state.series_digest = read_series(layout.patch_dir(a.base)).digest
+    state.series_digest = series.digest
+    state.applied = [p.name for p in series.patches]
     from .tree import save_state
     save_state(layout, a.base, state)
     return 0

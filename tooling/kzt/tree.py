@@ -181,6 +181,8 @@ def prepare(layout: Layout, req: PrepareRequest) -> PrepareResult:
         status = _update(tree, state, series, req.force)
         _link_driver(layout, tree)
         if status is PrepareStatus.UNCHANGED:
+            # _update may have taken in commits that match the series
+            save_state(layout, req.base, state)
             return PrepareResult(status, tree, state, time.monotonic() - start)
         _apply_or_fail(layout, req.base, tree, state, series)
         return PrepareResult(status, tree, state, time.monotonic() - start)
@@ -247,6 +249,7 @@ def _update(tree: Path, state: TreeState, series: patches.Series, force: bool) -
         if _series_matches_tree(tree, state.base_commit, series):
             state.head = head
             state.series_digest = series.digest
+            state.applied = [p.name for p in series.patches]
             return PrepareStatus.UNCHANGED
         raise KztError(f"{tree} has commits that are not in kernel-patches/",
                        "run './kzt export-patches' to keep them, or './kzt prepare --force' to drop them")

@@ -417,8 +417,15 @@ def test_export_of_a_new_commit_appends_a_patch(kit: Kit) -> None:
     for name, data in before.items():
         if name != "series":
             assert after[name] == data, name
-    # the tree now matches kernel-patches/: nothing to do
-    assert kit.prepare().status is PrepareStatus.UNCHANGED
+    # the tree now matches kernel-patches/: nothing to do, and the state
+    # names the new patch (kzt prints "+ N patch(es)" from it)
+    again = kit.prepare()
+    assert again.status is PrepareStatus.UNCHANGED
+    assert again.state.applied == [n for n in (kit.series_dir / "series").read_text().split()]
+    assert len(again.state.applied) == 3
+    saved = tree.load_state(kit.layout, "6.1")
+    assert saved is not None and saved.applied == again.state.applied
+    assert saved.head == kit.head()
     assert kit.head() == faketree.git(kit.tree, "rev-parse", "HEAD")
     assert len(kit.subjects()) == 4
 
