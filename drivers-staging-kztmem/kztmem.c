@@ -52,6 +52,7 @@
 #include <linux/kernel.h>
 #include <linux/kobject.h>
 #include <linux/local_lock.h>
+#include <linux/memcontrol.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
@@ -240,6 +241,8 @@ static atomic_long_t kzt_compress_poor;		/* above compress_limit */
 static atomic_long_t kzt_pers_cheap_rejects;
 static atomic_long_t kzt_pool_limit_hit;	/* at max_pool_percent */
 static atomic_long_t kzt_failed_alloc;		/* data or metadata, both */
+/* at the page's cgroup's memory.zswap.max */
+static atomic_long_t kzt_cgroup_limit_hit;
 
 /* Writeback of persistent pages when the pool is full */
 static atomic_long_t kzt_pers_written_back;	/* writes submitted */
@@ -574,6 +577,7 @@ static const struct tmem_hostops kzt_hostops = {
  * @raw:	the page is kept uncompressed in the page @handle names
  * @lru:	place in kzt_pers_lru
  * @entry:	the swap entry the page was stored for
+ * @objcg:	the cgroup charged for it (its page's), or NULL
  *
  * A pampd is owned by tmem once create() returned it.  A load pins it
  * under the bucket lock and decompresses it after dropping that lock,
@@ -596,7 +600,14 @@ struct kzt_pampd {
 	bool raw;
 	struct list_head lru;
 	swp_entry_t entry;
+	struct obj_cgroup *objcg;
 };
+
+/* The bytes a pampd takes in the store: none for a same-filled page */
+static size_t kzt_pampd_bytes(const struct kzt_pampd *pampd)
+{
+	return pampd->handle ? pampd->len : 0;
+}
 
 static struct kmem_cache *kzt_pampd_cache;
 static struct kzt_store *kzt_pers_store;
@@ -945,18 +956,36 @@ static int kzt_pers_store_raw(const void *src, struct kzt_pampd *pampd)
 	return 0;
 }
 
+/*
+ * A stored page is charged to its cgroup, as zswap charges it: the bytes
+ * it takes in the store count in the cgroup's memory and in its
+ * memory.zswap.current, and a cgroup at its memory.zswap.max stores
+ * nothing more until some of its pages leave.  The check is made before
+ * the compression and may let a cgroup go over by the pages being
+ * stored at that moment, as zswap's does.
+ */
 static void *kzt_pers_pampd_create(struct tmem_pool *pool,
 				   const struct tmem_oid *oid, pgoff_t index,
 				   struct page *page)
 {
+	struct obj_cgroup *objcg;
 	struct kzt_pampd *pampd;
 	unsigned long value;
 	bool same_filled, poor;
 	void *src;
 	int ret;
 
+	objcg = get_obj_cgroup_from_page(page);
+	if (objcg && !obj_cgroup_may_zswap(objcg)) {
+		obj_cgroup_put(objcg);
+		atomic_long_inc(&kzt_cgroup_limit_hit);
+		return ERR_PTR(-ENOSPC);
+	}
+
 	pampd = kmem_cache_alloc(kzt_pampd_cache, KZT_STORE_GFP);
 	if (!pampd) {
+		if (objcg)
+			obj_cgroup_put(objcg);
 		atomic_long_inc(&kzt_failed_alloc);
 		return ERR_PTR(-ENOMEM);
 	}
@@ -986,11 +1015,16 @@ static void *kzt_pers_pampd_create(struct tmem_pool *pool,
 		atomic_long_inc(&kzt_compress_poor);
 
 	if (ret) {
+		if (objcg)
+			obj_cgroup_put(objcg);
 		kmem_cache_free(kzt_pampd_cache, pampd);
 		return ERR_PTR(ret);
 	}
 
 	refcount_set(&pampd->refs, 1);
+	pampd->objcg = objcg;
+	if (objcg)
+		obj_cgroup_charge_zswap(objcg, kzt_pampd_bytes(pampd));
 	if (same_filled)
 		atomic_long_inc(&kzt_same_filled_pages);
 	else
@@ -1103,6 +1137,10 @@ static void kzt_pers_pampd_free(struct tmem_pool *pool, void *data)
 	if (!refcount_dec_and_test(&pampd->refs))
 		return;
 	kzt_pers_lru_del(pampd);
+	if (pampd->objcg) {
+		obj_cgroup_uncharge_zswap(pampd->objcg, kzt_pampd_bytes(pampd));
+		obj_cgroup_put(pampd->objcg);
+	}
 	if (pampd->raw) {
 		atomic_long_sub(pampd->len, &kzt_pers_compressed_bytes);
 		__free_page((struct page *)pampd->handle);
@@ -1659,6 +1697,7 @@ KZT_STAT_ATTR(compress_poor);
 KZT_STAT_ATTR(pers_cheap_rejects);
 KZT_STAT_ATTR(pool_limit_hit);
 KZT_STAT_ATTR(failed_alloc);
+KZT_STAT_ATTR(cgroup_limit_hit);
 KZT_STAT_ATTR(pers_raw_pages);
 KZT_STAT_ATTR(pers_raw_pages_max);
 KZT_STAT_ATTR(pers_written_back);
@@ -1853,6 +1892,7 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_pers_cheap_rejects.kattr.attr,
 	&kzt_attr_pool_limit_hit.kattr.attr,
 	&kzt_attr_failed_alloc.kattr.attr,
+	&kzt_attr_cgroup_limit_hit.kattr.attr,
 	&kzt_attr_pers_raw_pages.kattr.attr,
 	&kzt_attr_pers_raw_pages_max.kattr.attr,
 	&kzt_attr_pers_written_back.kattr.attr,

@@ -44,6 +44,7 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 COUNTERS = ("curr_pers_pampd_count", "pers_puts", "pers_gets", "compress_poor",
             "pers_cheap_rejects",
             "same_filled_pages", "pool_limit_hit", "failed_pers_puts", "failed_alloc",
+            "cgroup_limit_hit",
             "pers_pool_bytes", "failed_pers_gets",
             "pers_written_back", "pers_writeback_skipped", "pers_writeback_failed",
             "pers_raw_pages", "pers_raw_pages_max")
@@ -57,7 +58,8 @@ TUNABLES = {
 }
 
 #: A declined store and its reason.
-DECLINE_COUNTERS = ("failed_pers_puts", "compress_poor", "pool_limit_hit", "failed_alloc")
+DECLINE_COUNTERS = ("failed_pers_puts", "compress_poor", "pool_limit_hit", "failed_alloc",
+                    "cgroup_limit_hit")
 
 GARBAGE = ("abc", "-1", "", " ", "99999999999999999999", "0x", "12abc", "1.5", "+",
            "4294967296", "18446744073709551616")
@@ -154,7 +156,8 @@ def test_compressible_pages_stored_and_loaded(workloads, swap, pattern: str) -> 
     settled = kg.settled(kg.kztmem_ints, DECLINE_COUNTERS)
     delta = {k: v for k, v in kg.delta(settled, before).items()
              if not k.startswith("vm_")}
-    reasons = delta["compress_poor"] + delta["pool_limit_hit"] + delta["failed_alloc"]
+    reasons = (delta["compress_poor"] + delta["pool_limit_hit"] + delta["failed_alloc"]
+               + delta["cgroup_limit_hit"])
     assert delta["failed_pers_puts"] == reasons, \
         f"declined stores without a counted reason: {delta}"
     assert delta["failed_alloc"] < delta["pers_puts"], \

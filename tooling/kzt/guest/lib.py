@@ -429,12 +429,20 @@ class Workload:
     Use as a context manager: a program still running on exit is killed.
     """
 
-    def __init__(self, argv: Sequence[str], make_it_fail: bool = False) -> None:
+    def __init__(self, argv: Sequence[str], make_it_fail: bool = False,
+                 cgroup: Optional[Path] = None) -> None:
         self.argv = [str(a) for a in argv]
         self._stderr: IO[bytes] = tempfile.TemporaryFile()
+        procs = str(cgroup / "cgroup.procs") if cgroup is not None else None
+
+        def preexec() -> None:
+            if procs is not None:
+                join_cgroup(procs)
+            if make_it_fail:
+                _mark_make_it_fail()
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self._stderr,
-                                     preexec_fn=_mark_make_it_fail if make_it_fail else None)
+                                     preexec_fn=preexec if procs or make_it_fail else None)
         self._out = b""
         self._lines_seen = 0
 
@@ -606,6 +614,73 @@ def _failslab_flag(cache: str) -> bool:
         return (SLAB_SYSFS / cache / "failslab").read_text().strip() == "1"
     except OSError:
         return False
+
+
+# ------------------------------------------------------------- cgroups
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def enable_memory_cgroups() -> None:
+    """cgroup v2 mounted at CGROUP_ROOT, its memory controller on for children."""
+    if not (CGROUP_ROOT / "cgroup.controllers").exists():
+        run([tool("mount"), "-t", "cgroup2", "none", str(CGROUP_ROOT)])
+    controllers = (CGROUP_ROOT / "cgroup.controllers").read_text().split()
+    if "memory" not in controllers:
+        raise GuestEnvError("the kernel has no memory controller (CONFIG_MEMCG); "
+                            f"cgroup.controllers: {' '.join(controllers) or '-'}")
+    write_sysfs(CGROUP_ROOT / "cgroup.subtree_control", "+memory")
+
+
+def make_memory_cgroup(name: str, settings: dict[str, str]) -> Path:
+    """A child cgroup of the root with its memory.* files set, e.g.
+    {"memory.max": "48M"}."""
+    enable_memory_cgroups()
+    cg = CGROUP_ROOT / name
+    cg.mkdir(exist_ok=True)
+    for key, value in settings.items():
+        write_sysfs(cg / key, value)
+    return cg
+
+
+def remove_cgroup(cg: Path) -> None:
+    """rmdir a cgroup whose programs have exited (a dying one may take a moment)."""
+    deadline = time.monotonic() + 10
+    while cg.exists():
+        try:
+            cg.rmdir()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def cgroup_ints(cg: Path) -> dict[str, int]:
+    """A cgroup's single-value memory files and memory.stat, as integers
+    ("max" as -1); memory.stat's keys get a "stat." prefix."""
+    out: dict[str, int] = {}
+    for name in ("memory.current", "memory.max", "memory.swap.current",
+                 "memory.zswap.current", "memory.zswap.max"):
+        f = cg / name
+        if f.exists():
+            v = f.read_text().strip()
+            out[name] = -1 if v == "max" else int(v)
+    stat = cg / "memory.stat"
+    if stat.exists():
+        for line in stat.read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if value.strip().isdigit():
+                out["stat." + key] = int(value)
+    return out
+
+
+def join_cgroup(procs_file: str) -> None:
+    """preexec_fn: move the child into a cgroup (raw system calls only)."""
+    fd = os.open(procs_file, os.O_WRONLY)
+    try:
+        os.write(fd, b"0")
+    finally:
+        os.close(fd)
 
 
 def _mark_make_it_fail() -> None:

@@ -190,7 +190,6 @@ def programs(spec: dict[str, Any], mnt: str | None) -> list[list[str]]:
             for st in steps]
 
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_NAME = "kzt-workload"
 
 
@@ -198,17 +197,7 @@ def make_cgroup(memory_max: str) -> Path:
     """A cgroup v2 for the workload's programs with memory.max set, as
     zswap's own postings run their workloads: reclaim (and so swap)
     happens inside the cgroup while the guest still has free memory."""
-    if not (CGROUP_ROOT / "cgroup.controllers").exists():
-        kg.run([kg.tool("mount"), "-t", "cgroup2", "none", str(CGROUP_ROOT)])
-    controllers = (CGROUP_ROOT / "cgroup.controllers").read_text().split()
-    if "memory" not in controllers:
-        raise kg.GuestEnvError("the kernel has no memory controller (CONFIG_MEMCG); "
-                               f"cgroup.controllers: {' '.join(controllers) or '-'}")
-    kg.write_sysfs(CGROUP_ROOT / "cgroup.subtree_control", "+memory")
-    cg = CGROUP_ROOT / CGROUP_NAME
-    cg.mkdir(exist_ok=True)
-    kg.write_sysfs(cg / "memory.max", memory_max)
-    return cg
+    return kg.make_memory_cgroup(CGROUP_NAME, {"memory.max": memory_max})
 
 
 def cgroup_stats(cg: Path) -> dict[str, Any]:
@@ -253,13 +242,9 @@ def run_programs(argvs: list[list[str]], timeout: float,
     procs_file = str(cgroup / "cgroup.procs") if cgroup else None
 
     def join_cgroup() -> None:
-        # runs in the child between fork and exec: raw system calls only
+        # runs in the child between fork and exec
         if procs_file is not None:
-            fd = os.open(procs_file, os.O_WRONLY)
-            try:
-                os.write(fd, b"0")
-            finally:
-                os.close(fd)
+            kg.join_cgroup(procs_file)
     outs = [tempfile.TemporaryFile(mode="w+") for _ in argvs]
     deadline = time.monotonic() + timeout
     procs: list[subprocess.Popen[str]] = []
