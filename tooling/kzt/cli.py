@@ -442,7 +442,7 @@ def cmd_stats(a: argparse.Namespace, layout: Layout) -> int:
         raise KztError("this kernel has no /sys/kernel/mm/kztmem (not booted with kztmem?)",
                        "run it in a guest: ./kzt boot --append kztmem --exec './kzt stats', "
                        "or use './kzt run WORKLOAD'; --any-kernel shows the other counters")
-    return run_cli(a.json, a.watch)
+    return run_cli(a.json, a.watch, a.cgroup)
 
 
 def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
@@ -659,6 +659,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", type=seconds, nargs="?", const=2.0, default=None,
                    metavar="SECONDS", help="refresh in place (deltas since start)")
     p.add_argument("--any-kernel", action="store_true", help="do not require kztmem")
+    p.add_argument("--cgroup", metavar="PATH",
+                   help="also a memory cgroup's figures: what is stored for it "
+                        "(memory.zswap.current, memory.stat's zswap/zswapped) and its limits; "
+                        "PATH under /sys/fs/cgroup or absolute")
     p = add("run", cmd_run, "boot, run one workload with a configuration, print its stats")
     _kernel_and_accel_args(p)
     p.add_argument("workload", help="name of a vm-tests/workloads/*.json file")

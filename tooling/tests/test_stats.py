@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from kzt import stats
+from kzt.errors import KztError
 from kzt.guest import counters
 
 DATA = json.loads((Path(__file__).parent / "data" / "snapshot-up.json").read_text())
@@ -46,8 +47,23 @@ def test_reject_reasons_of_each_half_add_up(half: str, puts: str, failed: str, p
     tries = k(puts) + k(failed)
     assert d[half] == pytest.approx(k(failed) / tries)
     assert d[f"{half}.compress_poor"] == pytest.approx(k(poor) / tries)
-    reasons = sum(d[f"{half}.{r}"] for r in ("compress_poor", "pool_limit", "failed_alloc"))
+    reasons = sum(d[f"{half}.{r}"] for r in ("compress_poor", "pool_limit", "failed_alloc",
+                                              "cgroup_limit") if d.get(f"{half}.{r}") is not None)
     assert reasons == pytest.approx(d[half])
+
+
+def test_cgroup_limit_is_a_reason_of_the_swap_half() -> None:
+    snap = {**DURING, "kztmem": {**DURING["kztmem"], "cgroup_limit_hit": "1000",
+                                 "failed_pers_puts": str(k("failed_pers_puts") + 1000)}}
+    d = stats.derive(snap)
+    tries = k("pers_puts") + k("failed_pers_puts") + 1000
+    assert d["kztmem.reject_rate.cgroup_limit"] == pytest.approx(1000 / tries)
+    # not taken for an allocation failure
+    assert d["kztmem.reject_rate.failed_alloc"] == stats.derive(DURING)["kztmem.reject_rate.failed_alloc"] == 0
+    reasons = sum(d[f"kztmem.reject_rate.{r}"] for r in ("compress_poor", "pool_limit",
+                                                          "failed_alloc", "cgroup_limit"))
+    assert reasons == pytest.approx(d["kztmem.reject_rate"])
+    assert "kztmem.eph_reject_rate.cgroup_limit" not in d
 
 
 def test_failed_alloc_is_split_between_the_halves() -> None:
@@ -125,3 +141,46 @@ def test_cheap_rejects_are_a_share_of_the_swap_stores() -> None:
     assert d["kztmem.reject_rate.compress_poor_cheap"] == pytest.approx(
         (k("compress_poor") // 2) / tries)
     assert 0 < d["kztmem.reject_rate.compress_poor_cheap"] <= d["kztmem.reject_rate.compress_poor"]
+
+
+def fake_cgroup(root: Path, current: int, zswapped: int) -> Path:
+    cg = root / "kzt-limited"
+    cg.mkdir()
+    (cg / "cgroup.procs").write_text("")
+    (cg / "memory.max").write_text("50331648\n")
+    (cg / "memory.zswap.max").write_text("4194304\n")
+    (cg / "memory.zswap.current").write_text(f"{current}\n")
+    (cg / "memory.stat").write_text(f"anon 1000\nzswap {current}\nzswapped {zswapped}\n")
+    return cg
+
+
+def test_cgroup_figures_in_json_and_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(counters, "snapshot", lambda: DURING)
+    monkeypatch.setattr(stats.guestlib, "CGROUP_ROOT", tmp_path)
+    fake_cgroup(tmp_path, current=1 << 20, zswapped=1024)
+    assert stats.run_cli(True, None, "kzt-limited") == 0
+    cg = json.loads(capsys.readouterr().out)["counters"]["cgroup"]
+    assert cg["memory.zswap.current"] == 1 << 20 and cg["memory.zswap.max"] == 4 << 20
+    assert cg["stat.zswapped"] == 1024
+    assert cg["ratio"] == pytest.approx(1024 * 4096 / (1 << 20))
+    assert "cgroup" not in DURING, "the recorded snapshot was changed"
+    assert stats.run_cli(False, None, str(tmp_path / "kzt-limited")) == 0
+    table = capsys.readouterr().out
+    assert value(table, "cgroup kzt-limited/memory.zswap.current") == str(1 << 20)
+    assert value(table, "cgroup kzt-limited/stat.zswapped") == "1024"
+
+
+def test_cgroup_that_is_not_one_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stats.guestlib, "CGROUP_ROOT", tmp_path)
+    (tmp_path / "plain-dir").mkdir()
+    for name in ("nope", "plain-dir"):
+        with pytest.raises(KztError) as ei:
+            stats.run_cli(False, None, name)
+        assert "not a cgroup v2 directory" in str(ei.value)
+    cg = tmp_path / "no-zswap"
+    cg.mkdir()
+    (cg / "cgroup.procs").write_text("")
+    with pytest.raises(KztError) as ei:
+        stats.run_cli(False, None, "no-zswap")
+    assert "memory.zswap.current" in str(ei.value) and "0008" in str(ei.value)

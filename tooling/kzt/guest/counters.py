@@ -94,20 +94,25 @@ def cpu_busy(j: dict[str, int]) -> int:
 
 
 def _rejects(k: dict[str, int | None], name: str, puts: str, failed: str,
-             poor: str, limit: str) -> dict[str, float | None]:
+             poor: str, limit: str, cgroup: str | None = None) -> dict[str, float | None]:
     """Reject rate of one half of kztmem and its share by reason.
 
     Every store is a put or a declined one, and each decline has one
-    reason: too poorly compressible, the pool at its limit, or an
-    allocation that failed.  failed_alloc counts both halves together, so
-    a half's allocation failures are what its other two reasons leave."""
+    reason: too poorly compressible, the pool at its limit, (swap half)
+    the page's cgroup at its memory.zswap.max, or an allocation that
+    failed.  failed_alloc counts both halves together, so a half's
+    allocation failures are what its other reasons leave."""
     p, f = k.get(puts), k.get(failed)
     tries = None if p is None or f is None else p + f
-    alloc = None if f is None else f - (k.get(poor) or 0) - (k.get(limit) or 0)
-    return {name: ratio(f, tries),
-            f"{name}.compress_poor": ratio(k.get(poor), tries),
-            f"{name}.pool_limit": ratio(k.get(limit), tries),
-            f"{name}.failed_alloc": ratio(alloc, tries)}
+    cg = (k.get(cgroup) or 0) if cgroup else 0
+    alloc = None if f is None else f - (k.get(poor) or 0) - (k.get(limit) or 0) - cg
+    out = {name: ratio(f, tries),
+           f"{name}.compress_poor": ratio(k.get(poor), tries),
+           f"{name}.pool_limit": ratio(k.get(limit), tries),
+           f"{name}.failed_alloc": ratio(alloc, tries)}
+    if cgroup:
+        out[f"{name}.cgroup_limit"] = ratio(k.get(cgroup), tries)
+    return out
 
 
 def derive(snap: Snapshot) -> dict[str, float | None]:
@@ -122,7 +127,7 @@ def derive(snap: Snapshot) -> dict[str, float | None]:
     pool = k.get("pers_pool_bytes")
     d["kztmem.pers_ratio"] = ratio(stored * PAGE_SIZE if stored is not None else None, pool)
     d.update(_rejects(k, "kztmem.reject_rate", "pers_puts", "failed_pers_puts",
-                      "compress_poor", "pool_limit_hit"))
+                      "compress_poor", "pool_limit_hit", "cgroup_limit_hit"))
     # part of compress_poor: declined from a sample, without compressing
     puts, declined = k.get("pers_puts"), k.get("failed_pers_puts")
     d["kztmem.reject_rate.compress_poor_cheap"] = ratio(
