@@ -512,6 +512,20 @@ static int kzt_decompress(struct kzt_comp_ctx *ctx, const void *src,
 static struct kmem_cache *kzt_obj_cache;
 static struct kmem_cache *kzt_objnode_cache;
 
+/*
+ * Metadata bytes of each half: tmem's objects and index-tree nodes, and
+ * the persistent pampds (an ephemeral page's pampd is its zbud handle).
+ * Counted at the caches' object sizes; both count towards the pool limit.
+ */
+static atomic_long_t kzt_pers_meta_bytes;
+static atomic_long_t kzt_eph_meta_bytes;
+
+static atomic_long_t *kzt_meta_bytes(struct tmem_pool *pool)
+{
+	return tmem_pool_persistent(pool) ? &kzt_pers_meta_bytes :
+					    &kzt_eph_meta_bytes;
+}
+
 static gfp_t kzt_meta_gfp(struct tmem_pool *pool)
 {
 	return tmem_pool_persistent(pool) ? KZT_STORE_GFP : KZT_EPH_GFP;
@@ -522,16 +536,20 @@ static struct tmem_obj *kzt_obj_alloc(struct tmem_pool *pool)
 	struct tmem_obj *obj = kmem_cache_alloc(kzt_obj_cache,
 						kzt_meta_gfp(pool));
 
-	if (obj)
+	if (obj) {
 		kzt_stat_inc(&kzt_curr_obj_count, &kzt_curr_obj_count_max);
-	else
+		atomic_long_add(kmem_cache_size(kzt_obj_cache),
+				kzt_meta_bytes(pool));
+	} else {
 		atomic_long_inc(&kzt_failed_alloc);
+	}
 	return obj;
 }
 
 static void kzt_obj_free(struct tmem_pool *pool, struct tmem_obj *obj)
 {
 	atomic_long_dec(&kzt_curr_obj_count);
+	atomic_long_sub(kmem_cache_size(kzt_obj_cache), kzt_meta_bytes(pool));
 	kmem_cache_free(kzt_obj_cache, obj);
 }
 
@@ -540,11 +558,14 @@ static struct tmem_objnode *kzt_objnode_alloc(struct tmem_pool *pool)
 	struct tmem_objnode *node;
 
 	node = kmem_cache_alloc(kzt_objnode_cache, kzt_meta_gfp(pool));
-	if (node)
+	if (node) {
 		kzt_stat_inc(&kzt_curr_objnode_count,
 			     &kzt_curr_objnode_count_max);
-	else
+		atomic_long_add(kmem_cache_size(kzt_objnode_cache),
+				kzt_meta_bytes(pool));
+	} else {
 		atomic_long_inc(&kzt_failed_alloc);
+	}
 	return node;
 }
 
@@ -552,6 +573,8 @@ static void kzt_objnode_free(struct tmem_pool *pool,
 			     struct tmem_objnode *node)
 {
 	atomic_long_dec(&kzt_curr_objnode_count);
+	atomic_long_sub(kmem_cache_size(kzt_objnode_cache),
+			kzt_meta_bytes(pool));
 	kmem_cache_free(kzt_objnode_cache, node);
 }
 
@@ -641,7 +664,11 @@ static bool kzt_page_same_filled(const void *data, unsigned long *value)
 	return true;
 }
 
-/* The persistent half's memory: the store's pages and the raw pages */
+/*
+ * The persistent half's data: the store's pages and the raw pages.  Its
+ * metadata is not in it, so that its density compares with zswap's pool
+ * size, which leaves zswap's entries out too; the limit counts both.
+ */
 static u64 kzt_pers_pool_bytes(void)
 {
 	return kzt_store_total_bytes(kzt_pers_store) +
@@ -651,17 +678,26 @@ static u64 kzt_pers_pool_bytes(void)
 /* The zbud pool of all ephemeral pools, NULL without the cleancache half */
 static struct zbud_pool *kzt_zbud;
 
+/* Both halves' memory: data, zbud frames and metadata */
+static u64 kzt_pool_total_bytes(void)
+{
+	u64 bytes = kzt_pers_pool_bytes();
+
+	bytes += atomic_long_read(&kzt_pers_meta_bytes);
+	bytes += atomic_long_read(&kzt_eph_meta_bytes);
+	if (kzt_zbud)
+		bytes += (u64)zbud_reclaimable(kzt_zbud) << PAGE_SHIFT;
+	return bytes;
+}
+
 /* Is the pool (both halves) at @percent of its limit or above it? */
 static bool kzt_pool_at(unsigned int percent)
 {
-	unsigned long max_pages, pages;
+	unsigned long max_pages;
 
 	max_pages = totalram_pages() * READ_ONCE(kzt_max_pool_percent) / 100;
 	max_pages = max_pages * percent / 100;
-	pages = kzt_pers_pool_bytes() >> PAGE_SHIFT;
-	if (kzt_zbud)
-		pages += zbud_reclaimable(kzt_zbud);
-	return pages >= max_pages;
+	return (kzt_pool_total_bytes() >> PAGE_SHIFT) >= max_pages;
 }
 
 static bool kzt_pool_at_limit(void)
@@ -1022,6 +1058,7 @@ static void *kzt_pers_pampd_create(struct tmem_pool *pool,
 	}
 
 	refcount_set(&pampd->refs, 1);
+	atomic_long_add(kmem_cache_size(kzt_pampd_cache), &kzt_pers_meta_bytes);
 	pampd->objcg = objcg;
 	if (objcg)
 		obj_cgroup_charge_zswap(objcg, kzt_pampd_bytes(pampd));
@@ -1137,6 +1174,7 @@ static void kzt_pers_pampd_free(struct tmem_pool *pool, void *data)
 	if (!refcount_dec_and_test(&pampd->refs))
 		return;
 	kzt_pers_lru_del(pampd);
+	atomic_long_sub(kmem_cache_size(kzt_pampd_cache), &kzt_pers_meta_bytes);
 	if (pampd->objcg) {
 		obj_cgroup_uncharge_zswap(pampd->objcg, kzt_pampd_bytes(pampd));
 		obj_cgroup_put(pampd->objcg);
@@ -1723,6 +1761,18 @@ static ssize_t pers_pool_bytes_show(struct kobject *kobj,
 static struct kobj_attribute kzt_attr_pers_pool_bytes =
 	__ATTR_RO(pers_pool_bytes);
 
+KZT_STAT_ATTR(pers_meta_bytes);
+KZT_STAT_ATTR(eph_meta_bytes);
+
+static ssize_t pool_total_bytes_show(struct kobject *kobj,
+				     struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", kzt_pool_total_bytes());
+}
+
+static struct kobj_attribute kzt_attr_pool_total_bytes =
+	__ATTR_RO(pool_total_bytes);
+
 static ssize_t pers_pool_show(struct kobject *kobj,
 			      struct kobj_attribute *attr, char *buf)
 {
@@ -1900,6 +1950,9 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_pers_writeback_failed.kattr.attr,
 	&kzt_attr_pers_pool_pages.attr,
 	&kzt_attr_pers_pool_bytes.attr,
+	&kzt_attr_pers_meta_bytes.kattr.attr,
+	&kzt_attr_eph_meta_bytes.kattr.attr,
+	&kzt_attr_pool_total_bytes.attr,
 	&kzt_attr_pers_pool.attr,
 	&kzt_attr_max_pool_percent.kattr.attr,
 	&kzt_attr_compress_limit.kattr.attr,

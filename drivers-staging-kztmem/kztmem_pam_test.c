@@ -172,6 +172,55 @@ static void kzt_pam_test_damaged_swap_load(struct kunit *test)
 	__free_page(page);
 }
 
+/*
+ * Metadata counts in the pool: storing a page adds its pampd and the tmem
+ * object and tree nodes it needed at the caches' object sizes, and the
+ * pool's total grows by them and the data; an invalidation gives all of
+ * it back.  The swap type is one nobody uses, as above.
+ */
+static void kzt_pam_test_meta_counted(struct kunit *test)
+{
+	const unsigned int type = MAX_SWAPFILES - 1;
+	struct page *page = alloc_page(GFP_KERNEL);
+	long meta, objs, nodes, want;
+	u64 data, total;
+	struct tmem_pool *pool;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_ASSERT_NULL(test, kzt_swap_pool(type));
+	pool = tmem_pool_create(TMEM_POOL_PERSIST, &kzt_pers_pamops,
+				&kzt_hostops, (void *)(unsigned long)type);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(pool));
+	WRITE_ONCE(kzt_frontswap_pools[type], pool);
+
+	kzt_pt_fill(page, 6);
+	meta = atomic_long_read(&kzt_pers_meta_bytes);
+	objs = atomic_long_read(&kzt_curr_obj_count);
+	nodes = atomic_long_read(&kzt_curr_objnode_count);
+	data = kzt_pers_pool_bytes();
+	total = kzt_pool_total_bytes();
+	KUNIT_ASSERT_EQ(test, kzt_frontswap_store(type, 77, page), 0);
+
+	objs = atomic_long_read(&kzt_curr_obj_count) - objs;
+	nodes = atomic_long_read(&kzt_curr_objnode_count) - nodes;
+	KUNIT_EXPECT_EQ(test, objs, 1L);
+	KUNIT_EXPECT_GE(test, nodes, 1L);
+	want = objs * kmem_cache_size(kzt_obj_cache) +
+	       nodes * kmem_cache_size(kzt_objnode_cache) +
+	       kmem_cache_size(kzt_pampd_cache);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_pers_meta_bytes) - meta,
+			want);
+	KUNIT_EXPECT_EQ(test, kzt_pool_total_bytes() - total,
+			(u64)want + kzt_pers_pool_bytes() - data);
+
+	kzt_frontswap_invalidate_page(type, 77);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_pers_meta_bytes), meta);
+
+	WRITE_ONCE(kzt_frontswap_pools[type], NULL);
+	tmem_destroy_pool(pool);
+	__free_page(page);
+}
+
 #ifdef CONFIG_CLEANCACHE
 /* Overwrite @len bytes at @offset of @page with a byte LZO cannot start with. */
 static void kzt_pt_scribble(struct page *page, unsigned int offset,
@@ -461,6 +510,7 @@ static struct kunit_suite kzt_reject_suite = {
 static struct kunit_case kzt_pam_cases[] = {
 	KUNIT_CASE(kzt_pam_test_damaged_pers),
 	KUNIT_CASE(kzt_pam_test_damaged_swap_load),
+	KUNIT_CASE(kzt_pam_test_meta_counted),
 #ifdef CONFIG_CLEANCACHE
 	KUNIT_CASE(kzt_pam_test_damaged_eph),
 #endif
