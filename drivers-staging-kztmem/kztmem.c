@@ -1742,36 +1742,20 @@ KZT_STAT_ATTR(pers_written_back);
 KZT_STAT_ATTR(pers_writeback_skipped);
 KZT_STAT_ATTR(pers_writeback_failed);
 
-static ssize_t pers_pool_pages_show(struct kobject *kobj,
-				    struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%llu\n",
-			  kzt_pers_pool_bytes() >> PAGE_SHIFT);
-}
+/* A read-only file showing one u64 figure computed on each read */
+#define KZT_U64_ATTR(_name, _value)					\
+static ssize_t _name##_show(struct kobject *kobj,			\
+			    struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%llu\n", (u64)(_value));		\
+}									\
+static struct kobj_attribute kzt_attr_##_name = __ATTR_RO(_name)
 
-static struct kobj_attribute kzt_attr_pers_pool_pages =
-	__ATTR_RO(pers_pool_pages);
-
-static ssize_t pers_pool_bytes_show(struct kobject *kobj,
-				    struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%llu\n", kzt_pers_pool_bytes());
-}
-
-static struct kobj_attribute kzt_attr_pers_pool_bytes =
-	__ATTR_RO(pers_pool_bytes);
-
+KZT_U64_ATTR(pers_pool_pages, kzt_pers_pool_bytes() >> PAGE_SHIFT);
+KZT_U64_ATTR(pers_pool_bytes, kzt_pers_pool_bytes());
+KZT_U64_ATTR(pool_total_bytes, kzt_pool_total_bytes());
 KZT_STAT_ATTR(pers_meta_bytes);
 KZT_STAT_ATTR(eph_meta_bytes);
-
-static ssize_t pool_total_bytes_show(struct kobject *kobj,
-				     struct kobj_attribute *attr, char *buf)
-{
-	return sysfs_emit(buf, "%llu\n", kzt_pool_total_bytes());
-}
-
-static struct kobj_attribute kzt_attr_pool_total_bytes =
-	__ATTR_RO(pool_total_bytes);
 
 static ssize_t pers_pool_show(struct kobject *kobj,
 			      struct kobj_attribute *attr, char *buf)
