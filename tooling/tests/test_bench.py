@@ -373,19 +373,21 @@ def fake_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Layout:
 class FakeRunner:
     """Stands in for workrun.run_workload; kztmem is unavailable."""
 
-    def __init__(self, layout: Layout, mismatches_for: str = "", interrupt_at: int = 0) -> None:
+    def __init__(self, layout: Layout, mismatches_for: str = "", interrupt_at: int = 0,
+                 interrupt: BaseException | None = None) -> None:
         self.layout = layout
         self.calls: list[workrun.RunRequest] = []
         self.saved_before_call: list[int] = []
         self.mismatches_for = mismatches_for
         self.interrupt_at = interrupt_at
+        self.interrupt = interrupt or KeyboardInterrupt()
 
     def __call__(self, req: workrun.RunRequest) -> workrun.RunResult:
         self.calls.append(req)
         bj = self.layout.runs / "latest-bench" / "bench.json"
         self.saved_before_call.append(len(json.loads(bj.read_text())["runs"]))
         if self.interrupt_at and len(self.calls) == self.interrupt_at:
-            raise KeyboardInterrupt
+            raise self.interrupt
         assert req.run_dir is not None
         wl = {"name": req.workload}
         if req.with_ == "kztmem":
@@ -472,6 +474,20 @@ def test_interrupted_bench_keeps_its_runs_and_report(fake_layout: Layout) -> Non
     assert doc["meta"]["interrupted"] == "interrupted (Ctrl-C)"
     html = (d / "report.html").read_text()
     assert "did not finish" in html and "2 of 4 run(s) done" in html
+
+
+def test_terminated_bench_says_so(fake_layout: Layout) -> None:
+    """SIGTERM (kill, timeout) unwinds as SystemExit(143): the record must
+    say the bench was stopped, not look like a shorter plan that finished."""
+    runner = FakeRunner(fake_layout, interrupt_at=3, interrupt=SystemExit(143))
+    req = BenchRequest(quick=True, configs=("none@ssd", "zswap@hdd"), seed=1)
+    with pytest.raises(SystemExit):
+        loop.run_bench(fake_layout, req, runner=runner, data=small_data())
+    doc = json.loads((fake_layout.runs / "latest-bench" / "bench.json").read_text())
+    assert len(doc["runs"]) == 2
+    assert doc["meta"]["interrupted"] == "terminated (exit 143)"
+    html = (fake_layout.runs / "latest-bench" / "report.html").read_text()
+    assert "did not finish" in html
 
 
 def test_a_guest_that_never_boots_is_run_again_at_the_end(fake_layout: Layout) -> None:

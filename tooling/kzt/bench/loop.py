@@ -327,6 +327,12 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
         ui.warn(f"bench interrupted after {len(state.records)} of {len(planned)} runs; "
                 f"continue it with --resume {run_dir}")
         raise
+    except SystemExit as e:
+        # SIGTERM (kill, timeout(1), a CI runner's cancel): see cli.py
+        state.meta["interrupted"] = f"terminated (exit {e.code})"
+        ui.warn(f"bench terminated after {len(state.records)} of {len(planned)} runs; "
+                f"continue it with --resume {run_dir}")
+        raise
     except KztError as e:
         state.meta["interrupted"] = str(e).splitlines()[0]
         raise
