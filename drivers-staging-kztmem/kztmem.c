@@ -512,20 +512,6 @@ static int kzt_decompress(struct kzt_comp_ctx *ctx, const void *src,
 static struct kmem_cache *kzt_obj_cache;
 static struct kmem_cache *kzt_objnode_cache;
 
-/*
- * Metadata bytes of each half: tmem's objects and index-tree nodes, and
- * the persistent pampds (an ephemeral page's pampd is its zbud handle).
- * Counted at the caches' object sizes; both count towards the pool limit.
- */
-static atomic_long_t kzt_pers_meta_bytes;
-static atomic_long_t kzt_eph_meta_bytes;
-
-static atomic_long_t *kzt_meta_bytes(struct tmem_pool *pool)
-{
-	return tmem_pool_persistent(pool) ? &kzt_pers_meta_bytes :
-					    &kzt_eph_meta_bytes;
-}
-
 static gfp_t kzt_meta_gfp(struct tmem_pool *pool)
 {
 	return tmem_pool_persistent(pool) ? KZT_STORE_GFP : KZT_EPH_GFP;
@@ -536,20 +522,16 @@ static struct tmem_obj *kzt_obj_alloc(struct tmem_pool *pool)
 	struct tmem_obj *obj = kmem_cache_alloc(kzt_obj_cache,
 						kzt_meta_gfp(pool));
 
-	if (obj) {
+	if (obj)
 		kzt_stat_inc(&kzt_curr_obj_count, &kzt_curr_obj_count_max);
-		atomic_long_add(kmem_cache_size(kzt_obj_cache),
-				kzt_meta_bytes(pool));
-	} else {
+	else
 		atomic_long_inc(&kzt_failed_alloc);
-	}
 	return obj;
 }
 
 static void kzt_obj_free(struct tmem_pool *pool, struct tmem_obj *obj)
 {
 	atomic_long_dec(&kzt_curr_obj_count);
-	atomic_long_sub(kmem_cache_size(kzt_obj_cache), kzt_meta_bytes(pool));
 	kmem_cache_free(kzt_obj_cache, obj);
 }
 
@@ -558,14 +540,11 @@ static struct tmem_objnode *kzt_objnode_alloc(struct tmem_pool *pool)
 	struct tmem_objnode *node;
 
 	node = kmem_cache_alloc(kzt_objnode_cache, kzt_meta_gfp(pool));
-	if (node) {
+	if (node)
 		kzt_stat_inc(&kzt_curr_objnode_count,
 			     &kzt_curr_objnode_count_max);
-		atomic_long_add(kmem_cache_size(kzt_objnode_cache),
-				kzt_meta_bytes(pool));
-	} else {
+	else
 		atomic_long_inc(&kzt_failed_alloc);
-	}
 	return node;
 }
 
@@ -573,8 +552,6 @@ static void kzt_objnode_free(struct tmem_pool *pool,
 			     struct tmem_objnode *node)
 {
 	atomic_long_dec(&kzt_curr_objnode_count);
-	atomic_long_sub(kmem_cache_size(kzt_objnode_cache),
-			kzt_meta_bytes(pool));
 	kmem_cache_free(kzt_objnode_cache, node);
 }
 
@@ -678,13 +655,26 @@ static u64 kzt_pers_pool_bytes(void)
 /* The zbud pool of all ephemeral pools, NULL without the cleancache half */
 static struct zbud_pool *kzt_zbud;
 
+/*
+ * Metadata, from the counts kept anyway: tmem's objects and index-tree
+ * nodes of both halves and the persistent pampds (an ephemeral page's
+ * pampd is its zbud handle), at their caches' object sizes.
+ */
+static u64 kzt_meta_bytes(void)
+{
+	return (u64)atomic_long_read(&kzt_curr_obj_count) *
+		kmem_cache_size(kzt_obj_cache) +
+	       (u64)atomic_long_read(&kzt_curr_objnode_count) *
+		kmem_cache_size(kzt_objnode_cache) +
+	       (u64)atomic_long_read(&kzt_curr_pers_pampd_count) *
+		kmem_cache_size(kzt_pampd_cache);
+}
+
 /* Both halves' memory: data, zbud frames and metadata */
 static u64 kzt_pool_total_bytes(void)
 {
-	u64 bytes = kzt_pers_pool_bytes();
+	u64 bytes = kzt_pers_pool_bytes() + kzt_meta_bytes();
 
-	bytes += atomic_long_read(&kzt_pers_meta_bytes);
-	bytes += atomic_long_read(&kzt_eph_meta_bytes);
 	if (kzt_zbud)
 		bytes += (u64)zbud_reclaimable(kzt_zbud) << PAGE_SHIFT;
 	return bytes;
@@ -1058,7 +1048,6 @@ static void *kzt_pers_pampd_create(struct tmem_pool *pool,
 	}
 
 	refcount_set(&pampd->refs, 1);
-	atomic_long_add(kmem_cache_size(kzt_pampd_cache), &kzt_pers_meta_bytes);
 	pampd->objcg = objcg;
 	if (objcg)
 		obj_cgroup_charge_zswap(objcg, kzt_pampd_bytes(pampd));
@@ -1174,7 +1163,6 @@ static void kzt_pers_pampd_free(struct tmem_pool *pool, void *data)
 	if (!refcount_dec_and_test(&pampd->refs))
 		return;
 	kzt_pers_lru_del(pampd);
-	atomic_long_sub(kmem_cache_size(kzt_pampd_cache), &kzt_pers_meta_bytes);
 	if (pampd->objcg) {
 		obj_cgroup_uncharge_zswap(pampd->objcg, kzt_pampd_bytes(pampd));
 		obj_cgroup_put(pampd->objcg);
@@ -1753,9 +1741,8 @@ static struct kobj_attribute kzt_attr_##_name = __ATTR_RO(_name)
 
 KZT_U64_ATTR(pers_pool_pages, kzt_pers_pool_bytes() >> PAGE_SHIFT);
 KZT_U64_ATTR(pers_pool_bytes, kzt_pers_pool_bytes());
+KZT_U64_ATTR(meta_bytes, kzt_meta_bytes());
 KZT_U64_ATTR(pool_total_bytes, kzt_pool_total_bytes());
-KZT_STAT_ATTR(pers_meta_bytes);
-KZT_STAT_ATTR(eph_meta_bytes);
 
 static ssize_t pers_pool_show(struct kobject *kobj,
 			      struct kobj_attribute *attr, char *buf)
@@ -1867,12 +1854,11 @@ KZT_TUNABLE_ATTR(accept_threshold_percent, kzt_accept_percent, 1, 100);
  * The tunables can also be set on the kernel command line, as
  * kztmem.max_pool_percent=N, kztmem.compress_limit=N,
  * kztmem.writeback=0|1 and kztmem.accept_threshold_percent=N, with the same
- * checks as the sysfs files.  On a bad value the set handler fails, the
- * kernel logs "`VALUE' invalid for parameter `NAME'" and the default
- * stays.  No /sys/module file: /sys/kernel/mm/kztmem/ is the one place
- * to change them at run time.
+ * checks as the sysfs files: kp->arg is the tunable's kzt_tunable_attr.
+ * On a bad value the set handler fails, the kernel logs "`VALUE' invalid
+ * for parameter `NAME'" and the default stays.  No /sys/module file:
+ * /sys/kernel/mm/kztmem/ is the one place to change them at run time.
  */
-/* kztmem.NAME=VALUE of a tunable: kp->arg is its struct kzt_tunable_attr. */
 static int kzt_param_set_tunable(const char *val,
 				 const struct kernel_param *kp)
 {
@@ -1934,8 +1920,7 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_pers_writeback_failed.kattr.attr,
 	&kzt_attr_pers_pool_pages.attr,
 	&kzt_attr_pers_pool_bytes.attr,
-	&kzt_attr_pers_meta_bytes.kattr.attr,
-	&kzt_attr_eph_meta_bytes.kattr.attr,
+	&kzt_attr_meta_bytes.attr,
 	&kzt_attr_pool_total_bytes.attr,
 	&kzt_attr_pers_pool.attr,
 	&kzt_attr_max_pool_percent.kattr.attr,

@@ -194,7 +194,7 @@ static void kzt_pam_test_meta_counted(struct kunit *test)
 	WRITE_ONCE(kzt_frontswap_pools[type], pool);
 
 	kzt_pt_fill(page, 6);
-	meta = atomic_long_read(&kzt_pers_meta_bytes);
+	meta = kzt_meta_bytes();
 	objs = atomic_long_read(&kzt_curr_obj_count);
 	nodes = atomic_long_read(&kzt_curr_objnode_count);
 	data = kzt_pers_pool_bytes();
@@ -208,13 +208,12 @@ static void kzt_pam_test_meta_counted(struct kunit *test)
 	want = objs * kmem_cache_size(kzt_obj_cache) +
 	       nodes * kmem_cache_size(kzt_objnode_cache) +
 	       kmem_cache_size(kzt_pampd_cache);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_pers_meta_bytes) - meta,
-			want);
+	KUNIT_EXPECT_EQ(test, (long)(kzt_meta_bytes() - meta), want);
 	KUNIT_EXPECT_EQ(test, kzt_pool_total_bytes() - total,
 			(u64)want + kzt_pers_pool_bytes() - data);
 
 	kzt_frontswap_invalidate_page(type, 77);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_pers_meta_bytes), meta);
+	KUNIT_EXPECT_EQ(test, kzt_meta_bytes(), (u64)meta);
 
 	WRITE_ONCE(kzt_frontswap_pools[type], NULL);
 	tmem_destroy_pool(pool);

@@ -44,7 +44,7 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 COUNTERS = ("curr_pers_pampd_count", "pers_puts", "pers_gets", "compress_poor",
             "pers_cheap_rejects",
             "same_filled_pages", "pool_limit_hit", "failed_pers_puts", "failed_alloc",
-            "cgroup_limit_hit", "pers_meta_bytes", "eph_meta_bytes", "pool_total_bytes",
+            "cgroup_limit_hit", "meta_bytes", "pool_total_bytes",
             "pers_pool_bytes", "failed_pers_gets",
             "pers_written_back", "pers_writeback_skipped", "pers_writeback_failed",
             "pers_raw_pages", "pers_raw_pages_max")
@@ -350,7 +350,7 @@ def test_max_pool_percent_takes_effect(workloads, swap, small_pool) -> None:
     assert during["pers_pool_bytes"] <= total // 100 + (2 << 20), \
         f"pool {during['pers_pool_bytes']} bytes with max_pool_percent=1 of {total} bytes"
     # the limit counts metadata too
-    assert during["pers_meta_bytes"] > 0, during
+    assert during["meta_bytes"] > 0, during
     assert during["pool_total_bytes"] <= total // 100 + (2 << 20), \
         f"pool {during['pool_total_bytes']} bytes in all with max_pool_percent=1 of {total} bytes"
     assert during["vm_pswpout"] > before["vm_pswpout"]
