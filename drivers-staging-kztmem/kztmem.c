@@ -10,9 +10,10 @@
  *   tmem pool per swap type.  A store that kztmem declines (the pool is
  *   at its size limit, memory is short, or with writeback off the page
  *   compresses badly) is not an error: the page simply goes to the swap
- *   device.  When the pool is full, its oldest pages
- *   are written back to the swap device; pages that do not compress are
- *   kept uncompressed so that they go there with their neighbours.
+ *   device.  When the pool is full and holds enough pages that did not
+ *   compress (kept uncompressed so that they go there with their
+ *   neighbours), its oldest pages are written back to the swap device;
+ *   otherwise new pages are declined.
  *
  * - cleancache (only with CONFIG_CLEANCACHE): clean page-cache pages
  *   that the kernel evicts are compressed into zbud (zbud.c),
@@ -177,6 +178,11 @@ module_param_cb(pers_pool, &kzt_pers_pool_param_ops, NULL, 0);
  * store at the limit is declined and the pool keeps its old pages, and
  * pages that do not compress are declined rather than kept raw.
  *
+ * kzt_wb_min_raw_percent (0..100, default 10): the writeback starts only
+ * while raw pages take at least this share of the pool's bytes; below
+ * it a store at the limit is declined as with writeback off, and counted
+ * in pers_writeback_held_off.  0 writes back whatever the pool holds.
+ *
  * kzt_compress_limit: the largest compressed size accepted, in bytes;
  * worse pages are declined and counted in compress_poor (persistent) or
  * eph_compress_poor (ephemeral), except that with writeback on a
@@ -192,11 +198,13 @@ module_param_cb(pers_pool, &kzt_pers_pool_param_ops, NULL, 0);
 #define KZT_COMPRESS_LIMIT_DEFAULT	(PAGE_SIZE * 7 / 8)
 #define KZT_COMPRESS_LIMIT_MIN		64
 #define KZT_ACCEPT_PERCENT_DEFAULT	90
+#define KZT_WB_MIN_RAW_PERCENT_DEFAULT	10
 
 static unsigned int kzt_max_pool_percent = KZT_MAX_POOL_PERCENT_DEFAULT;
 static unsigned int kzt_compress_limit = KZT_COMPRESS_LIMIT_DEFAULT;
 static unsigned int kzt_writeback = 1;
 static unsigned int kzt_accept_percent = KZT_ACCEPT_PERCENT_DEFAULT;
+static unsigned int kzt_wb_min_raw_percent = KZT_WB_MIN_RAW_PERCENT_DEFAULT;
 
 /*
  * Statistics (/sys/kernel/mm/kztmem/, read-only)
@@ -250,6 +258,8 @@ static atomic_long_t kzt_pers_written_back;	/* writes submitted */
 static atomic_long_t kzt_pers_writeback_skipped;
 /* Write backs that failed: no memory, or the page did not load */
 static atomic_long_t kzt_pers_writeback_failed;
+/* Stores declined at the limit with too few raw pages to write back */
+static atomic_long_t kzt_pers_writeback_held_off;
 
 #ifdef CONFIG_CLEANCACHE
 /*
@@ -832,9 +842,36 @@ static void kzt_writeback_work(struct work_struct *work)
 static DECLARE_WORK(kzt_wb_work, kzt_writeback_work);
 
 /*
+ * Is a writeback worth starting?  Writing a compressed page back costs
+ * a decompression, frees only its compressed bytes, and the page is as
+ * likely to be wanted again as the one that would be declined in its
+ * place: on pages that all compress, writeback turned out to be pure
+ * churn (memhog-text-480 1.14x, memhog-mixed-480 1.28x the modeled time
+ * of declining, README "Writeback policy").  A raw page is the other
+ * way round: it costs nothing to write, frees a whole page, and
+ * declining pages that do not compress one by one scatters them over
+ * the device in single-page requests.  So the writeback runs while raw
+ * pages take at least kzt_wb_min_raw_percent of the pool, and takes the
+ * oldest pages of every kind then, so that neighbours go together.
+ */
+static bool kzt_wb_raw_enough(u64 raw_bytes, u64 pool_bytes,
+			      unsigned int min_percent)
+{
+	return raw_bytes * 100 >= pool_bytes * min_percent;
+}
+
+static bool kzt_writeback_pays(void)
+{
+	u64 raw = (u64)atomic_long_read(&kzt_pers_raw_pages) << PAGE_SHIFT;
+
+	return kzt_wb_raw_enough(raw, kzt_pool_total_bytes(),
+				 READ_ONCE(kzt_wb_min_raw_percent));
+}
+
+/*
  * Should a persistent store be declined for want of room?  At the limit
  * an old zbud frame is given back first; if that is not enough, the
- * writeback starts (when it is on) and stores wait for it.
+ * writeback starts (when it is on and pays) and stores wait for it.
  */
 static bool kzt_pers_refuse(void)
 {
@@ -842,9 +879,13 @@ static bool kzt_pers_refuse(void)
 		return true;
 	if (!kzt_pool_at_limit() || kzt_make_room())
 		return false;
-	if (READ_ONCE(kzt_writeback) && kzt_wb_wq) {
+	if (!READ_ONCE(kzt_writeback) || !kzt_wb_wq)
+		return true;
+	if (kzt_writeback_pays()) {
 		WRITE_ONCE(kzt_pers_full, true);
 		queue_work(kzt_wb_wq, &kzt_wb_work);
+	} else {
+		atomic_long_inc(&kzt_pers_writeback_held_off);
 	}
 	return true;
 }
@@ -1729,6 +1770,7 @@ KZT_STAT_ATTR(pers_raw_pages_max);
 KZT_STAT_ATTR(pers_written_back);
 KZT_STAT_ATTR(pers_writeback_skipped);
 KZT_STAT_ATTR(pers_writeback_failed);
+KZT_STAT_ATTR(pers_writeback_held_off);
 
 /* A read-only file showing one u64 figure computed on each read */
 #define KZT_U64_ATTR(_name, _value)					\
@@ -1849,11 +1891,13 @@ KZT_TUNABLE_ATTR(compress_limit, kzt_compress_limit, KZT_COMPRESS_LIMIT_MIN,
 		 PAGE_SIZE);
 KZT_TUNABLE_ATTR(writeback, kzt_writeback, 0, 1);
 KZT_TUNABLE_ATTR(accept_threshold_percent, kzt_accept_percent, 1, 100);
+KZT_TUNABLE_ATTR(writeback_min_raw_percent, kzt_wb_min_raw_percent, 0, 100);
 
 /*
  * The tunables can also be set on the kernel command line, as
  * kztmem.max_pool_percent=N, kztmem.compress_limit=N,
- * kztmem.writeback=0|1 and kztmem.accept_threshold_percent=N, with the same
+ * kztmem.writeback=0|1, kztmem.accept_threshold_percent=N and
+ * kztmem.writeback_min_raw_percent=N, with the same
  * checks as the sysfs files: kp->arg is the tunable's kzt_tunable_attr.
  * On a bad value the set handler fails, the kernel logs "`VALUE' invalid
  * for parameter `NAME'" and the default stays.  No /sys/module file:
@@ -1890,6 +1934,8 @@ module_param_cb(compress_limit, &kzt_tunable_param_ops,
 module_param_cb(writeback, &kzt_tunable_param_ops, &kzt_attr_writeback, 0);
 module_param_cb(accept_threshold_percent, &kzt_tunable_param_ops,
 		&kzt_attr_accept_threshold_percent, 0);
+module_param_cb(writeback_min_raw_percent, &kzt_tunable_param_ops,
+		&kzt_attr_writeback_min_raw_percent, 0);
 
 static struct attribute *kzt_attrs[] = {
 	&kzt_attr_curr_obj_count.kattr.attr,
@@ -1918,6 +1964,7 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_pers_written_back.kattr.attr,
 	&kzt_attr_pers_writeback_skipped.kattr.attr,
 	&kzt_attr_pers_writeback_failed.kattr.attr,
+	&kzt_attr_pers_writeback_held_off.kattr.attr,
 	&kzt_attr_pers_pool_pages.attr,
 	&kzt_attr_pers_pool_bytes.attr,
 	&kzt_attr_meta_bytes.attr,
@@ -1927,6 +1974,7 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_compress_limit.kattr.attr,
 	&kzt_attr_writeback.kattr.attr,
 	&kzt_attr_accept_threshold_percent.kattr.attr,
+	&kzt_attr_writeback_min_raw_percent.kattr.attr,
 	&kzt_attr_compressor.attr,
 	NULL,
 };

@@ -494,9 +494,34 @@ static void kzt_reject_test_counted(struct kunit *test)
 	__free_page(page);
 }
 
+/*
+ * The writeback starts only while raw pages take writeback_min_raw_percent
+ * of the pool: exactly at the share it does, one byte short it does not;
+ * 0 always writes back, 100 only a pool of raw pages.
+ */
+static void kzt_reject_test_wb_raw_share(struct kunit *test)
+{
+	const u64 pool = 1000 * PAGE_SIZE;
+
+	KUNIT_EXPECT_TRUE(test, kzt_wb_raw_enough(0, pool, 0));
+	KUNIT_EXPECT_TRUE(test, kzt_wb_raw_enough(0, 0, 10));
+	KUNIT_EXPECT_FALSE(test, kzt_wb_raw_enough(0, pool, 10));
+	KUNIT_EXPECT_TRUE(test, kzt_wb_raw_enough(pool / 10, pool, 10));
+	KUNIT_EXPECT_FALSE(test, kzt_wb_raw_enough(pool / 10 - 1, pool, 10));
+	KUNIT_EXPECT_TRUE(test, kzt_wb_raw_enough(pool, pool, 100));
+	KUNIT_EXPECT_FALSE(test, kzt_wb_raw_enough(pool - 1, pool, 100));
+	/* a pool of some GiB does not overflow the product */
+	KUNIT_EXPECT_TRUE(test, kzt_wb_raw_enough(16ULL << 30, 64ULL << 30,
+						  25));
+	KUNIT_EXPECT_FALSE(test, kzt_wb_raw_enough(16ULL << 30, 64ULL << 30,
+						   26));
+	KUNIT_EXPECT_EQ(test, KZT_WB_MIN_RAW_PERCENT_DEFAULT, 10);
+}
+
 static struct kunit_case kzt_reject_cases[] = {
 	KUNIT_CASE(kzt_reject_test_patterns),
 	KUNIT_CASE(kzt_reject_test_counted),
+	KUNIT_CASE(kzt_reject_test_wb_raw_share),
 	{}
 };
 

@@ -18,7 +18,10 @@ moved the way the pages' compressibility says they must:
   take effect when written correctly;
 - a full pool writes its oldest pages back to the swap device (writeback=1)
   and those pages come back byte for byte from the disk; with writeback=0
-  it only declines new pages.
+  it only declines new pages;
+- the writeback starts only while raw pages take writeback_min_raw_percent
+  of the pool: a full pool of compressed text pages declines new ones
+  (pers_writeback_held_off) by default, and writes back with the share 0.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ COUNTERS = ("curr_pers_pampd_count", "pers_puts", "pers_gets", "compress_poor",
             "cgroup_limit_hit", "meta_bytes", "pool_total_bytes",
             "pers_pool_bytes", "failed_pers_gets",
             "pers_written_back", "pers_writeback_skipped", "pers_writeback_failed",
+            "pers_writeback_held_off",
             "pers_raw_pages", "pers_raw_pages_max")
 
 # name -> (smallest valid, largest valid)
@@ -55,6 +59,7 @@ TUNABLES = {
     "compress_limit": (64, PAGE_SIZE),
     "writeback": (0, 1),
     "accept_threshold_percent": (1, 100),
+    "writeback_min_raw_percent": (0, 100),
 }
 
 #: A declined store and its reason.
@@ -241,6 +246,8 @@ def test_incompressible_pages_kept_raw_and_written_back(workloads, swap) -> None
     assert d["pers_cheap_rejects"] > 0 and d["compress_poor"] == 0, d
     assert d["pers_written_back"] > 0, f"the pool filled with raw pages, none written back: {d}"
     assert d["pers_writeback_failed"] == 0, d
+    # raw pages are nearly all of the pool: the writeback is never held off
+    assert d["pers_writeback_held_off"] == 0, d
     assert after["vm_pswpin"] > before["vm_pswpin"], (before, after)
     assert after["failed_pers_gets"] == before["failed_pers_gets"], (before, after)
 
@@ -338,6 +345,13 @@ def small_pool() -> Iterator[tuple[kg.Tunable, kg.Tunable]]:
         yield pool, writeback
 
 
+@pytest.fixture
+def min_raw() -> Iterator[kg.Tunable]:
+    """writeback_min_raw_percent, restored afterwards."""
+    with kg.Tunable(kg.KZTMEM_SYSFS / "writeback_min_raw_percent") as share:
+        yield share
+
+
 def test_max_pool_percent_takes_effect(workloads, swap, small_pool) -> None:
     """Without writeback: with a 1% pool the limit is hit, the pool stays
     small, the rest goes to disk, and nothing is written back."""
@@ -358,12 +372,14 @@ def test_max_pool_percent_takes_effect(workloads, swap, small_pool) -> None:
         f"writeback=0, but pages were written back: before {before} after {after}"
 
 
-def test_full_pool_writes_oldest_pages_back(workloads, swap, small_pool) -> None:
-    """With writeback: a full pool writes its oldest pages to the swap
-    device instead of only declining new ones, stays within its limit,
-    and every page comes back intact, from the pool or from the disk."""
+def test_full_pool_writes_oldest_pages_back(workloads, swap, small_pool, min_raw) -> None:
+    """With writeback and no raw-page share required: a full pool writes
+    its oldest pages to the swap device instead of only declining new
+    ones, stays within its limit, and every page comes back intact, from
+    the pool or from the disk."""
     pool, writeback = small_pool
     writeback.write("1")
+    min_raw.write("0")
     pool.write("4")
     total = kg.meminfo_kib()["MemTotal"] * 1024
     # pressure_run verifies every byte memhog wrote
@@ -379,6 +395,33 @@ def test_full_pool_writes_oldest_pages_back(workloads, swap, small_pool) -> None
     # text pages that were written back had to be read from the disk
     assert after["vm_pswpin"] > before["vm_pswpin"], (before, after)
     assert after["failed_pers_gets"] == before["failed_pers_gets"], (before, after)
+    assert d["pers_writeback_held_off"] == 0, f"held off with writeback_min_raw_percent=0: {d}"
+
+
+def test_full_pool_of_compressed_pages_declines(workloads, swap, small_pool, min_raw) -> None:
+    """With writeback on and the default raw-page share (10%): a full pool
+    of text pages, which all compress, writes nothing back; new pages are
+    declined and go to the disk (pers_writeback_held_off counts them), the
+    pool stays within its limit, and every byte comes back."""
+    pool, writeback = small_pool
+    writeback.write("1")
+    assert min_raw.original.strip() == "10", f"default writeback_min_raw_percent {min_raw.original!r}"
+    min_raw.write("10")
+    pool.write("4")
+    total = kg.meminfo_kib()["MemTotal"] * 1024
+    before, during, after, res = pressure_run(swap, "text", extra_mib=128)
+    d = kg.delta(after, before)
+    # text pages compress: raw pages (if any are left from other tests)
+    # stay far below the share that would start the writeback
+    assert during["pers_raw_pages"] * PAGE_SIZE * 10 < during["pool_total_bytes"], during
+    assert d["pool_limit_hit"] > 0, f"a 4% pool under {res.summary['pages']} text pages never filled: {d}"
+    assert d["pers_writeback_held_off"] > 0, f"a full pool of compressed pages did not hold off: {d}"
+    assert d["pers_written_back"] == 0, f"compressed pages were written back: {d}"
+    assert during["pool_total_bytes"] <= total * 4 // 100 + (2 << 20), \
+        f"pool {during['pool_total_bytes']} bytes with max_pool_percent=4 of {total} bytes"
+    # the declined pages went to the swap disk and came back from it
+    assert d["vm_pswpout"] > 0 and d["vm_pswpin"] > 0, d
+    assert d["failed_pers_gets"] == 0, d
 
 
 FAIL_LOAD = kg.DEBUGFS / "kztmem_fail_load"

@@ -4,7 +4,8 @@ Booted with ``kztmem kztmem.pers_pool=zsmalloc kztmem.compressor=lzo``
 (lzo, the default, named so that test_compressors.py's lzo case shares
 this guest): the same memhog runs as
 test_frontswap.py's (every byte verified, the counters move, swapoff
-empties the pool, a full pool writes its oldest pages back, a lost page is
+empties the pool, a full pool writes its oldest pages back or, holding
+only compressed pages, declines new ones, a lost page is
 a SIGBUS and never wrong data), with the
 compressed pages in zsmalloc instead of xvmalloc. The test functions are
 test_frontswap.py's own, collected again in this module's boot group.
@@ -17,9 +18,11 @@ import pytest
 from kzt.guest import lib as kg
 from test_frontswap import (  # noqa: F401  (collected here again)
     _require_kztmem,
+    min_raw,
     pressure_run,
     small_pool,
     test_compressible_pages_stored_and_loaded,
+    test_full_pool_of_compressed_pages_declines,
     test_full_pool_writes_oldest_pages_back,
     test_lost_swap_page_is_never_silent,
     test_swapoff_empties_pool,
