@@ -534,6 +534,19 @@ def cmd_bench_compare(a: argparse.Namespace, layout: Layout) -> int:
     return 0 if cmp.stable else 1
 
 
+def cmd_bench_pair(a: argparse.Namespace, layout: Layout) -> int:
+    from .bench.pair import PairRequest, pair, render, write_json
+    metrics = tuple(w for w in (a.metrics or "").split(",") if w.strip())
+    if a.metrics is not None and not metrics:
+        raise KztError("--metrics is empty", "give metric names, e.g. --metrics density,disk_ios")
+    res = pair(PairRequest(Path(a.dir), a.a, a.b, metrics))
+    print(render(res))
+    if a.json:
+        write_json(res, Path(a.json))
+        ui.step(f"pairs: {a.json}")
+    return 0
+
+
 def cmd_bench_export(a: argparse.Namespace, layout: Layout) -> int:
     from .bench import kcidb
     from .bench.merge import load
@@ -699,7 +712,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", action="store_true",
                    help="print the plan (blocks, their order, shards) and run nothing")
     p.add_argument("--json", action="store_true", help="with --plan: the plan as JSON on stdout")
-    bsub = p.add_subparsers(dest="bench_command", metavar="{merge,export,compare}")
+    bsub = p.add_subparsers(dest="bench_command", metavar="{merge,export,compare,pair}")
     m = bsub.add_parser("merge", help="merge the shards of one plan into one bench directory",
                         description="check that the directories are shards of one plan (same "
                                     "seed, variants, workloads, reps, clock, image) and write one "
@@ -725,6 +738,19 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--tolerance", type=float, default=5.0, metavar="PERCENT",
                    help="largest |B/A - 1| that counts as the same, in percent (default 5)")
     c.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
+    pr = bsub.add_parser("pair", help="two variants of one bench, block by block",
+                         description="for each workload and metric of one bench directory: the "
+                                     "median of the paired (same-block) ratios A/B, its bootstrap "
+                                     "95%% interval and a verdict (win: A is better); blocks where "
+                                     "A or B did not run OK are counted as censored")
+    pr.set_defaults(func=cmd_bench_pair)
+    pr.add_argument("dir", metavar="DIR", help="a bench directory (with its bench.json)")
+    pr.add_argument("a", metavar="A", help="a variant, CONFIG@DISK (or CONFIG if it ran on one disk)")
+    pr.add_argument("b", metavar="B", help="the variant A is set against")
+    pr.add_argument("--metrics", metavar="A,B",
+                    help="metric names (default: the headline, density, disk_ios, disk_mib, "
+                         "cpu_seconds)")
+    pr.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     p = add("up", cmd_up, "set up, prepare, configure, build, boot, run the default workload")
     _base_arg(p)
     _accel_arg(p)

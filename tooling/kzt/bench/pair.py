@@ -1,0 +1,262 @@
+"""`kzt bench pair DIR A B`: two variants of one bench, block by block.
+
+The report compares every variant with the bench's configured baselines
+only; this compares any two variants recorded in one bench directory
+(e.g. kztmem@ssd against zswap-zsmalloc@ssd).  Within each workload, the
+runs are grouped by block (one repetition, in which every variant ran
+once); a block is *paired* when A and B both ran OK in it.  For each
+metric the paired blocks' (A, B) figures go to kzt.bench.stats.compare:
+the median ratio A / B, its bootstrap 95% interval and a verdict ("win"
+means A is better: lower, or higher for a higher-is-better metric such
+as density, as records.METRICS says).
+
+A block where A or B did not end OK (FAILED, error, unavailable) is
+*censored*: counted, with the reason, and never silently left out; a
+block where only one of them has a run at all (an interrupted bench) is
+counted as missing.  A superseded attempt is replaced by its rerun, as
+in the report.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import KztError
+from .merge import load
+from .plan import Variant
+from .records import METRICS, OK
+from .report import headline
+from .stats import compare
+
+#: besides the bench's headline, the figures compared when none are asked for
+DEFAULT_METRICS = ("density", "disk_ios", "disk_mib", "cpu_seconds")
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PairRequest:
+    bench_dir: Path
+    a: str                               # CONFIG@DISK, or CONFIG with one disk
+    b: str
+    #: metric keys of records.METRICS; () = the headline and DEFAULT_METRICS
+    metrics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """How the blocks of one workload paired up."""
+    workload: str
+    blocks: int                          # blocks where A or B has a run
+    paired: int                          # ... where both ran OK
+    censored: int                        # ... where A or B did not end OK
+    missing: int                         # ... where only one of them has a run
+    why: tuple[str, ...] = ()            # one line per censored or missing block
+
+    def summary(self) -> str:
+        """e.g. "2 of 3 blocks paired; 1 censored"."""
+        parts = [f"{self.paired} of {self.blocks} block{'s' if self.blocks != 1 else ''} paired"]
+        if self.censored:
+            parts.append(f"{self.censored} censored")
+        if self.missing:
+            parts.append(f"{self.missing} missing a run")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class PairRow:
+    """One workload x metric: A / B over the paired blocks."""
+    workload: str
+    metric: str
+    a: str
+    b: str
+    lower_is_better: bool
+    blocks: int                          # of the workload, as in Blocks
+    censored: int
+    paired: int                          # blocks with a ratio of this metric
+    median: float | None                 # median of A / B
+    ci: tuple[float, float] | None       # its bootstrap 95% interval
+    verdict: str                         # stats.WIN (A better), LOSS, INCONCLUSIVE
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PairResult:
+    bench_dir: Path
+    a: str
+    b: str
+    metrics: tuple[str, ...]
+    workloads: list[Blocks]
+    rows: list[PairRow]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [asdict(r) | {"ci": list(r.ci) if r.ci else None} for r in self.rows]
+
+
+def _variants(doc: dict[str, Any]) -> list[str]:
+    """The bench's variants: its plan's, then any only its runs name."""
+    meta = doc.get("meta") or {}
+    names = list(meta.get("variants") or [])
+    names += [r["variant"] for r in doc.get("runs") or [] if "variant" in r]
+    return list(dict.fromkeys(names))
+
+
+def resolve(spec: str, variants: Sequence[str], bench_dir: Path) -> str:
+    """A variant of the bench: CONFIG@DISK as given, or CONFIG alone when
+    the bench ran that configuration on one disk profile only."""
+    spec = spec.strip()
+    if spec in variants:
+        return spec
+    config, at, _ = spec.partition("@")
+    if not at:
+        same = [v for v in variants if v.partition("@")[0] == config]
+        if len(same) == 1:
+            return same[0]
+        if same:
+            raise KztError(f"{config} ran on {len(same)} disk profiles in {bench_dir}",
+                           "say which one: " + ", ".join(same))
+    raise KztError(f"{spec} is not a variant of the bench in {bench_dir}",
+                   "its variants are: " + (", ".join(variants) or "(none)"))
+
+
+def _metrics(asked: Sequence[str], meta: dict[str, Any]) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(m.strip() for m in asked if m.strip()))
+    unknown = [m for m in chosen if m not in METRICS]
+    if unknown:
+        raise KztError(f"unknown metric{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+                       "choose from: " + ", ".join(METRICS))
+    if chosen:
+        return chosen
+    return tuple(dict.fromkeys((headline(meta), *DEFAULT_METRICS)))
+
+
+def _label(meta: dict[str, Any], a: str, b: str) -> str:
+    """B's name in the bootstrap's seed: when B is a baseline of the bench
+    on A's disk, the report's label for it, so the interval is the report's."""
+    va, vb = Variant(*_split(a)), Variant(*_split(b))
+    for label, config in (meta.get("baselines") or {}).items():
+        if vb == Variant(str(config), va.disk):
+            return str(label)
+    return b
+
+
+def _split(name: str) -> tuple[str, str | None]:
+    config, _, disk = name.partition("@")
+    return config, disk or None
+
+
+def _first_line(r: Record) -> str:
+    return (str(r.get("reason") or "").splitlines() or [""])[0]
+
+
+def _by_block(runs: Sequence[Record], variant: str, workload: str) -> dict[int, Record]:
+    """The live run of a variant in each block (its repetition) of a workload."""
+    live = sorted((r for r in runs if r.get("variant") == variant
+                   and r.get("workload") == workload and not r.get("superseded")),
+                  key=lambda r: (int(r.get("index", 0)), int(r.get("attempt", 1))))
+    return {int(r["rep"]): r for r in live}
+
+
+def _blocks(workload: str, a: str, b: str, ra: dict[int, Record],
+            rb: dict[int, Record]) -> tuple[Blocks, list[int]]:
+    """How the blocks paired, and the paired blocks (in order)."""
+    paired: list[int] = []
+    censored = missing = 0
+    why: list[str] = []
+    for blk in sorted(set(ra) | set(rb)):
+        runs = [(v, rs.get(blk)) for v, rs in ((a, ra), (b, rb))]
+        bad = [(v, r) for v, r in runs if r is not None and r.get("status") != OK]
+        if bad:
+            censored += 1
+            why.append(f"block {blk}: " + "; ".join(
+                f"{v} {r.get('status') or 'without a status'}"
+                + (f" ({_first_line(r)})" if _first_line(r) else "") for v, r in bad))
+        elif any(r is None for _, r in runs):
+            missing += 1
+            why.append(f"block {blk}: no run of " + " or ".join(v for v, r in runs if r is None))
+        else:
+            paired.append(blk)
+    total = len(set(ra) | set(rb))
+    return Blocks(workload, total, len(paired), censored, missing, tuple(why)), paired
+
+
+def pair(req: PairRequest) -> PairResult:
+    """A / B for every workload of the bench and every metric asked for."""
+    d = req.bench_dir
+    if not d.is_dir():
+        raise KztError(f"{d} is not a directory",
+                       "give a bench directory (build/runs/<id>-bench or one under bench-results/)")
+    if not (d / "bench.json").is_file():
+        raise KztError(f"{d} has no bench.json",
+                       "give the directory a `kzt bench` run wrote (build/runs/<id>-bench, "
+                       "build/runs/latest-bench or one under bench-results/)")
+    doc = load(d)
+    meta = doc.get("meta") or {}
+    metrics = _metrics(req.metrics, meta)
+    variants = _variants(doc)
+    a, b = resolve(req.a, variants, d), resolve(req.b, variants, d)
+    if a == b:
+        raise KztError(f"A and B are both {a}", "give two different variants: "
+                       + ", ".join(variants))
+    runs: list[Record] = doc.get("runs") or []
+    workloads = list(dict.fromkeys([*(meta.get("workloads") or {}),
+                                    *(r["workload"] for r in runs if "workload" in r)]))
+    seed = f"{meta.get('seed') or 0}"
+    label = _label(meta, a, b)
+    result = PairResult(d, a, b, metrics, [], [])
+    for wl in workloads:
+        ra, rb = _by_block(runs, a, wl), _by_block(runs, b, wl)
+        if not ra and not rb:
+            continue
+        blocks, paired = _blocks(wl, a, b, ra, rb)
+        result.workloads.append(blocks)
+        for m in metrics:
+            have = [blk for blk in paired
+                    if m in (ra[blk].get("metrics") or {}) and m in (rb[blk].get("metrics") or {})]
+            pairs = [(float(ra[blk]["metrics"][m]), float(rb[blk]["metrics"][m])) for blk in have]
+            c = compare(pairs, METRICS[m][2], f"{seed}:{wl}:{a}:{label}:{m}")
+            notes = [c.note] if c.note and pairs else []
+            if len(have) < len(paired):
+                notes.insert(0, f"{len(paired) - len(have)} paired block(s) without {m}")
+            if not paired:
+                notes = ["no block where both ran OK"]
+            result.rows.append(PairRow(wl, m, a, b, METRICS[m][2], blocks.blocks, blocks.censored,
+                                       c.n, c.median, c.ci, c.verdict, "; ".join(notes)))
+    if not any(w.paired for w in result.workloads):
+        detail = "; ".join(f"{w.workload}: {w.summary()}" for w in result.workloads)
+        raise KztError(f"no block of {d} where both {a} and {b} ran OK"
+                       + (f" ({detail})" if detail else ": neither has a run"),
+                       "pair variants that both finished runs in one block (the report's "
+                       "counts say which did), or resume the bench with `kzt bench --resume`")
+    return result
+
+
+# ------------------------------------------------------------- output
+
+def _fmt_ci(ci: tuple[float, float] | None) -> str:
+    return f"[{ci[0]:.2f}-{ci[1]:.2f}]" if ci else "-"
+
+
+def render(res: PairResult) -> str:
+    """The text table: per workload its blocks, then one row per metric."""
+    higher = [m for m in res.metrics if not METRICS[m][2]]
+    lines = [f"A = {res.a}, B = {res.b} ({res.bench_dir}): median of the paired ratios A/B "
+             "and its bootstrap 95% interval",
+             "win: A is better (lower" + (f"; higher for {', '.join(higher)}" if higher else "")
+             + "); loss: B is better"]
+    head = f"{'workload':<22} {'metric':<16} {'paired':>6} {'A/B':>7} {'interval':<13} verdict"
+    lines.append(head)
+    for w in res.workloads:
+        for r in (r for r in res.rows if r.workload == w.workload):
+            med = f"{r.median:.2f}x" if r.median is not None else "-"
+            lines.append(f"{r.workload:<22} {r.metric:<16} {r.paired:>6} {med:>7} "
+                         f"{_fmt_ci(r.ci):<13} {r.verdict}" + (f"  ({r.note})" if r.note else ""))
+        lines.append(f"  {w.workload}: {w.summary()}")
+        lines.extend(f"    {y}" for y in w.why)
+    return "\n".join(lines)
+
+
+def write_json(res: PairResult, path: Path) -> None:
+    path.write_text(json.dumps(res.to_json(), indent=1) + "\n")
