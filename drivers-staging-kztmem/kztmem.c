@@ -247,7 +247,7 @@ static atomic_long_t kzt_flobj_found;
 static atomic_long_t kzt_compress_poor;		/* above compress_limit */
 /* ... of which declined from a sample, without a full compression */
 static atomic_long_t kzt_pers_cheap_rejects;
-static atomic_long_t kzt_pool_limit_hit;	/* at max_pool_percent */
+static atomic_long_t kzt_pool_limit_hit;	/* declined for room */
 static atomic_long_t kzt_failed_alloc;		/* data or metadata, both */
 /* at the page's cgroup's memory.zswap.max */
 static atomic_long_t kzt_cgroup_limit_hit;
@@ -690,13 +690,17 @@ static u64 kzt_pool_total_bytes(void)
 	return bytes;
 }
 
+/* The limit of both halves together, in pages */
+static unsigned long kzt_limit_pages(void)
+{
+	return totalram_pages() * READ_ONCE(kzt_max_pool_percent) / 100;
+}
+
 /* Is the pool (both halves) at @percent of its limit or above it? */
 static bool kzt_pool_at(unsigned int percent)
 {
-	unsigned long max_pages;
+	unsigned long max_pages = kzt_limit_pages() * percent / 100;
 
-	max_pages = totalram_pages() * READ_ONCE(kzt_max_pool_percent) / 100;
-	max_pages = max_pages * percent / 100;
 	return (kzt_pool_total_bytes() >> PAGE_SHIFT) >= max_pages;
 }
 
@@ -706,12 +710,146 @@ static bool kzt_pool_at_limit(void)
 }
 
 /*
- * At the pool limit: give the oldest zbud frame back and tell whether
- * that made room.  Takes no lock of its own; see zbud_shrink().
+ * The split between the halves
+ *
+ * Both halves live under the one limit, max_pool_percent of RAM.  With
+ * nothing more, the persistent half, whose pages cannot be dropped,
+ * fills it under swap pressure and the ephemeral half is left without
+ * room: on anon-file-mix-832 cleancache stored 14,801 pages and never
+ * hit.  So the ephemeral half has a share of the limit, kzt_eph_share
+ * percent, which moves one point at a time between eph_min_percent
+ * and eph_max_percent (a maximum below the minimum pins it at the
+ * minimum):
+ *
+ * - It goes up when cleancache hits outnumber the persistent stores
+ *   declined for room by KZT_SHARE_VOTES, and down the other way
+ *   round.  A hit is a disk read saved, a declined store a disk write
+ *   now and a read later, so the share settles where the last page of
+ *   each half is used about as often as the other's.
+ * - A persistent store at the limit takes zbud frames back only while
+ *   the ephemeral half holds more than its share.
+ * - An ephemeral store that finds the pool full while its half holds
+ *   less than its share claims the share for KZT_EPH_CLAIM: meanwhile
+ *   the persistent half may not grow past the rest of the limit, and
+ *   the writeback (when it is on) brings it back there.  Room that the
+ *   ephemeral half does not claim is the persistent half's to use.
+ *
+ * The shrinker is not bound by the share: under memory pressure the
+ * kernel may take back every ephemeral page.  All of this reads
+ * counters without locks; the split is a target, not an invariant.
  */
-static bool kzt_make_room(void)
+#define KZT_EPH_MIN_PERCENT_DEFAULT	10
+#define KZT_EPH_MAX_PERCENT_DEFAULT	50
+#define KZT_SHARE_VOTES			128
+#define KZT_EPH_CLAIM			HZ
+
+static unsigned int kzt_eph_min_percent = KZT_EPH_MIN_PERCENT_DEFAULT;
+static unsigned int kzt_eph_max_percent = KZT_EPH_MAX_PERCENT_DEFAULT;
+static unsigned int kzt_eph_share = KZT_EPH_MIN_PERCENT_DEFAULT;
+static atomic_long_t kzt_share_votes;
+static unsigned long kzt_eph_claim_until = INITIAL_JIFFIES;
+
+static atomic_long_t kzt_eph_share_grown;	/* steps up */
+static atomic_long_t kzt_eph_share_shrunk;	/* steps down */
+static atomic_long_t kzt_eph_room_claims;	/* full, below the share */
+static atomic_long_t kzt_pers_split_declined;	/* stores kept out of it */
+
+/* One step of the share up or down, within [@min, max(@min, @max)] */
+static unsigned int kzt_share_step(unsigned int share, bool up,
+				   unsigned int min, unsigned int max)
 {
-	if (!kzt_zbud || !zbud_shrink(kzt_zbud, 1))
+	max = max(min, max);
+	share = clamp(share, min, max);
+	if (up && share < max)
+		return share + 1;
+	if (!up && share > min)
+		return share - 1;
+	return share;
+}
+
+static unsigned int kzt_eph_share_now(void)
+{
+	unsigned int min = READ_ONCE(kzt_eph_min_percent);
+	unsigned int max = max(min, READ_ONCE(kzt_eph_max_percent));
+
+	return clamp(READ_ONCE(kzt_eph_share), min, max);
+}
+
+/*
+ * Does a persistent half of @pers pages leave less than @share percent
+ * of a limit of @limit pages?
+ */
+static bool kzt_split_full(unsigned long pers, unsigned long limit,
+			   unsigned int share)
+{
+	return pers + limit * share / 100 >= limit;
+}
+
+/* Count a cleancache hit (@vote 1) or a store declined for room (-1) */
+static void kzt_share_vote(long vote)
+{
+	unsigned int share, next;
+	long votes;
+
+	if (!kzt_zbud)
+		return;
+	votes = atomic_long_add_return(vote, &kzt_share_votes);
+	if (abs(votes) < KZT_SHARE_VOTES ||
+	    atomic_long_cmpxchg(&kzt_share_votes, votes, 0) != votes)
+		return;
+	share = kzt_eph_share_now();
+	next = kzt_share_step(share, votes > 0,
+			      READ_ONCE(kzt_eph_min_percent),
+			      READ_ONCE(kzt_eph_max_percent));
+	WRITE_ONCE(kzt_eph_share, next);
+	if (next > share)
+		atomic_long_inc(&kzt_eph_share_grown);
+	else if (next < share)
+		atomic_long_inc(&kzt_eph_share_shrunk);
+}
+
+static unsigned long kzt_eph_pages(void)
+{
+	return kzt_zbud ? zbud_reclaimable(kzt_zbud) : 0;
+}
+
+static unsigned long kzt_eph_share_pages(void)
+{
+	return kzt_limit_pages() * kzt_eph_share_now() / 100;
+}
+
+/* Everything but the zbud frames: data, raw pages and all metadata */
+static unsigned long kzt_pers_pages(void)
+{
+	unsigned long total = kzt_pool_total_bytes() >> PAGE_SHIFT;
+
+	return total - min(total, kzt_eph_pages());
+}
+
+static bool kzt_pers_at_split(void)
+{
+	return kzt_split_full(kzt_pers_pages(), kzt_limit_pages(),
+			      kzt_eph_share_now());
+}
+
+static bool kzt_eph_claiming(void)
+{
+	return time_before(jiffies, READ_ONCE(kzt_eph_claim_until));
+}
+
+/*
+ * At the pool limit: give the oldest zbud frame back and tell whether
+ * that made room.  For a persistent store only while the ephemeral half
+ * holds more than its share.  Takes no lock of its own; see
+ * zbud_shrink().
+ */
+static bool kzt_make_room(bool pers)
+{
+	if (!kzt_zbud)
+		return false;
+	if (pers && kzt_eph_pages() <= kzt_eph_share_pages())
+		return false;
+	if (!zbud_shrink(kzt_zbud, 1))
 		return false;
 	return !kzt_pool_at_limit();
 }
@@ -814,6 +952,12 @@ static unsigned int kzt_writeback_batch(swp_entry_t *batch, unsigned int n)
 	return written;
 }
 
+/* Is the ephemeral half claiming room the persistent half holds? */
+static bool kzt_split_wanted(void)
+{
+	return kzt_eph_claiming() && kzt_pers_at_split();
+}
+
 static void kzt_writeback_work(struct work_struct *work)
 {
 	/* A work item never runs twice at once: one buffer is enough. */
@@ -827,8 +971,10 @@ static void kzt_writeback_work(struct work_struct *work)
 	spin_unlock(&kzt_pers_lru_lock);
 
 	while (budget && READ_ONCE(kzt_writeback) &&
-	       kzt_pool_at(READ_ONCE(kzt_accept_percent))) {
-		if (kzt_zbud && zbud_shrink(kzt_zbud, 1))
+	       (kzt_pool_at(READ_ONCE(kzt_accept_percent)) ||
+		kzt_split_wanted())) {
+		if (kzt_eph_pages() > kzt_eph_share_pages() &&
+		    zbud_shrink(kzt_zbud, 1))
 			continue;
 		n = kzt_pers_lru_batch(batch);
 		if (!n || !kzt_writeback_batch(batch, n))
@@ -869,15 +1015,21 @@ static bool kzt_writeback_pays(void)
 }
 
 /*
- * Should a persistent store be declined for want of room?  At the limit
- * an old zbud frame is given back first; if that is not enough, the
- * writeback starts (when it is on and pays) and stores wait for it.
+ * Should a persistent store be declined for want of room?  Not while
+ * the ephemeral half claims its share and this one holds the rest.  At
+ * the limit an old zbud frame is given back first, if the ephemeral
+ * half holds more than its share; if that is not enough, the writeback
+ * starts (when it is on and pays) and stores wait for it.
  */
 static bool kzt_pers_refuse(void)
 {
 	if (READ_ONCE(kzt_pers_full))
 		return true;
-	if (!kzt_pool_at_limit() || kzt_make_room())
+	if (kzt_split_wanted()) {
+		atomic_long_inc(&kzt_pers_split_declined);
+		return true;
+	}
+	if (!kzt_pool_at_limit() || kzt_make_room(true))
 		return false;
 	if (!READ_ONCE(kzt_writeback) || !kzt_wb_wq)
 		return true;
@@ -1071,6 +1223,7 @@ static void *kzt_pers_pampd_create(struct tmem_pool *pool,
 		ret = -E2BIG;
 	} else if (kzt_pers_refuse()) {
 		atomic_long_inc(&kzt_pool_limit_hit);
+		kzt_share_vote(-1);
 		ret = -ENOSPC;
 	} else {
 		ret = poor ? -E2BIG : kzt_pers_compress(src, pampd);
@@ -1414,6 +1567,19 @@ static unsigned int kzt_eph_compress_limit(void)
 		     zbud_max_size());
 }
 
+/*
+ * An ephemeral store found the pool full while its half holds less than
+ * its share: keep the persistent half out of the share for a while and
+ * have the writeback give it back.  May run with interrupts off.
+ */
+static void kzt_eph_claim(void)
+{
+	WRITE_ONCE(kzt_eph_claim_until, jiffies + KZT_EPH_CLAIM);
+	atomic_long_inc(&kzt_eph_room_claims);
+	if (READ_ONCE(kzt_writeback) && kzt_wb_wq && kzt_pers_at_split())
+		queue_work(kzt_wb_wq, &kzt_wb_work);
+}
+
 static void *kzt_eph_pampd_create(struct tmem_pool *pool,
 				  const struct tmem_oid *oid, pgoff_t index,
 				  struct page *page)
@@ -1430,9 +1596,13 @@ static void *kzt_eph_pampd_create(struct tmem_pool *pool,
 	void *src;
 	int ret;
 
-	if (kzt_pool_at_limit() && !kzt_make_room()) {
-		atomic_long_inc(&kzt_eph_pool_limit_hit);
-		return ERR_PTR(-ENOSPC);
+	if (kzt_pool_at_limit()) {
+		if (kzt_eph_pages() < kzt_eph_share_pages())
+			kzt_eph_claim();
+		if (!kzt_make_room(false)) {
+			atomic_long_inc(&kzt_eph_pool_limit_hit);
+			return ERR_PTR(-ENOSPC);
+		}
 	}
 
 	/* Interrupts are off already (i_pages lock): no mutex here. */
@@ -1631,6 +1801,7 @@ static int kzt_cc_get_page(int pool_id, struct cleancache_filekey key,
 		return -ENODATA;
 	}
 	atomic_long_inc(&kzt_eph_gets);
+	kzt_share_vote(1);
 	return 0;
 }
 
@@ -1845,12 +2016,16 @@ static ssize_t compressor_show(struct kobject *kobj,
 
 static struct kobj_attribute kzt_attr_compressor = __ATTR_RO(compressor);
 
-/* A root-writable tunable of /sys/kernel/mm/kztmem/: [min, max] */
+/*
+ * A root-writable tunable of /sys/kernel/mm/kztmem/: [min, max].
+ * @changed, if set, runs after each new value.
+ */
 struct kzt_tunable_attr {
 	struct kobj_attribute kattr;
 	unsigned int *val;
 	unsigned int min;
 	unsigned int max;
+	void (*changed)(void);
 };
 
 static ssize_t kzt_tunable_show(struct kobject *kobj,
@@ -1875,16 +2050,22 @@ static ssize_t kzt_tunable_store(struct kobject *kobj,
 	if (kzt_parse_tunable(buf, ta->min, ta->max, &val))
 		return -EINVAL;
 	WRITE_ONCE(*ta->val, val);
+	if (ta->changed)
+		ta->changed();
 	return count;
 }
 
-#define KZT_TUNABLE_ATTR(_name, _val, _min, _max)			\
+#define KZT_TUNABLE_ATTR_CB(_name, _val, _min, _max, _changed)		\
 static struct kzt_tunable_attr kzt_attr_##_name = {			\
 	.kattr = __ATTR(_name, 0644, kzt_tunable_show, kzt_tunable_store), \
 	.val = &(_val),							\
 	.min = (_min),							\
 	.max = (_max),							\
+	.changed = (_changed),						\
 }
+
+#define KZT_TUNABLE_ATTR(_name, _val, _min, _max)			\
+	KZT_TUNABLE_ATTR_CB(_name, _val, _min, _max, NULL)
 
 KZT_TUNABLE_ATTR(max_pool_percent, kzt_max_pool_percent, 1, 100);
 KZT_TUNABLE_ATTR(compress_limit, kzt_compress_limit, KZT_COMPRESS_LIMIT_MIN,
@@ -1896,8 +2077,9 @@ KZT_TUNABLE_ATTR(writeback_min_raw_percent, kzt_wb_min_raw_percent, 0, 100);
 /*
  * The tunables can also be set on the kernel command line, as
  * kztmem.max_pool_percent=N, kztmem.compress_limit=N,
- * kztmem.writeback=0|1, kztmem.accept_threshold_percent=N and
- * kztmem.writeback_min_raw_percent=N, with the same
+ * kztmem.writeback=0|1, kztmem.accept_threshold_percent=N,
+ * kztmem.writeback_min_raw_percent=N and, with the cleancache half,
+ * kztmem.eph_min_percent=N and kztmem.eph_max_percent=N, with the same
  * checks as the sysfs files: kp->arg is the tunable's kzt_tunable_attr.
  * On a bad value the set handler fails, the kernel logs "`VALUE' invalid
  * for parameter `NAME'" and the default stays.  No /sys/module file:
@@ -1912,6 +2094,8 @@ static int kzt_param_set_tunable(const char *val,
 	if (kzt_parse_tunable(val, ta->min, ta->max, &v))
 		return -EINVAL;
 	WRITE_ONCE(*ta->val, v);
+	if (ta->changed)
+		ta->changed();
 	return 0;
 }
 
@@ -2008,6 +2192,25 @@ KZT_STAT_ATTR(eph_flush_found);
 KZT_STAT_ATTR(eph_flobj_found);
 KZT_STAT_ATTR(eph_range_flushed);
 KZT_STAT_ATTR(eph_evict_missed);
+/* New bounds move the share inside them at once */
+static void kzt_eph_bounds_changed(void)
+{
+	WRITE_ONCE(kzt_eph_share, kzt_eph_share_now());
+}
+
+KZT_STAT_ATTR(eph_share_grown);
+KZT_STAT_ATTR(eph_share_shrunk);
+KZT_STAT_ATTR(eph_room_claims);
+KZT_STAT_ATTR(pers_split_declined);
+KZT_U64_ATTR(eph_share_percent, kzt_eph_share_now());
+KZT_TUNABLE_ATTR_CB(eph_min_percent, kzt_eph_min_percent, 0, 100,
+		    kzt_eph_bounds_changed);
+KZT_TUNABLE_ATTR_CB(eph_max_percent, kzt_eph_max_percent, 0, 100,
+		    kzt_eph_bounds_changed);
+module_param_cb(eph_min_percent, &kzt_tunable_param_ops,
+		&kzt_attr_eph_min_percent, 0);
+module_param_cb(eph_max_percent, &kzt_tunable_param_ops,
+		&kzt_attr_eph_max_percent, 0);
 
 struct kzt_zbud_attr {
 	struct kobj_attribute kattr;
@@ -2098,6 +2301,13 @@ static struct attribute *kzt_eph_attrs[] = {
 	&kzt_attr_eph_flobj_found.kattr.attr,
 	&kzt_attr_eph_range_flushed.kattr.attr,
 	&kzt_attr_eph_evict_missed.kattr.attr,
+	&kzt_attr_eph_share_grown.kattr.attr,
+	&kzt_attr_eph_share_shrunk.kattr.attr,
+	&kzt_attr_eph_room_claims.kattr.attr,
+	&kzt_attr_pers_split_declined.kattr.attr,
+	&kzt_attr_eph_share_percent.attr,
+	&kzt_attr_eph_min_percent.kattr.attr,
+	&kzt_attr_eph_max_percent.kattr.attr,
 	&kzt_attr_zbud_curr_raw_pages.kattr.attr,
 	&kzt_attr_zbud_curr_zpages.kattr.attr,
 	&kzt_attr_zbud_curr_zbytes.kattr.attr,

@@ -518,6 +518,39 @@ static void kzt_reject_test_wb_raw_share(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, KZT_WB_MIN_RAW_PERCENT_DEFAULT, 10);
 }
 
+/*
+ * The ephemeral share moves one point at a time and stays within its
+ * bounds, a maximum below the minimum pinning it at the minimum; the
+ * persistent half is at the split once it leaves less than the share.
+ */
+static void kzt_pam_test_split(struct kunit *test)
+{
+	const unsigned long limit = 1000;
+
+	KUNIT_EXPECT_EQ(test, kzt_share_step(10, true, 10, 50), 11U);
+	KUNIT_EXPECT_EQ(test, kzt_share_step(10, false, 10, 50), 10U);
+	KUNIT_EXPECT_EQ(test, kzt_share_step(50, true, 10, 50), 50U);
+	KUNIT_EXPECT_EQ(test, kzt_share_step(50, false, 10, 50), 49U);
+	/* a share left outside by changed bounds comes back inside */
+	KUNIT_EXPECT_EQ(test, kzt_share_step(80, false, 10, 50), 49U);
+	KUNIT_EXPECT_EQ(test, kzt_share_step(80, true, 10, 50), 50U);
+	KUNIT_EXPECT_EQ(test, kzt_share_step(0, false, 10, 50), 10U);
+	KUNIT_EXPECT_EQ(test, kzt_share_step(30, true, 40, 20), 40U);
+	KUNIT_EXPECT_EQ(test, kzt_share_step(30, false, 40, 20), 40U);
+	KUNIT_EXPECT_EQ(test, kzt_share_step(0, false, 0, 0), 0U);
+	KUNIT_EXPECT_EQ(test, kzt_share_step(100, true, 0, 100), 100U);
+
+	KUNIT_EXPECT_FALSE(test, kzt_split_full(899, limit, 10));
+	KUNIT_EXPECT_TRUE(test, kzt_split_full(900, limit, 10));
+	KUNIT_EXPECT_FALSE(test, kzt_split_full(999, limit, 0));
+	KUNIT_EXPECT_TRUE(test, kzt_split_full(1000, limit, 0));
+	KUNIT_EXPECT_TRUE(test, kzt_split_full(0, limit, 100));
+	/* a limit of no pages has no room for either half */
+	KUNIT_EXPECT_TRUE(test, kzt_split_full(0, 0, 50));
+	KUNIT_EXPECT_LE(test, KZT_EPH_MIN_PERCENT_DEFAULT,
+			KZT_EPH_MAX_PERCENT_DEFAULT);
+}
+
 static struct kunit_case kzt_reject_cases[] = {
 	KUNIT_CASE(kzt_reject_test_patterns),
 	KUNIT_CASE(kzt_reject_test_counted),
@@ -535,6 +568,7 @@ static struct kunit_case kzt_pam_cases[] = {
 	KUNIT_CASE(kzt_pam_test_damaged_pers),
 	KUNIT_CASE(kzt_pam_test_damaged_swap_load),
 	KUNIT_CASE(kzt_pam_test_meta_counted),
+	KUNIT_CASE(kzt_pam_test_split),
 #ifdef CONFIG_CLEANCACHE
 	KUNIT_CASE(kzt_pam_test_damaged_eph),
 #endif

@@ -16,7 +16,11 @@ small disks), mounts it, and checks through /sys/kernel/mm/kztmem/ that:
   frames (evicted_* move), the files still verify, the guest stays up;
 - re-reading a file set larger than the guest's page cache needs fewer
   block reads from the ext4 disk once its pages went through kztmem than
-  the same read with nothing in cleancache yet.
+  the same read with nothing in cleancache yet;
+- a pool full of swapped-out pages leaves cleancache its share
+  (eph_min_percent..eph_max_percent of the limit): with no share it gets no
+  room and never hits, with one it claims its room back and hits; the
+  share grows with cleancache hits and shrinks with declined swap stores.
 
 A kernel that has CONFIG_KZTMEM=y and CONFIG_CLEANCACHE=y and was booted
 with ``kztmem`` must show the cleancache counters and move them: their
@@ -30,6 +34,7 @@ exactly that.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import mmap
 import os
@@ -51,6 +56,8 @@ EPH_COUNTERS = (
     "zbud_cumul_zpages", "zbud_cumul_zbytes", "zbud_buddied_count",
     "zbpg_unused_list_count", "evicted_raw_pages", "evicted_buddied_pages",
     "evicted_unbuddied_pages", "evict_kept_pages", "zbud_evicting_pages", "eph_range_flushed",
+    "eph_share_percent", "eph_share_grown", "eph_share_shrunk", "eph_room_claims",
+    "pers_split_declined",
 )
 HISTOGRAMS = ("zbud_unbuddied_list_counts", "zbud_cumul_chunk_counts")
 
@@ -465,3 +472,97 @@ def test_fewer_block_reads_with_kztmem(workloads, ext4_4k: Ext4) -> None:
     assert warm < cold * 0.9, f"kztmem did not save block reads: {info}"
     # the saving is kztmem's: each hit is a page (8 sectors) not read
     assert gets * (PAGE_SIZE // 512) >= (cold - warm) // 2, info
+
+
+# ------------------------------------------------- the split between halves
+
+@pytest.fixture
+def split_tunables() -> Iterator[dict[str, kg.Tunable]]:
+    """max_pool_percent and the share's bounds, restored afterwards."""
+    names = ("max_pool_percent", "eph_min_percent", "eph_max_percent")
+    with contextlib.ExitStack() as stack:
+        yield {n: stack.enter_context(kg.Tunable(kg.KZTMEM_SYSFS / n)) for n in names}
+
+
+def pin_share(tunables: dict[str, kg.Tunable], percent: int) -> None:
+    tunables["eph_min_percent"].write(percent)
+    tunables["eph_max_percent"].write(percent)
+    share = kg.kztmem_ints()["eph_share_percent"]
+    assert share == percent, f"share bounds {percent}..{percent}: eph_share_percent {share}"
+
+
+def cleancache_rounds(files: dict[Path, bytes], rounds: int) -> dict[str, int]:
+    """Put ``files`` through kztmem ``rounds`` times, each read verified
+    (and served by kztmem where the previous round left pages); the delta."""
+    before = kg.kztmem_ints()
+    for _ in range(rounds):
+        through_cleancache(files)
+    check_files(files)
+    return kg.delta(kg.kztmem_ints(), before)
+
+
+def test_swap_leaves_cleancache_its_share(workloads, swap, ext4_4k: Ext4,
+                                          split_tunables) -> None:
+    """With the pool full of swapped-out pages, cleancache gets no room
+    without a share (the old single budget: no hit at all) and claims its
+    share back from the persistent half with one, and then hits."""
+    t = split_tunables
+    t["max_pool_percent"].write(10)
+    pin_share(t, 0)
+    files = make_files(ext4_4k.mnt, "sh", count=8, pages=FILE_PAGES * 2)
+    pages = len(files) * FILE_PAGES * 2
+    limit = kg.meminfo_kib()["MemTotal"] * 1024 // 10
+    size = kg.swap_pressure_mib(swap, extra_mib=96)
+    # memhog's oldest pages fill the pool; it then lets go of all but the
+    # oldest 128 MiB, so that the files run with memory to spare and only
+    # kztmem's budget stands between them and the pool
+    with kg.Workload(kg.memhog_argv(size, "mixed", keep_mib=128, pause=True)) as w:
+        w.wait_stage("filled")
+        w.resume()
+        w.wait_stage("trimmed")
+        full = kg.kztmem_ints()
+        assert full["pool_total_bytes"] >= limit * 9 // 10, \
+            f"memhog did not fill the {limit >> 20} MiB pool: {full}"
+        unshared = cleancache_rounds(files, 3)
+        pin_share(t, 30)
+        shared = cleancache_rounds(files, 3)
+        w.resume()
+        res = w.finish()
+    assert res.returncode == 0 and res.mismatches == 0, res.describe()
+    info = f"{pages} file pages; share 0: {unshared}; share 30: {shared}"
+    assert unshared["eph_puts"] + unshared["failed_eph_puts"] >= pages, \
+        f"the files were not offered to kztmem: {info}"
+    assert unshared["eph_gets"] * 20 <= pages, f"no share, yet cleancache hit: {info}"
+    assert shared["eph_room_claims"] > 0, f"cleancache never claimed its share: {info}"
+    assert shared["pers_split_declined"] + shared["pers_written_back"] > 0, \
+        f"the persistent half gave nothing up: {info}"
+    assert shared["eph_gets"] * 4 >= pages, f"cleancache hit too little with a share: {info}"
+    check_files(files)
+
+
+def test_share_follows_hits_and_swap(workloads, swap, ext4_4k: Ext4, split_tunables) -> None:
+    """Cleancache hits move the share up, declined swap stores move it back."""
+    t = split_tunables
+    t["max_pool_percent"].write(2)
+    pin_share(t, 10)
+    t["eph_max_percent"].write(50)
+    assert kg.kztmem_ints()["eph_share_percent"] == 10
+    # 8 MiB of text: about 4 MiB of zbud frames, inside the 2% pool
+    files = make_files(ext4_4k.mnt, "mv", count=4, pages=FILE_PAGES * 2)
+    hits = cleancache_rounds(files, 3)
+    grown = kg.kztmem_ints()
+    info = f"three rounds of {len(files)} files: {hits}"
+    assert hits["eph_gets"] >= 2 * 128, f"too few hits to move the share: {info}"
+    assert hits["eph_share_grown"] > 0 and hits["eph_share_shrunk"] == 0, info
+    assert grown["eph_share_percent"] > 10, info
+
+    size = kg.swap_pressure_mib(swap, extra_mib=32)
+    res = kg.run_memhog(size, pattern="mixed", seed=9)
+    assert res.returncode == 0 and res.mismatches == 0, res.describe()
+    after = kg.kztmem_ints()
+    d = kg.delta(after, grown)
+    info = f"share {grown['eph_share_percent']} -> {after['eph_share_percent']}; {d}"
+    assert d["pool_limit_hit"] > 0, f"memhog never found the pool full: {info}"
+    assert d["eph_share_shrunk"] > 0, info
+    assert after["eph_share_percent"] < grown["eph_share_percent"], info
+    check_files(files)

@@ -60,6 +60,9 @@ TUNABLES = {
     "writeback": (0, 1),
     "accept_threshold_percent": (1, 100),
     "writeback_min_raw_percent": (0, 100),
+    # the cleancache half's share of the limit (test_cleancache_kztmem.py)
+    "eph_min_percent": (0, 100),
+    "eph_max_percent": (0, 100),
 }
 
 #: A declined store and its reason.
