@@ -171,6 +171,16 @@ def test_metrics_from_a_result() -> None:
     assert "density" not in m
 
 
+def test_cleancache_hits_from_the_core_counters() -> None:
+    doc = result_doc()
+    assert "cleancache_hits" not in metrics(doc)  # a kernel without cleancache
+    doc["before"]["cleancache"] = {"succ_gets": 5, "failed_gets": 9, "puts": 40}
+    doc["during"]["cleancache"] = {"succ_gets": 1205, "failed_gets": 90, "puts": 4000}
+    assert metrics(doc)["cleancache_hits"] == 1200
+    doc["during"]["cleancache"] = {"succ_gets": 5, "failed_gets": 90, "puts": 4000}
+    assert metrics(doc)["cleancache_hits"] == 0
+
+
 def test_density_is_taken_at_the_peak_sample() -> None:
     samples = [{"t": 2, "pools": {"zswap": [4096 * 100, 200000]}},
                {"t": 4, "pools": {"zswap": [4096 * 1000, 1024 * 1024]}},

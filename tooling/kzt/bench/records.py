@@ -46,6 +46,7 @@ METRICS: dict[str, tuple[str, str, bool]] = {
     "disk_write_mib": ("disk written", "MiB", True),
     "disk_ios": ("disk requests", "", True),
     "density": ("pool density at peak (stored / pool bytes)", "x", False),
+    "cleancache_hits": ("cleancache hits (pages read back from the backend)", "pages", False),
     "pool_peak_mib": ("pool size at peak", "MiB", True),
     "stored_peak_mib": ("stored at peak (uncompressed)", "MiB", False),
     "boot_seconds": ("whole boot, set-up and run", "s", True),
@@ -88,6 +89,9 @@ def metrics(data: dict[str, Any]) -> dict[str, float]:
         m["disk_write_mib"] = round(wr * 512 / 2**20, 2)
         m["disk_mib"] = round((rd + wr) * 512 / 2**20, 2)
         m["disk_ios"] = ios
+    cb, cd = before.get("cleancache") or {}, during.get("cleancache") or {}
+    if cd:
+        m["cleancache_hits"] = _delta(cd, cb, "succ_gets")
     peak = peak_pool(data)
     if peak:
         stored, pool = peak
