@@ -822,6 +822,12 @@ static unsigned long kzt_eph_share_pages(void)
 	return kzt_limit_pages() * kzt_eph_share_now() / 100;
 }
 
+/* May the swap half take zbud frames back?  Only above the share. */
+static bool kzt_eph_above_share(void)
+{
+	return kzt_eph_pages() > kzt_eph_share_pages();
+}
+
 /* Everything but the zbud frames: data, raw pages and all metadata */
 static unsigned long kzt_pers_pages(void)
 {
@@ -851,7 +857,7 @@ static bool kzt_make_room(bool pers)
 {
 	if (!kzt_zbud)
 		return false;
-	if (pers && kzt_eph_pages() <= kzt_eph_share_pages())
+	if (pers && !kzt_eph_above_share())
 		return false;
 	if (!zbud_shrink(kzt_zbud, 1))
 		return false;
@@ -977,8 +983,7 @@ static void kzt_writeback_work(struct work_struct *work)
 	while (budget && READ_ONCE(kzt_writeback) &&
 	       (kzt_pool_at(READ_ONCE(kzt_accept_percent)) ||
 		kzt_split_wanted())) {
-		if (kzt_eph_pages() > kzt_eph_share_pages() &&
-		    zbud_shrink(kzt_zbud, 1))
+		if (kzt_eph_above_share() && zbud_shrink(kzt_zbud, 1))
 			continue;
 		n = kzt_pers_lru_batch(batch);
 		if (!n || !kzt_writeback_batch(batch, n))
