@@ -61,6 +61,7 @@
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
+#include <linux/sched/clock.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -159,6 +160,16 @@ static const struct kernel_param_ops kzt_pers_pool_param_ops = {
 };
 
 module_param_cb(pers_pool, &kzt_pers_pool_param_ops, NULL, 0);
+
+#ifdef CONFIG_CLEANCACHE
+/*
+ * kztmem.cc_prepare=0 makes cleancache puts compress under the i_pages
+ * lock, as before two-step puts existed; meant for measuring the two
+ * against each other.  Read once, when the cleancache half registers.
+ */
+static bool kzt_cc_prepare = true;
+module_param_named(cc_prepare, kzt_cc_prepare, bool, 0444);
+#endif
 
 /*
  * Tunables (/sys/kernel/mm/kztmem/, root-writable)
@@ -278,6 +289,18 @@ static atomic_long_t kzt_eph_flush_found;	/* invalidate_page hits */
 static atomic_long_t kzt_eph_flobj_found;	/* invalidate_inode hits */
 static atomic_long_t kzt_eph_range_flushed;	/* pages invalidate_range dropped */
 static atomic_long_t kzt_eph_evict_missed;	/* victim owned elsewhere */
+/* Puts compressed before the i_pages lock, and those then dropped */
+static atomic_long_t kzt_eph_prepared;
+static atomic_long_t kzt_eph_prepare_aborted;
+/*
+ * Time spent in the callbacks that run under the i_pages lock with
+ * interrupts off (put_page, commit_page): their number, their total in
+ * ns, and a histogram in powers of two of ns (see kzt_eph_locked_done()).
+ */
+#define KZT_LOCKED_BUCKETS	12
+static atomic_long_t kzt_eph_locked_calls;
+static atomic_long_t kzt_eph_locked_ns;
+static atomic_long_t kzt_eph_locked_hist[KZT_LOCKED_BUCKETS];
 #endif
 
 static void kzt_stat_inc(atomic_long_t *stat, atomic_long_t *max)
@@ -348,17 +371,19 @@ static const char *kzt_compressor = kzt_compressors[KZT_COMPRESSOR_DEFAULT];
  * result (two pages: more than any of the algorithms can need for one
  * page).  Each CPU has two of them:
  *
- * @pers and @mutex: the swap path (frontswap stores and loads) and
- * cleancache gets, all of which run in process context and may sleep.
- * @mutex is held from the start of a compression until the result has
- * been copied into xvmalloc, or around a decompression, with
+ * @pers and @mutex: the swap path (frontswap stores and loads),
+ * cleancache gets and prepared cleancache puts, all of which run in
+ * process context and may sleep.  @mutex is held from the start of a
+ * compression until the result has been copied into its store, or
+ * around a decompression, with
  * interrupts and preemption on; the task may move to another CPU
  * meanwhile, which is harmless, as it keeps using the context it
  * locked.  kzt_cpu_dead() takes @mutex before it frees the context.
  *
- * @eph and @lock: cleancache puts, which run with interrupts disabled
- * under the interrupt-safe i_pages lock and must not sleep;
- * local_lock_irqsave() is what protects a per-CPU context there.
+ * @eph and @lock: one-step cleancache puts (kztmem.cc_prepare=0), which
+ * run with interrupts disabled under the interrupt-safe i_pages lock and
+ * must not sleep; local_lock_irqsave() is what protects a per-CPU
+ * context there.
  *
  * The contexts are allocated when a CPU is being brought up and freed
  * once it is dead (CPU hotplug "prepare" callbacks).
@@ -1589,6 +1614,50 @@ static void kzt_eph_claim(void)
 		queue_work(kzt_wb_wq, &kzt_wb_work);
 }
 
+/*
+ * Make room for an ephemeral page if the pool is at its limit.  Runs
+ * before the compression context is taken: evicting goes through tmem.
+ */
+static bool kzt_eph_room(void)
+{
+	if (!kzt_pool_at_limit())
+		return true;
+	if (kzt_eph_pages() < kzt_eph_share_pages())
+		kzt_eph_claim();
+	if (kzt_make_room(false))
+		return true;
+	atomic_long_inc(&kzt_eph_pool_limit_hit);
+	return false;
+}
+
+/* Compress @page with @ctx, held by the caller, into a zbud frame. */
+static int kzt_eph_compress_store(struct kzt_comp_ctx *ctx,
+				  const struct zbud_bref *bref,
+				  struct page *page, unsigned long *handle)
+{
+	unsigned int len;
+	void *src;
+	int ret;
+
+	src = kmap_local_page(page);
+	ret = kzt_compress(ctx, src, &len);
+	kunmap_local(src);
+	if (ret)
+		return ret;
+	if (len > kzt_eph_compress_limit()) {
+		atomic_long_inc(&kzt_eph_compress_poor);
+		return -E2BIG;
+	}
+	ret = zbud_store(kzt_zbud, ctx->dst, len, bref, KZT_EPH_GFP, handle);
+	if (ret) {
+		atomic_long_inc(&kzt_failed_alloc);
+		return ret;
+	}
+	kzt_stat_inc(&kzt_curr_eph_pampd_count, &kzt_curr_eph_pampd_count_max);
+	return 0;
+}
+
+/* A one-step put (kztmem.cc_prepare=0), under the i_pages lock. */
 static void *kzt_eph_pampd_create(struct tmem_pool *pool,
 				  const struct tmem_oid *oid, pgoff_t index,
 				  struct page *page)
@@ -1600,42 +1669,18 @@ static void *kzt_eph_pampd_create(struct tmem_pool *pool,
 		.pool_id = ep->id,
 	};
 	unsigned long handle, flags;
-	struct kzt_comp_ctx *ctx;
-	unsigned int len;
-	void *src;
 	int ret;
 
-	if (kzt_pool_at_limit()) {
-		if (kzt_eph_pages() < kzt_eph_share_pages())
-			kzt_eph_claim();
-		if (!kzt_make_room(false)) {
-			atomic_long_inc(&kzt_eph_pool_limit_hit);
-			return ERR_PTR(-ENOSPC);
-		}
-	}
+	if (!kzt_eph_room())
+		return ERR_PTR(-ENOSPC);
 
 	/* Interrupts are off already (i_pages lock): no mutex here. */
 	local_lock_irqsave(&kzt_pcpu.lock, flags);
-	ctx = this_cpu_ptr(&kzt_pcpu.eph);
-
-	src = kmap_local_page(page);
-	ret = kzt_compress(ctx, src, &len);
-	kunmap_local(src);
-	if (!ret && len > kzt_eph_compress_limit()) {
-		atomic_long_inc(&kzt_eph_compress_poor);
-		ret = -E2BIG;
-	} else if (!ret) {
-		ret = zbud_store(kzt_zbud, ctx->dst, len, &bref, KZT_EPH_GFP,
-				 &handle);
-		if (ret)
-			atomic_long_inc(&kzt_failed_alloc);
-	}
+	ret = kzt_eph_compress_store(this_cpu_ptr(&kzt_pcpu.eph), &bref, page,
+				     &handle);
 	local_unlock_irqrestore(&kzt_pcpu.lock, flags);
 
-	if (ret)
-		return ERR_PTR(ret);
-	kzt_stat_inc(&kzt_curr_eph_pampd_count, &kzt_curr_eph_pampd_count_max);
-	return (void *)handle;
+	return ret ? ERR_PTR(ret) : (void *)handle;
 }
 
 /*
@@ -1814,14 +1859,105 @@ static int kzt_cc_get_page(int pool_id, struct cleancache_filekey key,
 	return 0;
 }
 
+/*
+ * Account a callback that ran under the i_pages lock since @start:
+ * histogram bucket 0 counts calls under 256 ns, bucket b > 0 those from
+ * 2^(b + 7) ns to twice that, and the last one everything longer.
+ */
+static void kzt_eph_locked_done(u64 start)
+{
+	u64 ns = local_clock() - start;
+	unsigned int b = 0;
+
+	if (ns >= 256)
+		b = min_t(unsigned int, ilog2(ns) - 7, KZT_LOCKED_BUCKETS - 1);
+	atomic_long_inc(&kzt_eph_locked_calls);
+	atomic_long_add(ns, &kzt_eph_locked_ns);
+	atomic_long_inc(&kzt_eph_locked_hist[b]);
+}
+
 static void kzt_cc_put_page(int pool_id, struct cleancache_filekey key,
 			    pgoff_t index, struct page *page)
 {
+	u64 start = local_clock();
+
 	/* On failure tmem_put() also drops any older copy. */
 	if (kzt_cc_page_op(pool_id, &key, index, page, tmem_put))
 		atomic_long_inc(&kzt_failed_eph_puts);
 	else
 		atomic_long_inc(&kzt_eph_puts);
+	kzt_eph_locked_done(start);
+}
+
+/*
+ * The two-step put.  prepare_page compresses the page into a zbud frame
+ * before reclaim takes the i_pages lock, preemptibly, with the swap
+ * path's per-CPU context; the handle it returns is not in tmem yet.
+ * Until it is, the zbud shrinker may pick its frame but finds no tmem
+ * entry holding it and leaves it alone (see zbud.c, "Eviction").
+ * commit_page, under the lock, only inserts the handle into tmem;
+ * abort_page frees a handle that was not committed.
+ */
+static void *kzt_cc_prepare_page(int pool_id, struct cleancache_filekey key,
+				 pgoff_t index, struct page *page)
+{
+	struct kzt_eph_pool *ep = kzt_eph_pool_get(pool_id);
+	struct zbud_bref bref = {
+		.index = index,
+		.pool_id = pool_id,
+	};
+	struct kzt_comp_ctx *ctx;
+	unsigned long handle;
+	int ret = -ENOSPC;
+
+	if (!ep)
+		return NULL;
+	kzt_cc_oid(&key, &bref.oid);
+	if (kzt_eph_room()) {
+		ctx = kzt_pers_ctx_lock();
+		ret = kzt_eph_compress_store(ctx, &bref, page, &handle);
+		kzt_pers_ctx_unlock(ctx);
+	}
+	kzt_eph_pool_put(ep);
+
+	if (ret) {
+		atomic_long_inc(&kzt_failed_eph_puts);
+		return NULL;
+	}
+	atomic_long_inc(&kzt_eph_prepared);
+	return (void *)handle;
+}
+
+static void kzt_cc_commit_page(int pool_id, struct cleancache_filekey key,
+			       pgoff_t index, void *prepared)
+{
+	struct kzt_eph_pool *ep = kzt_eph_pool_get(pool_id);
+	u64 start = local_clock();
+	struct tmem_oid oid;
+	int ret = -ENOENT;
+
+	kzt_cc_oid(&key, &oid);
+	if (ep && prepared)
+		ret = tmem_put_pampd(ep->tmem, &oid, index, prepared);
+	else if (ep)
+		/* Declined when prepared: no older copy may outlive it. */
+		tmem_flush_page(ep->tmem, &oid, index);
+	else if (prepared)
+		kzt_eph_pampd_free(NULL, prepared);
+	if (ep)
+		kzt_eph_pool_put(ep);
+
+	if (prepared && ret)
+		atomic_long_inc(&kzt_failed_eph_puts);
+	else if (prepared)
+		atomic_long_inc(&kzt_eph_puts);
+	kzt_eph_locked_done(start);
+}
+
+static void kzt_cc_abort_page(int pool_id, void *prepared)
+{
+	kzt_eph_pampd_free(NULL, prepared);
+	atomic_long_inc(&kzt_eph_prepare_aborted);
 }
 
 static void kzt_cc_invalidate_page(int pool_id, struct cleancache_filekey key,
@@ -1887,6 +2023,21 @@ static void kzt_cc_invalidate_fs(int pool_id)
 }
 
 static const struct cleancache_ops kzt_cleancache_ops = {
+	.init_fs = kzt_cc_init_fs,
+	.init_shared_fs = kzt_cc_init_shared_fs,
+	.get_page = kzt_cc_get_page,
+	.put_page = kzt_cc_put_page,
+	.invalidate_page = kzt_cc_invalidate_page,
+	.invalidate_inode = kzt_cc_invalidate_inode,
+	.invalidate_range = kzt_cc_invalidate_range,
+	.invalidate_fs = kzt_cc_invalidate_fs,
+	.prepare_page = kzt_cc_prepare_page,
+	.commit_page = kzt_cc_commit_page,
+	.abort_page = kzt_cc_abort_page,
+};
+
+/* kztmem.cc_prepare=0: the same without the two-step put. */
+static const struct cleancache_ops kzt_cleancache_onestep_ops = {
 	.init_fs = kzt_cc_init_fs,
 	.init_shared_fs = kzt_cc_init_shared_fs,
 	.get_page = kzt_cc_get_page,
@@ -2201,6 +2352,10 @@ KZT_STAT_ATTR(eph_flush_found);
 KZT_STAT_ATTR(eph_flobj_found);
 KZT_STAT_ATTR(eph_range_flushed);
 KZT_STAT_ATTR(eph_evict_missed);
+KZT_STAT_ATTR(eph_prepared);
+KZT_STAT_ATTR(eph_prepare_aborted);
+KZT_STAT_ATTR(eph_locked_calls);
+KZT_STAT_ATTR(eph_locked_ns);
 /* New bounds move the share inside them at once */
 static void kzt_eph_bounds_changed(void)
 {
@@ -2297,6 +2452,22 @@ static ssize_t zbud_cumul_chunk_counts_show(struct kobject *kobj,
 static struct kobj_attribute kzt_attr_zbud_cumul_chunk_counts =
 	__ATTR_RO(zbud_cumul_chunk_counts);
 
+static ssize_t eph_locked_ns_histogram_show(struct kobject *kobj,
+					    struct kobj_attribute *attr,
+					    char *buf)
+{
+	int b, len = 0;
+
+	for (b = 0; b < KZT_LOCKED_BUCKETS; b++)
+		len += sysfs_emit_at(buf, len, "%ld%c",
+				     atomic_long_read(&kzt_eph_locked_hist[b]),
+				     b == KZT_LOCKED_BUCKETS - 1 ? '\n' : ' ');
+	return len;
+}
+
+static struct kobj_attribute kzt_attr_eph_locked_ns_histogram =
+	__ATTR_RO(eph_locked_ns_histogram);
+
 static struct attribute *kzt_eph_attrs[] = {
 	&kzt_attr_curr_eph_pampd_count.kattr.attr,
 	&kzt_attr_curr_eph_pampd_count_max.kattr.attr,
@@ -2310,6 +2481,11 @@ static struct attribute *kzt_eph_attrs[] = {
 	&kzt_attr_eph_flobj_found.kattr.attr,
 	&kzt_attr_eph_range_flushed.kattr.attr,
 	&kzt_attr_eph_evict_missed.kattr.attr,
+	&kzt_attr_eph_prepared.kattr.attr,
+	&kzt_attr_eph_prepare_aborted.kattr.attr,
+	&kzt_attr_eph_locked_calls.kattr.attr,
+	&kzt_attr_eph_locked_ns.kattr.attr,
+	&kzt_attr_eph_locked_ns_histogram.attr,
 	&kzt_attr_eph_share_grown.kattr.attr,
 	&kzt_attr_eph_share_shrunk.kattr.attr,
 	&kzt_attr_eph_room_claims.kattr.attr,
@@ -2406,7 +2582,9 @@ static void __init kzt_eph_exit(void)
 
 static int __init kzt_cleancache_register(void)
 {
-	return cleancache_register_ops(&kzt_cleancache_ops);
+	return cleancache_register_ops(kzt_cc_prepare ?
+				       &kzt_cleancache_ops :
+				       &kzt_cleancache_onestep_ops);
 }
 #else
 static int __init kzt_eph_init(void)

@@ -672,6 +672,46 @@ static void tmem_test_replace(struct kunit *test)
 	}
 }
 
+/*
+ * A put in two steps, as kztmem's prepared cleancache puts do it: the
+ * PAM makes the pampd first, tmem_put_pampd() only inserts it, replacing
+ * the old copy, and frees it when it cannot be stored.
+ */
+static void tmem_test_put_pampd(struct kunit *test)
+{
+	struct tmem_pool *pool = tmt_pool(test, 0);
+	struct tmt_ctx *ctx = test->priv;
+	void *pampd;
+
+	tmt_fill(ctx->a, 0x1212);
+	KUNIT_ASSERT_EQ(test, tmem_put(pool, &tmt_oid1, 5, ctx->a), 0);
+	tmt_fill(ctx->a, 0x3434);
+	pampd = tmt_create(pool, &tmt_oid1, 5, ctx->a);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, pampd);
+	KUNIT_EXPECT_EQ(test, ctx->pampds, 2L);
+
+	/* Not visible before it is inserted */
+	KUNIT_EXPECT_EQ(test, tmem_get(pool, &tmt_oid1, 5, ctx->b), 0);
+	KUNIT_EXPECT_TRUE(test, tmt_holds(ctx->b, 0x1212));
+	KUNIT_ASSERT_EQ(test, tmem_put(pool, &tmt_oid1, 5, ctx->b), 0);
+
+	KUNIT_EXPECT_EQ(test, tmem_put_pampd(pool, &tmt_oid1, 5, pampd), 0);
+	KUNIT_EXPECT_EQ(test, ctx->pampds, 1L);
+	KUNIT_EXPECT_EQ(test, tmem_get(pool, &tmt_oid1, 5, ctx->b), 0);
+	KUNIT_EXPECT_TRUE(test, tmt_holds(ctx->b, 0x3434));
+
+	/* No memory for the object: the pampd is freed, nothing is kept. */
+	pampd = tmt_create(pool, &tmt_oid2, 0, ctx->a);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, pampd);
+	ctx->fail_obj = true;
+	KUNIT_EXPECT_EQ(test, tmem_put_pampd(pool, &tmt_oid2, 0, pampd),
+			-ENOMEM);
+	ctx->fail_obj = false;
+	KUNIT_EXPECT_EQ(test, ctx->pampds, 0L);
+	KUNIT_EXPECT_EQ(test, tmem_get(pool, &tmt_oid2, 0, ctx->b), -ENOENT);
+	tmt_done(test, pool);
+}
+
 static void tmem_test_failed_put_flushes(struct kunit *test)
 {
 	struct tmem_pool *pool = tmt_pool(test, TMEM_POOL_PERSIST);
@@ -979,6 +1019,7 @@ static struct kunit_case kzt_tmem_cases[] = {
 	KUNIT_CASE(tmem_test_get_outside_lock),
 	KUNIT_CASE(tmem_test_ephemeral),
 	KUNIT_CASE(tmem_test_replace),
+	KUNIT_CASE(tmem_test_put_pampd),
 	KUNIT_CASE(tmem_test_failed_put_flushes),
 	KUNIT_CASE(tmem_test_objnode_failure),
 	KUNIT_CASE(tmem_test_sparse_indices),

@@ -479,36 +479,31 @@ static void *tmem_pampd_remove(struct tmem_pool *pool,
  */
 
 /**
- * tmem_put - store a page
+ * tmem_put_pampd - store a page the PAM has already made a pampd of
  * @pool:	pool to store into
  * @oid:	object id
  * @index:	index in the object
- * @page:	the data
+ * @pampd:	what pamops->create() (or the PAM by other means) made of
+ *		the page; tmem owns it from here on, stored or freed
  *
- * A page already stored at @index is replaced.  When the put fails, any
- * page stored at @index before is flushed as well, so that a later get
- * can never return stale data.
+ * A page already stored at @index is replaced.  Lets a PAM do the costly
+ * part of a put (compressing, allocating) in a context of its choosing
+ * and only insert the result where the caller must not linger.
  *
- * Context: whatever pamops->create() allows; takes a bucket lock.
- * Return: 0 on success, or the error from the PAM or -ENOMEM.
+ * Context: any; takes a bucket lock, and calls pamops->free() on the
+ * replaced page, or on @pampd when it cannot be stored.
+ * Return: 0 on success, or -ENOMEM.
  */
-int tmem_put(struct tmem_pool *pool, const struct tmem_oid *oid,
-	     pgoff_t index, struct page *page)
+int tmem_put_pampd(struct tmem_pool *pool, const struct tmem_oid *oid,
+		   pgoff_t index, void *pampd)
 {
 	struct tmem_hashbucket *hb = tmem_oid_bucket(pool, oid);
 	struct tmem_objnode *leaf;
 	struct tmem_obj *obj;
-	void *pampd, *old = NULL;
+	void *old = NULL;
 	unsigned long flags;
 	void **slot;
 	int ret;
-
-	pampd = pool->pamops->create(pool, oid, index, page);
-	if (IS_ERR_OR_NULL(pampd)) {
-		ret = pampd ? PTR_ERR(pampd) : -ENOMEM;
-		tmem_flush_page(pool, oid, index);
-		return ret;
-	}
 
 	spin_lock_irqsave(&hb->lock, flags);
 	obj = tmem_obj_find(hb, oid);
@@ -546,6 +541,32 @@ out_free:
 	spin_unlock_irqrestore(&hb->lock, flags);
 	pool->pamops->free(pool, pampd);
 	return ret;
+}
+
+/**
+ * tmem_put - store a page
+ * @pool:	pool to store into
+ * @oid:	object id
+ * @index:	index in the object
+ * @page:	the data
+ *
+ * A page already stored at @index is replaced.  When the put fails, any
+ * page stored at @index before is flushed as well, so that a later get
+ * can never return stale data.
+ *
+ * Context: whatever pamops->create() allows; takes a bucket lock.
+ * Return: 0 on success, or the error from the PAM or -ENOMEM.
+ */
+int tmem_put(struct tmem_pool *pool, const struct tmem_oid *oid,
+	     pgoff_t index, struct page *page)
+{
+	void *pampd = pool->pamops->create(pool, oid, index, page);
+
+	if (IS_ERR_OR_NULL(pampd)) {
+		tmem_flush_page(pool, oid, index);
+		return pampd ? PTR_ERR(pampd) : -ENOMEM;
+	}
+	return tmem_put_pampd(pool, oid, index, pampd);
 }
 
 /**

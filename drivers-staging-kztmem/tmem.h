@@ -183,6 +183,8 @@ struct tmem_pool *tmem_pool_create(u32 flags,
 void tmem_destroy_pool(struct tmem_pool *pool);
 unsigned long tmem_flush_pool(struct tmem_pool *pool);
 
+int tmem_put_pampd(struct tmem_pool *pool, const struct tmem_oid *oid,
+		   pgoff_t index, void *pampd);
 int tmem_put(struct tmem_pool *pool, const struct tmem_oid *oid,
 	     pgoff_t index, struct page *page);
 int tmem_get(struct tmem_pool *pool, const struct tmem_oid *oid,

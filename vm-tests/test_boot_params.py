@@ -15,6 +15,8 @@ after ``kztmem=maybe`` is what enables the driver. Checked here:
   the default store, xvmalloc, is used;
 - ``kztmem.compressor=lz4hc`` (a crypto algorithm, but not one kztmem
   offers) is logged by kztmem and by the parser, and lzo is used;
+- ``kztmem.cc_prepare=often`` is not a boolean: the parser says so and
+  cleancache puts stay two-step (``cc_prepare`` reads Y);
 - the tunables have no second, writable copy under /sys/module.
 """
 
@@ -28,7 +30,8 @@ import pytest
 from kzt.guest import lib as kg
 
 CMDLINE = ("kztmem=maybe kztmem kztmem.max_pool_percent=33 kztmem.compress_limit=12abc "
-           "nofrontswap=please nocleancache=0 kztmem.pers_pool=zbud kztmem.compressor=lz4hc")
+           "nofrontswap=please nocleancache=0 kztmem.pers_pool=zbud kztmem.compressor=lz4hc "
+           "kztmem.cc_prepare=often")
 
 pytestmark = pytest.mark.kzt_boot(append=CMDLINE)
 
@@ -54,6 +57,7 @@ def kernel_log() -> str:
     'kztmem: ignoring unknown compressor "lz4hc" (choose one of lzo, lzo-rle, lz4, zstd); '
     'using lzo',
     "`lz4hc' invalid for parameter `kztmem.compressor'",
+    "`often' invalid for parameter `kztmem.cc_prepare'",
 ])
 def test_bad_parameter_is_logged(kernel_log: str, message: str) -> None:
     assert message in kernel_log, \
@@ -99,3 +103,9 @@ def test_no_writable_copy_under_sys_module() -> None:
     writable = [p.name for p in params.iterdir() if p.stat().st_mode & 0o222] \
         if params.is_dir() else []
     assert not writable, f"writable kztmem parameters under {params}: {writable}"
+
+
+def test_bad_cc_prepare_keeps_two_step_puts(kernel_log: str) -> None:
+    path = Path("/sys/module/kztmem/parameters/cc_prepare")
+    assert path.read_text().strip() == "Y", \
+        f"kztmem.cc_prepare=often was refused, but {path} says {path.read_text().strip()!r}"

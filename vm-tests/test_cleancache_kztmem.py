@@ -20,7 +20,11 @@ small disks), mounts it, and checks through /sys/kernel/mm/kztmem/ that:
 - a pool full of swapped-out pages leaves cleancache its share
   (eph_min_percent..eph_max_percent of the limit): with no share it gets no
   room and never hits, with one it claims its room back and hits; the
-  share grows with cleancache hits and shrinks with declined swap stores.
+  share grows with cleancache hits and shrinks with declined swap stores;
+- reclaim's puts are compressed before the i_pages lock is taken
+  (eph_prepared), only their commit runs under it (eph_locked_*), a put
+  whose page stays in the page cache drops its copy without leaking it,
+  and ``kztmem.cc_prepare=0`` brings back the one-step put.
 
 A kernel that has CONFIG_KZTMEM=y and CONFIG_CLEANCACHE=y and was booted
 with ``kztmem`` must show the cleancache counters and move them: their
@@ -38,6 +42,8 @@ import contextlib
 import dataclasses
 import mmap
 import os
+import random
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -57,9 +63,15 @@ EPH_COUNTERS = (
     "zbpg_unused_list_count", "evicted_raw_pages", "evicted_buddied_pages",
     "evicted_unbuddied_pages", "evict_kept_pages", "zbud_evicting_pages", "eph_range_flushed",
     "eph_share_percent", "eph_share_grown", "eph_share_shrunk", "eph_room_claims",
-    "pers_split_declined",
+    "pers_split_declined", "eph_prepared", "eph_prepare_aborted", "eph_locked_calls",
+    "eph_locked_ns",
 )
 HISTOGRAMS = ("zbud_unbuddied_list_counts", "zbud_cumul_chunk_counts")
+#: Callbacks under the i_pages lock by duration: < 256 ns, then powers of two.
+LOCKED_HISTOGRAM = "eph_locked_ns_histogram"
+LOCKED_BUCKETS = 12
+CC_PREPARE = Path("/sys/module/kztmem/parameters/cc_prepare")
+ONESTEP = pytest.mark.kzt_boot(append="kztmem kztmem.cc_prepare=0", memory="384M")
 
 #: Files of the data tests: 8 x 1 MiB, small next to the guest's RAM.
 FILES = 8
@@ -78,7 +90,8 @@ def _require_kztmem_cleancache() -> None:
                         "CONFIG_CLEANCACHE=y and was booted with 'kztmem' (see the console)")
         pytest.skip(f"{kg.KZTMEM_SYSFS} absent: kernel without CONFIG_KZTMEM or booted "
                     "without 'kztmem'")
-    missing = [n for n in EPH_COUNTERS + HISTOGRAMS if not (kg.KZTMEM_SYSFS / n).exists()]
+    missing = [n for n in EPH_COUNTERS + HISTOGRAMS + (LOCKED_HISTOGRAM,)
+               if not (kg.KZTMEM_SYSFS / n).exists()]
     if missing:
         if config.get("CONFIG_CLEANCACHE") == "n" or (
                 "CONFIG_CLEANCACHE" not in config and config) or kg.booted_with("nocleancache"):
@@ -229,6 +242,10 @@ def test_sysfs_interface() -> None:
     # 4 KiB pages, 64-byte chunks, a 1-2 chunk header: 62 or 63 data chunks.
     assert lengths.pop() >= 32
     assert int(kg.read_value(kg.KZTMEM_SYSFS / "zbud_cumul_chunk_counts").split()[0]) == 0
+    locked = locked_histogram()
+    assert len(locked) == LOCKED_BUCKETS, f"{LOCKED_HISTOGRAM}: {locked}"
+    assert (kg.KZTMEM_SYSFS / LOCKED_HISTOGRAM).stat().st_mode & 0o777 == 0o444
+    assert CC_PREPARE.read_text().strip() == "Y", "two-step puts are the default"
 
 
 @pytest.mark.parametrize("pattern", ["text", "mix"])
@@ -566,3 +583,118 @@ def test_share_follows_hits_and_swap(workloads, swap, ext4_4k: Ext4, split_tunab
     assert d["eph_share_shrunk"] > 0, info
     assert after["eph_share_percent"] < grown["eph_share_percent"], info
     check_files(files)
+
+
+# ------------------------------------------------- puts prepared before the lock
+
+def locked_histogram() -> list[int]:
+    return [int(f) for f in (kg.KZTMEM_SYSFS / LOCKED_HISTOGRAM).read_text().split()]
+
+
+def core_stat(name: str) -> int:
+    """A counter of the cleancache core, /sys/kernel/debug/cleancache/NAME."""
+    return int((kg.ensure_debugfs() / "cleancache" / name).read_text())
+
+
+def check_locked_accounting(d: dict[str, int], hist_before: list[int]) -> None:
+    """Every store and every commit ran under the lock once and was timed."""
+    hist = [a - b for a, b in zip(locked_histogram(), hist_before)]
+    assert sum(hist) == d["eph_locked_calls"], (hist, d)
+    assert d["eph_locked_calls"] >= d["eph_puts"], d
+    assert d["eph_locked_ns"] > 0, d
+
+
+def test_puts_are_prepared_before_the_lock(ext4_4k: Ext4) -> None:
+    """Reclaim's puts are compressed before the i_pages lock: the driver
+    counts them prepared, the lock only sees the commit, and the pages come
+    back byte for byte."""
+    files = make_files(ext4_4k.mnt, "pp")
+    pages = len(files) * FILE_PAGES
+    kg.drop_caches(1)
+    check_files(files)
+    before, hist, core = kg.kztmem_ints(), locked_histogram(), core_stat("prepared")
+    kg.drop_caches(1)
+    d = kg.delta(kg.kztmem_ints(), before)
+    assert_stored(d, pages)
+    assert d["eph_prepared"] >= pages * 8 // 10, f"puts were not prepared: {d}"
+    assert core_stat("prepared") - core >= d["eph_prepared"], \
+        f"the cleancache core counted fewer prepared puts than kztmem: {d}"
+    check_locked_accounting(d, hist)
+
+    got = kg.kztmem_ints()
+    check_files(files)
+    assert kg.delta(kg.kztmem_ints(), got)["eph_gets"] >= d["eph_puts"] * 8 // 10
+
+
+@ONESTEP
+def test_onestep_puts_store_under_the_lock(ext4_4k: Ext4) -> None:
+    """kztmem.cc_prepare=0: nothing is prepared, puts compress under the
+    lock as before, and the data still comes back byte for byte."""
+    assert CC_PREPARE.read_text().strip() == "N"
+    files = make_files(ext4_4k.mnt, "os")
+    pages = len(files) * FILE_PAGES
+    kg.drop_caches(1)
+    check_files(files)
+    before, hist, core = kg.kztmem_ints(), locked_histogram(), core_stat("prepared")
+    kg.drop_caches(1)
+    d = kg.delta(kg.kztmem_ints(), before)
+    assert_stored(d, pages)
+    assert d["eph_prepared"] == 0 and d["eph_prepare_aborted"] == 0, d
+    assert core_stat("prepared") == core, "the core prepared puts without prepare_page"
+    check_locked_accounting(d, hist)
+    check_files(files)
+
+
+def test_prepared_puts_race_readers(ext4_4k: Ext4) -> None:
+    """Readers take references to the pages reclaim is preparing: a folio
+    that stays in the page cache has its prepared copy dropped, none is
+    leaked, and no read ever returns other bytes than the file's."""
+    files = make_files(ext4_4k.mnt, "rr", count=4)
+    names = {path: path.name for path in files}
+    stop = threading.Event()
+    errors: list[str] = []
+    reads = [0, 0]
+
+    def reader(slot: int) -> None:
+        rng = random.Random(slot)
+        fds = {path: os.open(path, os.O_RDONLY) for path in files}
+        try:
+            while not stop.is_set():
+                path = rng.choice(list(files))
+                index = rng.randrange(FILE_PAGES)
+                got = os.pread(fds[path], PAGE_SIZE, index * PAGE_SIZE)
+                reads[slot] += 1
+                if got != page_bytes(names[path], 1, index):
+                    errors.append(f"{path} page {index}: {got[:40]!r}")
+                    return
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+
+    before = kg.kztmem_ints()
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(40):
+            kg.drop_caches(1)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a reader hung"
+    d = kg.delta(kg.kztmem_ints(), before)
+    info = f"{sum(reads)} reads; {d}"
+    assert not errors, f"wrong data read while puts were prepared: {errors[:3]}; {info}"
+    assert sum(reads) > 0 and d["eph_prepared"] > 0, info
+    assert d["eph_gets"] > 0, f"the readers never hit kztmem: {info}"
+    check_files(files)
+
+    # Every prepared copy was committed or dropped: an unmount frees them all.
+    ext4_4k.umount()
+    try:
+        left = kg.kztmem_ints()
+        assert left["curr_eph_pampd_count"] == 0 and left["zbud_curr_zpages"] == 0, \
+            f"pages left in kztmem after the pool went away: {left}; {info}"
+    finally:
+        ext4_4k.mount()
