@@ -1,8 +1,8 @@
 """Memory cgroups as kztmem's clients (issue 15): charges and limits.
 
 kztmem charges each stored page to its page's cgroup, as zswap does
-(series patch 0008 builds memcg's zswap helpers for any frontswap
-backend): memory.zswap.current and memory.stat's zswap/zswapped lines
+(the series' "mm: memcontrol" patch builds memcg's zswap helpers for any
+frontswap backend): memory.zswap.current and memory.stat's zswap/zswapped lines
 count it, and memory.zswap.max limits it. Two cgroups, each with a
 memory.max that forces its memhog to swap: one limited to ZSWAP_MAX,
 one not. Each memhog fills its memory, then pauses while the counters
@@ -43,7 +43,7 @@ def cgroups() -> Iterator[tuple[Path, Path]]:
         free = kg.make_memory_cgroup("kzt-unlimited", {"memory.max": MEMORY_MAX})
         made.append(free)
         if not (limited / "memory.zswap.max").exists():
-            pytest.fail(f"{limited}/memory.zswap.max missing: the kernel lacks series patch 0008 "
+            pytest.fail(f"{limited}/memory.zswap.max missing: the kernel lacks the series' 'mm: memcontrol' patch "
                         "or CONFIG_MEMCG_KMEM")
         yield limited, free
     finally:

@@ -37,7 +37,8 @@ def cgroup_snapshot(cg: Path) -> dict[str, object]:
     vals = guestlib.cgroup_ints(cg)
     if "memory.zswap.current" not in vals:
         raise KztError(f"{cg} has no memory.zswap.current",
-                       "the kernel needs CONFIG_MEMCG_KMEM and series patch 0008 "
+                       "the kernel needs CONFIG_MEMCG_KMEM and the series' patch "
+                       "'mm: memcontrol: let any frontswap backend charge a cgroup' "
                        "(or zswap), and the memory controller on for this cgroup")
     out: dict[str, object] = {"path": str(cg), **vals}
     held, charged = vals.get("stat.zswapped", 0), vals["memory.zswap.current"]

@@ -183,4 +183,4 @@ def test_cgroup_that_is_not_one_is_an_error(tmp_path: Path, monkeypatch: pytest.
     (cg / "cgroup.procs").write_text("")
     with pytest.raises(KztError) as ei:
         stats.run_cli(False, None, "no-zswap")
-    assert "memory.zswap.current" in str(ei.value) and "0008" in str(ei.value)
+    assert "memory.zswap.current" in str(ei.value) and "mm: memcontrol" in str(ei.value)
