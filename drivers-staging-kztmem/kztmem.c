@@ -1931,11 +1931,12 @@ static void *kzt_cc_prepare_page(int pool_id, struct cleancache_filekey key,
 static void kzt_cc_commit_page(int pool_id, struct cleancache_filekey key,
 			       pgoff_t index, void *prepared)
 {
-	struct kzt_eph_pool *ep = kzt_eph_pool_get(pool_id);
 	u64 start = local_clock();
+	struct kzt_eph_pool *ep;
 	struct tmem_oid oid;
 	int ret = -ENOENT;
 
+	ep = kzt_eph_pool_get(pool_id);
 	kzt_cc_oid(&key, &oid);
 	if (ep && prepared)
 		ret = tmem_put_pampd(ep->tmem, &oid, index, prepared);

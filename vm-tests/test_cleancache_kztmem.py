@@ -42,8 +42,8 @@ import contextlib
 import dataclasses
 import mmap
 import os
-import random
-import threading
+import subprocess
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -71,6 +71,8 @@ HISTOGRAMS = ("zbud_unbuddied_list_counts", "zbud_cumul_chunk_counts")
 LOCKED_HISTOGRAM = "eph_locked_ns_histogram"
 LOCKED_BUCKETS = 12
 CC_PREPARE = Path("/sys/module/kztmem/parameters/cc_prepare")
+#: How long readers race the evictions in test_prepared_puts_race_readers.
+RACE_SECONDS = 20
 ONESTEP = pytest.mark.kzt_boot(append="kztmem kztmem.cc_prepare=0", memory="384M")
 
 #: Files of the data tests: 8 x 1 MiB, small next to the guest's RAM.
@@ -645,49 +647,39 @@ def test_onestep_puts_store_under_the_lock(ext4_4k: Ext4) -> None:
     check_files(files)
 
 
-def test_prepared_puts_race_readers(ext4_4k: Ext4) -> None:
+def test_prepared_puts_race_readers(workloads, ext4_4k: Ext4) -> None:
     """Readers take references to the pages reclaim is preparing: a folio
     that stays in the page cache has its prepared copy dropped, none is
-    leaked, and no read ever returns other bytes than the file's."""
+    leaked, and no read ever returns other bytes than the file's.
+
+    Three cacherace processes evict the files in a loop for RACE_SECONDS,
+    two of them reading a few pages before each eviction: an eviction that prepared a
+    page a reader then took a reference to finds the page busy.
+    """
     files = make_files(ext4_4k.mnt, "rr", count=4)
-    names = {path: path.name for path in files}
-    stop = threading.Event()
-    errors: list[str] = []
-    reads = [0, 0]
-
-    def reader(slot: int) -> None:
-        rng = random.Random(slot)
-        fds = {path: os.open(path, os.O_RDONLY) for path in files}
-        try:
-            while not stop.is_set():
-                path = rng.choice(list(files))
-                index = rng.randrange(FILE_PAGES)
-                got = os.pread(fds[path], PAGE_SIZE, index * PAGE_SIZE)
-                reads[slot] += 1
-                if got != page_bytes(names[path], 1, index):
-                    errors.append(f"{path} page {index}: {got[:40]!r}")
-                    return
-        finally:
-            for fd in fds.values():
-                os.close(fd)
-
     before = kg.kztmem_ints()
-    threads = [threading.Thread(target=reader, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
+    procs = [subprocess.Popen(
+        [str(kg.workload("cacherace")), "evict", *(str(p) for p in files),
+         "--seconds", "120", "--seed", str(n), "--json", *extra],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for n, extra in enumerate(([], ["--read"], ["--read"]))]
     try:
-        for _ in range(40):
-            kg.drop_caches(1)
+        time.sleep(RACE_SECONDS)
     finally:
-        stop.set()
-        for t in threads:
-            t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a reader hung"
+        # closing their stdin stops them
+        outputs = [p.communicate(timeout=60) for p in procs]
     d = kg.delta(kg.kztmem_ints(), before)
-    info = f"{sum(reads)} reads; {d}"
-    assert not errors, f"wrong data read while puts were prepared: {errors[:3]}; {info}"
-    assert sum(reads) > 0 and d["eph_prepared"] > 0, info
-    assert d["eph_gets"] > 0, f"the readers never hit kztmem: {info}"
+    info = f"evictors: {[out.strip().splitlines()[-1:] for out, _ in outputs]}; {d}"
+    kg.save_result("cleancache-prepared-race.json",
+                   {"evictors": [out.strip().splitlines()[-1:] for out, _ in outputs],
+                    "counters_delta": d})
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, f"cacherace evict failed: {out} {err}"
+    assert d["eph_prepared"] > 0 and d["eph_gets"] > 0, info
+    assert d["eph_prepare_aborted"] > 0, \
+        f"no prepared put found its page taken meanwhile: the race was not run; {info}"
+    check_files(files)
+    kg.drop_caches(1)
     check_files(files)
 
     # Every prepared copy was committed or dropped: an unmount frees them all.

@@ -103,13 +103,6 @@ def require_backend(backend: str) -> None:
                     f"CONFIG_CLEANCACHE={config.get('CONFIG_CLEANCACHE')})")
 
 
-def save_result(name: str, data: dict) -> None:
-    """Keep a test's figures in the run directory (build/runs/<id>/)."""
-    run_dir = os.environ.get("KZT_RUN_DIR")
-    if run_dir and os.access(run_dir, os.W_OK):
-        Path(run_dir, name).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-
-
 def last_json(stdout: str) -> dict:
     """The last JSON object line a workload printed, or {}."""
     for line in reversed(stdout.splitlines()):
@@ -151,7 +144,7 @@ def test_direct_write_race_never_stale(backend: str, ext4: Path) -> None:
                     "--run-pages", 4, "--pressure-mib", pressure, "--seed", 11, "--quiet")
     d = kg.delta(cache_counters(), before)
     s = res.summary
-    save_result(f"coherence-race-{backend}.json",
+    kg.save_result(f"coherence-race-{backend}.json",
                 {"summary": s, "counters_delta": d, "pressure_mib": pressure})
     print(f"cacherace ({backend}): {res.stdout.strip()}\ncounter deltas: {d}")
     assert res.returncode in (0, 1) and s, f"cacherace did not run: {res.describe()}"
@@ -160,6 +153,8 @@ def test_direct_write_race_never_stale(backend: str, ext4: Path) -> None:
     if backend == "kztmem":
         assert d.get("eph_puts", 0) > 0, \
             f"no page of the raced file went into kztmem (eph_puts did not move): {d}"
+        assert d.get("eph_prepared", 0) > 0, \
+            f"no put of the raced file was prepared before the i_pages lock: {d}"
     assert s["corrupt"] == 0, \
         f"{s['corrupt']} page reads returned torn or misplaced data; first: {s['first_bad']}"
     assert s["stale"] == 0, (
@@ -180,7 +175,7 @@ def test_insert_collapse_race_never_stale(backend: str, ext4: Path) -> None:
                     "--seed", 5, "--quiet")
     d = kg.delta(cache_counters(), before)
     s = res.summary
-    save_result(f"coherence-shift-{backend}.json", {"summary": s, "counters_delta": d})
+    kg.save_result(f"coherence-shift-{backend}.json", {"summary": s, "counters_delta": d})
     print(f"cacherace shift ({backend}): {res.stdout.strip()}\ncounter deltas: {d}")
     assert res.returncode in (0, 1) and s, f"cacherace did not run: {res.describe()}"
     assert s["phases"] >= 100, f"too few shifts to conclude anything: {s}"
@@ -405,7 +400,7 @@ def test_fallocate_truncate_match_model(backend: str, ext4: Path) -> None:
             f.close()
     d = kg.delta(cache_counters(), before)
     rounds = [int(last_json(out).get("rounds", 0)) for out, _ in outputs]
-    save_result(f"coherence-model-{backend}.json",
+    kg.save_result(f"coherence-model-{backend}.json",
                 {"seed": seed, "ops": len(history), "evictor_rounds": rounds,
                  "counters_delta": d})
     print(f"seed {seed}: {len(history)} operations, evictor rounds {rounds}, counters {d}")
@@ -531,7 +526,7 @@ def test_big_invalidation_no_stall(workloads, ext4: Path) -> None:
             f"{after['curr_eph_pampd_count']}, zbud_curr_raw_pages "
             f"{full['zbud_curr_raw_pages']} -> {after['zbud_curr_raw_pages']}")
     print(info)
-    save_result("coherence-big-invalidation.json",
+    kg.save_result("coherence-big-invalidation.json",
                 {"info": info, "before": full, "after": after})
     reports = [line for line in kernel_log_since(started) if STALL_RE.search(line)]
     assert not reports, f"the invalidations stalled a CPU or upset lockdep ({info}):\n" + \

@@ -237,6 +237,14 @@ def read_value(path: Union[str, Path]) -> Counter:
     return _parse(Path(path).read_text())
 
 
+def save_result(name: str, data: dict[str, Any]) -> None:
+    """Keep a test's figures as JSON in the run directory (build/runs/<id>/),
+    when the host passed one (``KZT_RUN_DIR``)."""
+    run_dir = os.environ.get("KZT_RUN_DIR")
+    if run_dir and os.access(run_dir, os.W_OK):
+        Path(run_dir, name).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
 def read_dir(directory: Union[str, Path]) -> dict[str, Counter]:
     """Every readable regular file of a sysfs/debugfs directory, by name
     ({} when the directory is absent)."""
