@@ -15,8 +15,10 @@ after ``kztmem=maybe`` is what enables the driver. Checked here:
   the default store, xvmalloc, is used;
 - ``kztmem.compressor=lz4hc`` (a crypto algorithm, but not one kztmem
   offers) is logged by kztmem and by the parser, and lzo is used;
-- ``kztmem.cc_prepare=often`` is not a boolean: the parser says so and
-  cleancache puts stay two-step (``cc_prepare`` reads Y);
+- ``kztmem.cc_prepare=sometimes`` is not a boolean: the parser says so and
+  cleancache puts stay two-step (``cc_prepare`` reads Y). The kernel reads
+  a boolean by its first letters, so "often" would be taken as "of(f)";
+  "sometimes" starts with none of y, n, t, f, o, 1 or 0;
 - the tunables have no second, writable copy under /sys/module.
 """
 
@@ -31,7 +33,7 @@ from kzt.guest import lib as kg
 
 CMDLINE = ("kztmem=maybe kztmem kztmem.max_pool_percent=33 kztmem.compress_limit=12abc "
            "nofrontswap=please nocleancache=0 kztmem.pers_pool=zbud kztmem.compressor=lz4hc "
-           "kztmem.cc_prepare=often")
+           "kztmem.cc_prepare=sometimes")
 
 pytestmark = pytest.mark.kzt_boot(append=CMDLINE)
 
@@ -57,7 +59,7 @@ def kernel_log() -> str:
     'kztmem: ignoring unknown compressor "lz4hc" (choose one of lzo, lzo-rle, lz4, zstd); '
     'using lzo',
     "`lz4hc' invalid for parameter `kztmem.compressor'",
-    "`often' invalid for parameter `kztmem.cc_prepare'",
+    "`sometimes' invalid for parameter `kztmem.cc_prepare'",
 ])
 def test_bad_parameter_is_logged(kernel_log: str, message: str) -> None:
     assert message in kernel_log, \
@@ -108,4 +110,4 @@ def test_no_writable_copy_under_sys_module() -> None:
 def test_bad_cc_prepare_keeps_two_step_puts(kernel_log: str) -> None:
     path = Path("/sys/module/kztmem/parameters/cc_prepare")
     assert path.read_text().strip() == "Y", \
-        f"kztmem.cc_prepare=often was refused, but {path} says {path.read_text().strip()!r}"
+        f"kztmem.cc_prepare=sometimes was refused, but {path} says {path.read_text().strip()!r}"
