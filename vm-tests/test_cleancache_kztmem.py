@@ -690,3 +690,26 @@ def test_prepared_puts_race_readers(workloads, ext4_4k: Ext4) -> None:
             f"pages left in kztmem after the pool went away: {left}; {info}"
     finally:
         ext4_4k.mount()
+
+
+def test_written_pages_are_counted_not_stored(ext4_4k: Ext4) -> None:
+    """Pages written and evicted before they were read again are not known to
+    be on the disk: kztmem never gets them, the cleancache core counts them
+    (evicted_unmapped), and they read back from the disk intact; once read,
+    they are stored."""
+    files = make_files(ext4_4k.mnt, "wr")
+    pages = len(files) * FILE_PAGES
+    before, core = kg.kztmem_ints(), core_stat("evicted_unmapped")
+    kg.drop_caches(1)
+    d = kg.delta(kg.kztmem_ints(), before)
+    unmapped = core_stat("evicted_unmapped") - core
+    assert unmapped >= pages * 8 // 10, \
+        f"evicting {pages} written pages counted {unmapped} in evicted_unmapped: {d}"
+    assert d["eph_puts"] == 0 and d["eph_prepared"] == 0, \
+        f"written pages not known to be on the disk were stored: {d}"
+
+    core = core_stat("evicted_unmapped")
+    assert_stored(through_cleancache(files), pages)
+    assert core_stat("evicted_unmapped") - core < pages // 10, \
+        "pages read back from the disk were still counted as not on it"
+    check_files(files)
