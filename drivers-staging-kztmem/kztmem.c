@@ -2023,7 +2023,8 @@ static void kzt_cc_invalidate_fs(int pool_id)
 	mutex_unlock(&kzt_eph_pools_mutex);
 }
 
-static const struct cleancache_ops kzt_cleancache_ops = {
+/* Without kztmem.cc_prepare, registration clears the two-step put. */
+static struct cleancache_ops kzt_cleancache_ops __ro_after_init = {
 	.init_fs = kzt_cc_init_fs,
 	.init_shared_fs = kzt_cc_init_shared_fs,
 	.get_page = kzt_cc_get_page,
@@ -2035,18 +2036,6 @@ static const struct cleancache_ops kzt_cleancache_ops = {
 	.prepare_page = kzt_cc_prepare_page,
 	.commit_page = kzt_cc_commit_page,
 	.abort_page = kzt_cc_abort_page,
-};
-
-/* kztmem.cc_prepare=0: the same without the two-step put. */
-static const struct cleancache_ops kzt_cleancache_onestep_ops = {
-	.init_fs = kzt_cc_init_fs,
-	.init_shared_fs = kzt_cc_init_shared_fs,
-	.get_page = kzt_cc_get_page,
-	.put_page = kzt_cc_put_page,
-	.invalidate_page = kzt_cc_invalidate_page,
-	.invalidate_inode = kzt_cc_invalidate_inode,
-	.invalidate_range = kzt_cc_invalidate_range,
-	.invalidate_fs = kzt_cc_invalidate_fs,
 };
 #endif /* CONFIG_CLEANCACHE */
 
@@ -2583,9 +2572,13 @@ static void __init kzt_eph_exit(void)
 
 static int __init kzt_cleancache_register(void)
 {
-	return cleancache_register_ops(kzt_cc_prepare ?
-				       &kzt_cleancache_ops :
-				       &kzt_cleancache_onestep_ops);
+	if (!kzt_cc_prepare) {
+		/* The one-step put, kept for measuring: see cc_prepare. */
+		kzt_cleancache_ops.prepare_page = NULL;
+		kzt_cleancache_ops.commit_page = NULL;
+		kzt_cleancache_ops.abort_page = NULL;
+	}
+	return cleancache_register_ops(&kzt_cleancache_ops);
 }
 #else
 static int __init kzt_eph_init(void)
