@@ -364,18 +364,23 @@ def test_fallocate_truncate_match_model(backend: str, ext4: Path) -> None:
     files = [ModelFile(ext4 / f"model{i}", i) for i in range(MODEL_FILES)]
     history: list[str] = []
     before = cache_counters()
-    for f in files:
-        f.write(0, MODEL_PAGES)
-        os.fsync(f.fd)
-        f.evict()
-    written = kg.delta(cache_counters(), before)
-    if backend == "kztmem":
-        # Written back and evicted, never read: they are on the disk, so
-        # they must be put (series patch "ext4: mark written-back pages
-        # mapped to disk"), and the model below starts from them.
-        pages = MODEL_FILES * MODEL_PAGES
-        assert written.get("eph_puts", 0) >= pages * 8 // 10, \
-            f"evicting {pages} written-back pages stored fewer in kztmem: {written}"
+    try:
+        for f in files:
+            f.write(0, MODEL_PAGES)
+            os.fsync(f.fd)
+            f.evict()
+        written = kg.delta(cache_counters(), before)
+        if backend == "kztmem":
+            # Written back and evicted, never read: they are on the disk, so
+            # they must be put (series patch "ext4: mark written-back pages
+            # mapped to disk"), and the model below starts from them.
+            pages = MODEL_FILES * MODEL_PAGES
+            assert written.get("eph_puts", 0) >= pages * 8 // 10, \
+                f"evicting {pages} written-back pages stored fewer in kztmem: {written}"
+    except BaseException:
+        for f in files:      # open files would keep the disk from unmounting
+            f.close()
+        raise
     # One process only evicts, one reads a few pages (and their readahead)
     # before each eviction: the mappings keep going from full to empty.
     evictors = [subprocess.Popen(
