@@ -551,6 +551,65 @@ static void kzt_pam_test_split(struct kunit *test)
 			KZT_EPH_MAX_PERCENT_DEFAULT);
 }
 
+#ifdef CONFIG_CLEANCACHE
+/*
+ * Cleancache admission: the shift goes up when a window wasted more
+ * pages than it hit, down when it wasted under an eighth of its hits,
+ * and stays within [0, max]; at shift s one run in 2^s is admitted,
+ * whole, and the same runs every time.
+ */
+static void kzt_pam_test_admit(struct kunit *test)
+{
+	unsigned int s, run, runs, admitted[KZT_CC_ADMIT_SHIFT_MAX + 1] = { 0 };
+	struct tmem_oid oid = { };
+	pgoff_t index, last;
+	bool in;
+
+	KUNIT_EXPECT_EQ(test, kzt_cc_admit_step(0, 100, 101, 3), 1U);
+	KUNIT_EXPECT_EQ(test, kzt_cc_admit_step(0, 100, 100, 3), 0U);
+	KUNIT_EXPECT_EQ(test, kzt_cc_admit_step(3, 0, 1024, 3), 3U);
+	KUNIT_EXPECT_EQ(test, kzt_cc_admit_step(2, 800, 99, 3), 1U);
+	KUNIT_EXPECT_EQ(test, kzt_cc_admit_step(2, 800, 100, 3), 2U);
+	KUNIT_EXPECT_EQ(test, kzt_cc_admit_step(2, 1024, 0, 3), 1U);
+	KUNIT_EXPECT_EQ(test, kzt_cc_admit_step(0, 1024, 0, 3), 0U);
+	/* a shift above a lowered ceiling comes back under it */
+	KUNIT_EXPECT_EQ(test, kzt_cc_admit_step(5, 500, 500, 3), 3U);
+	KUNIT_EXPECT_EQ(test, kzt_cc_admit_step(5, 0, 1024, 0), 0U);
+	/* the events of one window cannot overflow the product */
+	KUNIT_EXPECT_EQ(test, kzt_cc_admit_step(1, UINT_MAX, UINT_MAX / 8, 3),
+			0U);
+
+	runs = 4096;
+	for (run = 0; run < runs; run++) {
+		oid.oid[0] = 1 + run % 16;
+		index = run / 16 * KZT_CC_RUN_PAGES;
+		last = index + KZT_CC_RUN_PAGES - 1;
+		for (s = 0; s <= KZT_CC_ADMIT_SHIFT_MAX; s++) {
+			in = kzt_cc_run_admitted(&oid, index, s);
+			admitted[s] += in;
+			/* the whole run, every time */
+			KUNIT_ASSERT_EQ(test, in,
+					kzt_cc_run_admitted(&oid, last, s));
+			KUNIT_ASSERT_EQ(test, in,
+					kzt_cc_run_admitted(&oid, index, s));
+			/* a run admitted at s is admitted below s */
+			if (in && s) {
+				in = kzt_cc_run_admitted(&oid, index, s - 1);
+				KUNIT_ASSERT_TRUE(test, in);
+			}
+		}
+	}
+	KUNIT_EXPECT_EQ(test, admitted[0], runs);
+	for (s = 1; s <= KZT_CC_ADMIT_SHIFT_MAX; s++) {
+		/* within a quarter of 2^-s of the runs */
+		KUNIT_EXPECT_GE(test, admitted[s] * 4, (runs >> s) * 3);
+		KUNIT_EXPECT_LE(test, admitted[s] * 4, (runs >> s) * 5);
+	}
+	KUNIT_EXPECT_LE(test, KZT_CC_ADMIT_MAX_SHIFT_DEFAULT,
+			KZT_CC_ADMIT_SHIFT_MAX);
+}
+#endif
+
 static struct kunit_case kzt_reject_cases[] = {
 	KUNIT_CASE(kzt_reject_test_patterns),
 	KUNIT_CASE(kzt_reject_test_counted),
@@ -571,6 +630,7 @@ static struct kunit_case kzt_pam_cases[] = {
 	KUNIT_CASE(kzt_pam_test_split),
 #ifdef CONFIG_CLEANCACHE
 	KUNIT_CASE(kzt_pam_test_damaged_eph),
+	KUNIT_CASE(kzt_pam_test_admit),
 #endif
 	{}
 };

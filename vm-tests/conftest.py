@@ -97,3 +97,17 @@ def kztmem() -> Path:
         pytest.skip(f"{kg.KZTMEM_SYSFS} absent: kernel without CONFIG_KZTMEM or booted "
                     "without 'kztmem'")
     return kg.KZTMEM_SYSFS
+
+
+@pytest.fixture(autouse=True)
+def _cleancache_admits_all() -> None:
+    """Every test starts with kztmem admitting every evicted clean page.
+
+    kztmem's admission shift adapts to what the pool wastes and hits, and it
+    outlives a test: one that evicts a lot would leave the next admitting
+    one run in eight. Tests that count stored pages need them all offered;
+    the admission tests set the shift themselves.
+    """
+    shift = kg.KZTMEM_SYSFS / "cc_admit_shift"
+    if shift.exists():
+        kg.write_sysfs(shift, "0")

@@ -42,6 +42,7 @@ import contextlib
 import dataclasses
 import mmap
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -64,7 +65,7 @@ EPH_COUNTERS = (
     "evicted_unbuddied_pages", "evict_kept_pages", "zbud_evicting_pages", "eph_range_flushed",
     "eph_share_percent", "eph_share_grown", "eph_share_shrunk", "eph_room_claims",
     "pers_split_declined", "eph_prepared", "eph_prepare_aborted", "eph_locked_calls",
-    "eph_locked_ns",
+    "eph_locked_ns", "eph_not_admitted", "cc_admit_raised", "cc_admit_lowered",
 )
 HISTOGRAMS = ("zbud_unbuddied_list_counts", "zbud_cumul_chunk_counts")
 #: Callbacks under the i_pages lock by duration: < 256 ns, then powers of two.
@@ -586,6 +587,85 @@ def test_share_follows_hits_and_swap(workloads, swap, ext4_4k: Ext4, split_tunab
     assert d["eph_share_shrunk"] > 0, info
     assert after["eph_share_percent"] < grown["eph_share_percent"], info
     check_files(files)
+
+
+# ------------------------------------------------------------- admission
+
+@pytest.fixture
+def admit_tunables() -> Iterator[dict[str, kg.Tunable]]:
+    """The admission shift and its ceiling, restored afterwards."""
+    names = ("cc_admit_shift", "cc_admit_max_shift")
+    with contextlib.ExitStack() as stack:
+        yield {n: stack.enter_context(kg.Tunable(kg.KZTMEM_SYSFS / n)) for n in names}
+
+
+def test_admission_follows_waste_and_hits(workloads, ext4_4k: Ext4, admit_tunables) -> None:
+    """A file loop longer than the page cache and the pool together wastes
+    what kztmem stores (evicted unread, or no page for its frame): the
+    admission shift goes up and runs are left out, every byte still
+    verified. Then files that fit in the pool hit, waste nothing, and the
+    shift comes back down to admitting every page."""
+    t = admit_tunables
+    t["cc_admit_max_shift"].write(3)
+    t["cc_admit_shift"].write(0)
+    loop = ext4_4k.mnt / "loop"
+    loop.mkdir()
+    before = kg.kztmem_ints()
+    # filecheck-reread-512: 512 MiB written, evicted, read twice in 384 MiB
+    r = kg.run_filecheck("cycle", loop, files=64, size="8M", pattern="mix", seed=21,
+                         passes=2)
+    assert r.returncode == 0 and r.mismatches == 0, r.describe()
+    looped = kg.kztmem_ints()
+    d = kg.delta(looped, before)
+    info = f"shift {looped['cc_admit_shift']}; {d}"
+    assert d["cc_admit_raised"] > 0, f"a loop longer than the pool never raised the shift: {info}"
+    assert d["eph_not_admitted"] > 0, f"no page was left out: {info}"
+    assert d["eph_gets"] > 0, f"the pages admitted never hit: {info}"
+
+    shutil.rmtree(loop)        # its pages leave kztmem with the files
+    os.sync()
+    t["cc_admit_shift"].write(3)
+    files = make_files(ext4_4k.mnt, "adm", count=8, pages=FILE_PAGES * 4)
+    start = kg.kztmem_ints()
+    shifts = []
+    for _ in range(12):
+        through_cleancache(files)
+        shifts.append(kg.kztmem_ints()["cc_admit_shift"])
+        if shifts[-1] == 0:
+            break
+    d = kg.delta(kg.kztmem_ints(), start)
+    info = f"shift after each round: {shifts}; {d}"
+    assert d["eph_gets"] > 0 and d["cc_admit_lowered"] > 0, info
+    assert shifts[-1] == 0, f"32 MiB of files that fit never brought the shift down: {info}"
+    check_files(files)
+
+
+def test_page_left_out_drops_its_older_copy(ext4_4k: Ext4, admit_tunables) -> None:
+    """A page whose run is no longer admitted does not leave its older copy
+    in kztmem: files stored whole (shift 0), then rewritten and evicted at
+    shift 6, read back their new bytes, from the disk."""
+    t = admit_tunables
+    t["cc_admit_max_shift"].write(6)
+    files = make_files(ext4_4k.mnt, "lo", count=4, pages=FILE_PAGES * 2)
+    pages = len(files) * FILE_PAGES * 2
+    assert_stored(through_cleancache(files), pages)
+    t["cc_admit_shift"].write(6)
+    rewritten = {}
+    for path in files:
+        # in place: a truncation would drop the old copies itself
+        data = contents(path.name, 2, FILE_PAGES * 2)
+        with open(path, "r+b") as f:
+            f.write(data)
+        rewritten[path] = data
+    os.sync()
+    before = kg.kztmem_ints()
+    kg.drop_caches(1)
+    d = kg.delta(kg.kztmem_ints(), before)
+    assert d["eph_not_admitted"] >= pages // 2, \
+        f"at shift 6, {pages} rewritten pages were not left out: {d}"
+    check_files(rewritten)
+    through_cleancache(rewritten)
+    check_files(rewritten)
 
 
 # ------------------------------------------------- puts prepared before the lock

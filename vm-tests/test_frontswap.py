@@ -63,6 +63,9 @@ TUNABLES = {
     # the cleancache half's share of the limit (test_cleancache_kztmem.py)
     "eph_min_percent": (0, 100),
     "eph_max_percent": (0, 100),
+    # cleancache admission (test_cleancache_kztmem.py)
+    "cc_admit_shift": (0, 6),
+    "cc_admit_max_shift": (0, 6),
 }
 
 #: A declined store and its reason.
