@@ -815,6 +815,16 @@ static bool kzt_split_full(unsigned long pers, unsigned long limit,
 	return pers + limit * share / 100 >= limit;
 }
 
+/* Count a step of a tunable that moves by itself from @from to @to */
+static void kzt_count_step(unsigned int from, unsigned int to,
+			   atomic_long_t *up, atomic_long_t *down)
+{
+	if (to > from)
+		atomic_long_inc(up);
+	else if (to < from)
+		atomic_long_inc(down);
+}
+
 /* Count a cleancache hit (@vote 1) or a store declined for room (-1) */
 static void kzt_share_vote(long vote)
 {
@@ -832,10 +842,8 @@ static void kzt_share_vote(long vote)
 			      READ_ONCE(kzt_eph_min_percent),
 			      READ_ONCE(kzt_eph_max_percent));
 	WRITE_ONCE(kzt_eph_share, next);
-	if (next > share)
-		atomic_long_inc(&kzt_eph_share_grown);
-	else if (next < share)
-		atomic_long_inc(&kzt_eph_share_shrunk);
+	kzt_count_step(share, next, &kzt_eph_share_grown,
+		       &kzt_eph_share_shrunk);
 }
 
 static unsigned long kzt_eph_pages(void)
@@ -1665,10 +1673,8 @@ static void kzt_cc_admit_event(bool hit)
 	next = kzt_cc_admit_step(shift, hits, waste,
 				 READ_ONCE(kzt_cc_admit_max_shift));
 	WRITE_ONCE(kzt_cc_admit_shift, next);
-	if (next > shift)
-		atomic_long_inc(&kzt_cc_admit_raised);
-	else if (next < shift)
-		atomic_long_inc(&kzt_cc_admit_lowered);
+	kzt_count_step(shift, next, &kzt_cc_admit_raised,
+		       &kzt_cc_admit_lowered);
 }
 
 /* Is page @index of file @oid in a run admitted at @shift? */
