@@ -1621,15 +1621,16 @@ static void kzt_eph_pool_put(struct kzt_eph_pool *ep)
  * bits of a hash of its file and its number are zero: one run in
  * 2^shift, the same runs every time.
  *
- * The shift (cc_admit_shift, which may also be written) adapts, between
- * 0 (every page admitted) and cc_admit_max_shift.  Hits are what the pool is for; waste is a page
- * it compressed for nothing, i.e. evicted before anyone read it, or
- * found no free page for its zbud frame.  Every KZT_CC_WINDOW events of
- * either kind, waste above the hits raises the shift (admit half as
+ * The shift (cc_admit_shift) adapts, between 0 (every page admitted)
+ * and cc_admit_max_shift.  Hits are what the pool is for; waste is a
+ * page it compressed for nothing, i.e. evicted before anyone read it,
+ * or found no free page for its zbud frame.  Every KZT_CC_WINDOW events
+ * of either kind, waste above the hits raises the shift (admit half as
  * many), waste below an eighth of the hits lowers it.  In between, the
  * shift stays where it is: a pool that just holds what it admits sees
  * hits and little waste, and admitting twice as much would push it
- * back over the edge.
+ * back over the edge.  Writing either tunable starts a window with
+ * nothing counted yet; a shift above the ceiling counts as the ceiling.
  */
 #define KZT_CC_RUN_PAGES		32
 #define KZT_CC_WINDOW			1024
@@ -2485,18 +2486,26 @@ module_param_cb(eph_min_percent, &kzt_tunable_param_ops,
 module_param_cb(eph_max_percent, &kzt_tunable_param_ops,
 		&kzt_attr_eph_max_percent, 0);
 
-/* A new ceiling brings the admission shift under it at once */
+/* A shift written starts a window with no hits and no waste counted yet */
+static void kzt_cc_admit_restart(void)
+{
+	atomic_set(&kzt_cc_hits_seen, 0);
+	atomic_set(&kzt_cc_waste_seen, 0);
+}
+
+/* A new ceiling brings the shift under it at once, in a new window */
 static void kzt_cc_admit_max_changed(void)
 {
 	WRITE_ONCE(kzt_cc_admit_shift, min(READ_ONCE(kzt_cc_admit_shift),
 					   READ_ONCE(kzt_cc_admit_max_shift)));
+	kzt_cc_admit_restart();
 }
 
 KZT_STAT_ATTR(eph_not_admitted);
 KZT_STAT_ATTR(cc_admit_raised);
 KZT_STAT_ATTR(cc_admit_lowered);
-KZT_TUNABLE_ATTR(cc_admit_shift, kzt_cc_admit_shift, 0,
-		 KZT_CC_ADMIT_SHIFT_MAX);
+KZT_TUNABLE_ATTR_CB(cc_admit_shift, kzt_cc_admit_shift, 0,
+		    KZT_CC_ADMIT_SHIFT_MAX, kzt_cc_admit_restart);
 KZT_TUNABLE_ATTR_CB(cc_admit_max_shift, kzt_cc_admit_max_shift, 0,
 		    KZT_CC_ADMIT_SHIFT_MAX, kzt_cc_admit_max_changed);
 module_param_cb(cc_admit_max_shift, &kzt_tunable_param_ops,

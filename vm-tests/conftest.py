@@ -100,14 +100,19 @@ def kztmem() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _cleancache_admits_all() -> None:
-    """Every test starts with kztmem admitting every evicted clean page.
+def _cleancache_admits_all() -> Iterator[None]:
+    """Every test runs with kztmem admitting every evicted clean page.
 
-    kztmem's admission shift adapts to what the pool wastes and hits, and it
-    outlives a test: one that evicts a lot would leave the next admitting
-    one run in eight. Tests that count stored pages need them all offered;
-    the admission tests set the shift themselves.
+    kztmem's admission shift adapts to what the pool wastes and hits, within
+    a test and across tests: one that evicts a lot would leave the next
+    admitting one run in eight. Tests that count stored pages need them all
+    offered, so the ceiling is 0 during each test (restored afterwards);
+    the admission tests in test_cleancache_kztmem.py set it themselves.
     """
-    shift = kg.KZTMEM_SYSFS / "cc_admit_shift"
-    if shift.exists():
-        kg.write_sysfs(shift, "0")
+    ceiling = kg.KZTMEM_SYSFS / "cc_admit_max_shift"
+    if not ceiling.exists():
+        yield
+        return
+    with kg.Tunable(ceiling) as t:
+        t.write(0)
+        yield
