@@ -2486,9 +2486,10 @@ module_param_cb(eph_min_percent, &kzt_tunable_param_ops,
 module_param_cb(eph_max_percent, &kzt_tunable_param_ops,
 		&kzt_attr_eph_max_percent, 0);
 
-/* A shift written starts a window with no hits and no waste counted yet */
+/* A shift written starts a whole window, with nothing counted yet */
 static void kzt_cc_admit_restart(void)
 {
+	atomic_set(&kzt_cc_events, 0);
 	atomic_set(&kzt_cc_hits_seen, 0);
 	atomic_set(&kzt_cc_waste_seen, 0);
 }
