@@ -1612,7 +1612,7 @@ static void kzt_eph_pool_put(struct kzt_eph_pool *ep)
  * its turn comes again, so every put is a compression for nothing.  On
  * filecheck-reread-512, admitting every evicted page cost 192,000
  * compressions for 44,700 hits; admitting a quarter of them, the same
- * quarter each time, cost 58,700 for 45,800 hits, with a third of the CPU
+ * quarter each time, cost 58,700 for 45,800 hits and 40% less CPU
  * time.  A fixed subset spans the whole loop and stays until it is read.
  *
  * Pages are admitted in runs of KZT_CC_RUN_PAGES, aligned in the file,
