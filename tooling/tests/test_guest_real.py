@@ -63,6 +63,25 @@ def test_a_sort_that_loses_a_line_is_a_mismatch(capsys: pytest.CaptureFixture[st
     assert "differs" in s["first_bad"][0]
 
 
+def test_sort_puts_its_programs_not_itself_in_the_cgroup(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "joins"
+
+    def join(procs_file: str) -> None:
+        # runs in each child between fork and exec
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()} {procs_file}\n")
+    monkeypatch.setattr(real.kg, "join_cgroup", join)
+    rc, s = _run(capsys, ["sort", "--mib", "1", "--dir", str(tmp_path / "s"),
+                          "--cgroup-procs", "/cg/cgroup.procs"])
+    assert rc == 0 and s["mismatches"] == 0
+    joins = [line.split() for line in log.read_text().splitlines()]
+    # awk twice, sort and cmp; never this process
+    assert len(joins) == 4 and {p for _, p in joins} == {"/cg/cgroup.procs"}
+    assert str(os.getpid()) not in {pid for pid, _ in joins}
+
+
 def test_keys_are_a_permutation() -> None:
     n = 1000
     step = real._step(n)

@@ -3,6 +3,7 @@ guest: workload definitions, programs run together, their summaries."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -45,7 +46,9 @@ def test_workload_definition_is_runnable(path: Path, tmp_path: Path,
         else:
             assert Path(argv[0]).parent == tmp_path
     text = " ".join(" ".join(a) for a in argvs)
-    assert "{ext4_mount}" not in text
+    assert "{ext4_mount}" not in text and guestwork.CGROUP_PROCS_ARG not in text
+    if guestwork.CGROUP_PROCS_ARG in json.dumps(spec):
+        assert spec.get("cgroup_memory_max"), "a program given the cgroup needs one"
     assert ("/mnt/x" in text) == ("kzt-ext4" in disks), "files need the ext4 disk and use it"
 
 
@@ -120,3 +123,36 @@ def test_in_turn_deadline_never_starts_the_rest(tmp_path: Path) -> None:
     rc, outs = guestwork.run_programs([[slow], [later]], timeout=1, in_turn=True)
     assert rc == 124 and outs == ["", ""]
     assert not (tmp_path / "started").exists()
+
+
+def _log_joins(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
+    """Record the pid of every process that joins a cgroup, instead of
+    writing to a real cgroup.procs (the child inherits the patch at fork)."""
+    def join(procs_file: str) -> None:
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()} {procs_file}\n")
+    monkeypatch.setattr(guestwork.kg, "join_cgroup", join)
+
+
+def test_a_program_given_the_cgroup_is_not_put_in_it(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "joins"
+    _log_joins(monkeypatch, log)
+    cg = tmp_path / "cg"
+    procs = str(cg / "cgroup.procs")
+    own = _script(tmp_path / "own", "echo $$\n")
+    driver = _script(tmp_path / "driver", "echo $$\n")
+    rc, outs = guestwork.run_programs([[own], [driver, "--cgroup-procs", procs]], timeout=20,
+                                      cgroup=cg)
+    assert rc == 0
+    # only the program that was not given the cgroup joined it
+    assert log.read_text().split() == [outs[0].strip(), procs]
+
+
+def test_the_cgroup_argument_needs_a_cgroup() -> None:
+    spec = {"name": "w", "program": "kzt.guest.real",
+            "args": ["sort", "--cgroup-procs", guestwork.CGROUP_PROCS_ARG]}
+    with pytest.raises(ValueError, match="cgroup_memory_max"):
+        guestwork.programs(spec, None)
+    argv = guestwork.programs({**spec, "cgroup_memory_max": "24M"}, None)[0]
+    assert argv[-1] == str(guestwork.kg.CGROUP_ROOT / guestwork.CGROUP_NAME / "cgroup.procs")

@@ -9,6 +9,7 @@ checks that failed), so the bench and the tests treat it alike.
 
     python -m kzt.guest.real pyheap --mib 160 --walks 2 [--seed S]
     python -m kzt.guest.real sort --mib 192 --dir DIR [--buffer-mib M]
+                                   [--cgroup-procs FILE]
 
 pyheap: this interpreter builds about MIB MiB of dicts, lists, strings
 and tuples from a seeded generator, records a digest of every record as
@@ -21,11 +22,15 @@ permutation of 0..N-1 (line i holds key (i * STEP) mod N, STEP prime to
 N) into DIR; `sort` orders it with a buffer as large as the file (so it
 wants more memory than its cgroup grants) and DIR for its temporary
 files; awk writes the expected output (keys 0..N-1 in order, same
-format) and `cmp` compares the two byte for byte.
+format) and `cmp` compares the two byte for byte.  With --cgroup-procs,
+this driver stays where it is and puts awk, sort and cmp into the cgroup
+of that cgroup.procs file: the cgroup's memory is then the program's,
+not shared with this interpreter.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -35,7 +40,9 @@ import sys
 import time
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from kzt.guest import lib as kg
 
 #: bytes per sort line: an 8-digit key, a space, a 54-byte payload, "\n"
 SORT_LINE = 64
@@ -113,33 +120,40 @@ def _step(n: int) -> int:
     return s
 
 
-def _awk(program: str, out: Path) -> None:
+def _joiner(procs_file: str | None) -> Callable[[], None] | None:
+    """preexec_fn that moves a child into the cgroup of procs_file."""
+    return functools.partial(kg.join_cgroup, procs_file) if procs_file is not None else None
+
+
+def _awk(program: str, out: Path, procs_file: str | None = None) -> None:
     with out.open("wb") as f:
-        subprocess.run(["awk", program], stdout=f, check=True)
+        subprocess.run(["awk", program], stdout=f, check=True, preexec_fn=_joiner(procs_file))
 
 
-def sort(mib: int, directory: Path, buffer_mib: int | None) -> dict[str, Any]:
+def sort(mib: int, directory: Path, buffer_mib: int | None,
+         procs_file: str | None = None) -> dict[str, Any]:
     n = mib * 1024 * 1024 // SORT_LINE
     step = _step(n)
     directory.mkdir(parents=True, exist_ok=True)
     src, out, want = directory / "input", directory / "sorted", directory / "expected"
     t0 = time.monotonic()
     _awk(f"BEGIN {{ for (i = 0; i < {n}; i++) {{ k = (i * {step}) % {n}; {SORT_AWK_LINE} }} }}",
-         src)
-    _awk(f"BEGIN {{ for (k = 0; k < {n}; k++) {SORT_AWK_LINE} }}", want)
+         src, procs_file)
+    _awk(f"BEGIN {{ for (k = 0; k < {n}; k++) {SORT_AWK_LINE} }}", want, procs_file)
     made = time.monotonic() - t0
     env = {**os.environ, "LC_ALL": "C"}
     buf = buffer_mib if buffer_mib is not None else mib
     t1 = time.monotonic()
     r = subprocess.run(["sort", "-S", f"{buf}M", "-T", str(directory), "-o", str(out), str(src)],
-                       env=env, stderr=subprocess.PIPE, text=True)
+                       env=env, stderr=subprocess.PIPE, text=True,
+                       preexec_fn=_joiner(procs_file))
     sorted_s = time.monotonic() - t1
     bad: list[str] = []
     if r.returncode != 0:
         bad.append(f"sort exited {r.returncode}: {r.stderr.strip()[:200]}")
     else:
         c = subprocess.run(["cmp", str(out), str(want)], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
+                           stderr=subprocess.STDOUT, text=True, preexec_fn=_joiner(procs_file))
         if c.returncode != 0:
             bad.append(f"sorted output differs from the expected order: {c.stdout.strip()[:200]}")
     size = src.stat().st_size
@@ -161,13 +175,15 @@ def main(argv: list[str]) -> int:
     p.add_argument("--mib", type=int, required=True)
     p.add_argument("--dir", type=Path, required=True)
     p.add_argument("--buffer-mib", type=int, default=None)
+    p.add_argument("--cgroup-procs", default=None, metavar="FILE",
+                   help="run awk, sort and cmp in the cgroup of this cgroup.procs file")
     a = ap.parse_args(argv)
     if a.mib < 1:
         ap.error("--mib must be at least 1")
     if a.what == "pyheap":
         s = pyheap(a.mib, a.walks, a.seed)
     else:
-        s = sort(a.mib, a.dir, a.buffer_mib)
+        s = sort(a.mib, a.dir, a.buffer_mib, a.cgroup_procs)
     print(json.dumps(s), flush=True)
     return 1 if s["mismatches"] else 0
 
