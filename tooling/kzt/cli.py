@@ -547,6 +547,15 @@ def cmd_bench_pair(a: argparse.Namespace, layout: Layout) -> int:
     return 0
 
 
+def cmd_bench_table(a: argparse.Namespace, layout: Layout) -> int:
+    from .bench.table import TableRequest, table
+    bases = tuple(b.strip() for b in (a.baselines or "").split(",") if b.strip())
+    if a.baselines is not None and not bases:
+        raise KztError("--baselines is empty", "give baseline names, e.g. --baselines plain,zsmalloc")
+    print(table(TableRequest(Path(a.dir), bases)))
+    return 0
+
+
 def cmd_bench_export(a: argparse.Namespace, layout: Layout) -> int:
     from .bench import kcidb
     from .bench.merge import load
@@ -712,7 +721,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", action="store_true",
                    help="print the plan (blocks, their order, shards) and run nothing")
     p.add_argument("--json", action="store_true", help="with --plan: the plan as JSON on stdout")
-    bsub = p.add_subparsers(dest="bench_command", metavar="{merge,export,compare,pair}")
+    bsub = p.add_subparsers(dest="bench_command", metavar="{merge,export,compare,pair,table}")
     m = bsub.add_parser("merge", help="merge the shards of one plan into one bench directory",
                         description="check that the directories are shards of one plan (same "
                                     "seed, variants, workloads, reps, clock, image) and write one "
@@ -751,6 +760,17 @@ def parser() -> argparse.ArgumentParser:
                     help="metric names (default: the headline, density, disk_ios, disk_mib, "
                          "cpu_seconds)")
     pr.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    t = bsub.add_parser("table", help="a bench's cells as a Markdown table",
+                        description="one row per workload x variant: the headline's median and "
+                                    "range, the paired ratio to each baseline with its 95%% "
+                                    "interval and verdict, CPU time, disk I/O and requests, "
+                                    "density and the runs that ended OK (computed from "
+                                    "bench.json); the README's bench tables are this output")
+    t.set_defaults(func=cmd_bench_table)
+    t.add_argument("dir", metavar="DIR", help="a bench directory (with its bench.json)")
+    t.add_argument("--baselines", metavar="A,B",
+                   help="baseline names of the bench (plain, zswap, zsmalloc; default: every "
+                        "one the bench ran)")
     p = add("up", cmd_up, "set up, prepare, configure, build, boot, run the default workload")
     _base_arg(p)
     _accel_arg(p)
