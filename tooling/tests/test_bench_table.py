@@ -78,3 +78,13 @@ def test_a_recorded_bench_gives_its_report_verdicts() -> None:
             assert cell == "–"
         else:
             assert cell.startswith(f"{r['median']:.2f}x") and r["verdict"] in cell
+
+
+def test_a_single_paired_block_has_no_interval(tmp_path: Path) -> None:
+    # an interrupted bench: one block of each, so a ratio without interval
+    d = tmp_path / "bench"
+    d.mkdir()
+    one = [r for r in runs() if r["rep"] == 1 and r["workload"] == "w"]
+    (d / "bench.json").write_text(json.dumps(bench_doc(one, baselines={"zswap": "zswap"})))
+    row = _rows(table(TableRequest(d)))[("w", "kztmem@ssd")]
+    assert row[3] == "0.50x (n=1, no interval) inconclusive"

@@ -49,9 +49,12 @@ def _ratio(cell: dict[str, Any], base: str, metric: str) -> str:
     r = entry.get(metric) or {}
     if r.get("median") is None:
         return "n/a"
-    lo, hi = r["ci"]
     verdict = r["verdict"]
     shown = f"**{verdict}**" if verdict in ("win", "loss") else verdict
+    if not r.get("ci"):
+        # one paired block has a ratio but no interval, and no verdict
+        return f"{r['median']:.2f}x (n={r.get('n', 1)}, no interval) {shown}"
+    lo, hi = r["ci"]
     return f"{r['median']:.2f}x [{lo:.2f}-{hi:.2f}] {shown}"
 
 
