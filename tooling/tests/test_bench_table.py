@@ -10,7 +10,7 @@ import pytest
 from kzt.bench import report
 from kzt.bench.table import TableRequest, table
 from kzt.errors import KztError
-from test_bench import bench_doc
+from test_bench import bench_doc, run_record
 from test_bench_pair import runs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,6 +78,20 @@ def test_a_recorded_bench_gives_its_report_verdicts() -> None:
             assert cell == "–"
         else:
             assert cell.startswith(f"{r['median']:.2f}x") and r["verdict"] in cell
+
+
+def test_a_verdict_never_reads_as_touching_one(tmp_path: Path) -> None:
+    # 0.996-0.998 of the baseline in every block: a win whose interval
+    # would print as [1.00-1.00] at two decimals
+    d = tmp_path / "bench"
+    d.mkdir()
+    rs = []
+    for rep, secs in enumerate([9.96, 9.97, 9.98], start=1):
+        rs.append(run_record("kztmem@ssd", "w", rep=rep, index=2 * rep, seconds=secs))
+        rs.append(run_record("zswap@ssd", "w", rep=rep, index=2 * rep + 1, seconds=10.0))
+    (d / "bench.json").write_text(json.dumps(bench_doc(rs, baselines={"zswap": "zswap"})))
+    row = _rows(table(TableRequest(d)))[("w", "kztmem@ssd")]
+    assert row[3] == "0.997x [0.996-0.998] **win**"
 
 
 def test_a_single_paired_block_has_no_interval(tmp_path: Path) -> None:

@@ -55,7 +55,10 @@ def _ratio(cell: dict[str, Any], base: str, metric: str) -> str:
         # one paired block has a ratio but no interval, and no verdict
         return f"{r['median']:.2f}x (n={r.get('n', 1)}, no interval) {shown}"
     lo, hi = r["ci"]
-    return f"{r['median']:.2f}x [{lo:.2f}-{hi:.2f}] {shown}"
+    # a verdict whose interval rounds to 1.00 at two decimals would read
+    # as if it touched 1: show three then
+    d = 3 if verdict in ("win", "loss") and 1.0 in (round(lo, 2), round(hi, 2)) else 2
+    return f"{r['median']:.{d}f}x [{lo:.{d}f}-{hi:.{d}f}] {shown}"
 
 
 def _runs(cell: dict[str, Any]) -> str:
