@@ -11,18 +11,9 @@ from kzt.bench import report
 from kzt.bench.table import TableRequest, table
 from kzt.errors import KztError
 from test_bench import bench_doc, run_record
-from test_bench_pair import runs
+from test_bench_pair import bench, runs  # noqa: F401 (bench: its fixture)
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def bench(tmp_path: Path) -> Path:
-    d = tmp_path / "bench"
-    d.mkdir()
-    doc = bench_doc(runs(), seed=7, baselines={"plain": "none", "zswap": "zswap"})
-    (d / "bench.json").write_text(json.dumps(doc))
-    return d
 
 
 def _rows(text: str) -> dict[tuple[str, str], list[str]]:
