@@ -39,7 +39,8 @@ def test_workload_definition_is_runnable(path: Path, tmp_path: Path,
         (tmp_path / st["program"]).chmod(0o755)
         assert "--json" in st["args"]
     monkeypatch.setenv("KZT_WORKLOADS_DIR", str(tmp_path))
-    argvs = guestwork.programs(spec, "/mnt/x")
+    cg = Path("/cg") if spec.get("cgroup_memory_max") else None
+    argvs = guestwork.programs(spec, "/mnt/x", cg)
     for st, argv in zip(steps, argvs):
         if st["program"] == "kzt.guest.real":
             assert argv[:3] == [sys.executable, "-m", "kzt.guest.real"]
@@ -154,5 +155,5 @@ def test_the_cgroup_argument_needs_a_cgroup() -> None:
             "args": ["sort", "--cgroup-procs", guestwork.CGROUP_PROCS_ARG]}
     with pytest.raises(ValueError, match="cgroup_memory_max"):
         guestwork.programs(spec, None)
-    argv = guestwork.programs({**spec, "cgroup_memory_max": "24M"}, None)[0]
-    assert argv[-1] == str(guestwork.kg.CGROUP_ROOT / guestwork.CGROUP_NAME / "cgroup.procs")
+    argv = guestwork.programs(spec, None, Path("/cg"))[0]
+    assert argv[-1] == "/cg/cgroup.procs"

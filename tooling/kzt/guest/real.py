@@ -125,35 +125,35 @@ def _joiner(procs_file: str | None) -> Callable[[], None] | None:
     return functools.partial(kg.join_cgroup, procs_file) if procs_file is not None else None
 
 
-def _awk(program: str, out: Path, procs_file: str | None = None) -> None:
+def _awk(program: str, out: Path, join: Callable[[], None] | None = None) -> None:
     with out.open("wb") as f:
-        subprocess.run(["awk", program], stdout=f, check=True, preexec_fn=_joiner(procs_file))
+        subprocess.run(["awk", program], stdout=f, check=True, preexec_fn=join)
 
 
 def sort(mib: int, directory: Path, buffer_mib: int | None,
          procs_file: str | None = None) -> dict[str, Any]:
     n = mib * 1024 * 1024 // SORT_LINE
     step = _step(n)
+    join = _joiner(procs_file)
     directory.mkdir(parents=True, exist_ok=True)
     src, out, want = directory / "input", directory / "sorted", directory / "expected"
     t0 = time.monotonic()
     _awk(f"BEGIN {{ for (i = 0; i < {n}; i++) {{ k = (i * {step}) % {n}; {SORT_AWK_LINE} }} }}",
-         src, procs_file)
-    _awk(f"BEGIN {{ for (k = 0; k < {n}; k++) {SORT_AWK_LINE} }}", want, procs_file)
+         src, join)
+    _awk(f"BEGIN {{ for (k = 0; k < {n}; k++) {SORT_AWK_LINE} }}", want, join)
     made = time.monotonic() - t0
     env = {**os.environ, "LC_ALL": "C"}
     buf = buffer_mib if buffer_mib is not None else mib
     t1 = time.monotonic()
     r = subprocess.run(["sort", "-S", f"{buf}M", "-T", str(directory), "-o", str(out), str(src)],
-                       env=env, stderr=subprocess.PIPE, text=True,
-                       preexec_fn=_joiner(procs_file))
+                       env=env, stderr=subprocess.PIPE, text=True, preexec_fn=join)
     sorted_s = time.monotonic() - t1
     bad: list[str] = []
     if r.returncode != 0:
         bad.append(f"sort exited {r.returncode}: {r.stderr.strip()[:200]}")
     else:
         c = subprocess.run(["cmp", str(out), str(want)], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, preexec_fn=_joiner(procs_file))
+                           stderr=subprocess.STDOUT, text=True, preexec_fn=join)
         if c.returncode != 0:
             bad.append(f"sorted output differs from the expected order: {c.stdout.strip()[:200]}")
     size = src.stat().st_size

@@ -188,24 +188,23 @@ CGROUP_NAME = "kzt-workload"
 CGROUP_PROCS_ARG = "{cgroup_procs}"
 
 
-def cgroup_procs(spec: dict[str, Any]) -> str:
-    """The cgroup.procs file CGROUP_PROCS_ARG stands for in this workload;
-    a workload that uses it without a cgroup is an error."""
-    if not spec.get("cgroup_memory_max"):
-        raise ValueError(f"workload {spec.get('name')}: {CGROUP_PROCS_ARG} needs "
-                         "cgroup_memory_max (there is no cgroup to put programs in)")
-    return str(kg.CGROUP_ROOT / CGROUP_NAME / "cgroup.procs")
-
-
-def programs(spec: dict[str, Any], mnt: str | None) -> list[list[str]]:
+def programs(spec: dict[str, Any], mnt: str | None,
+             cgroup: Path | None = None) -> list[list[str]]:
     """The argument lists the workload runs: its one `program` with `args`,
     or every entry of `programs` (started all at once, or one after the
-    other when the workload says "in_turn")."""
+    other when the workload says "in_turn").  CGROUP_PROCS_ARG becomes
+    the cgroup.procs file of cgroup, the workload's; naming it in a
+    workload without one is an error."""
     steps = spec.get("programs") or [{"program": spec["program"], "args": spec.get("args", [])}]
 
     def arg(a: str) -> str:
         a = a.replace("{ext4_mount}", mnt or "/tmp")
-        return cgroup_procs(spec) if a == CGROUP_PROCS_ARG else a
+        if a != CGROUP_PROCS_ARG:
+            return a
+        if cgroup is None:
+            raise ValueError(f"workload {spec.get('name')}: {CGROUP_PROCS_ARG} needs a cgroup "
+                             "(cgroup_memory_max) to put programs in")
+        return str(cgroup / "cgroup.procs")
     return [[*program(st["program"]), *(arg(a) for a in st.get("args", []))] for st in steps]
 
 
@@ -351,7 +350,7 @@ def main(argv: list[str]) -> int:
             pinned[f"{zram / 'mm_stat'}:mem_limit"] = (zram / "mm_stat").read_text().split()[3]
             pinned[str(zram / "comp_algorithm")] = (zram / "comp_algorithm").read_text().strip()
     phase("set_up")
-    argvs = programs(spec, mnt)
+    argvs = programs(spec, mnt, cgroup)
     kg.drop_caches()  # every configuration starts from the same empty page cache
     before = snapshot()
     cpu0, ru0 = _cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
