@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from ..errors import KztError
 from .records import ERROR, FAILED, METRICS, OK, RATIO_METRICS, UNAVAILABLE, aggregate
-from .stats import LEVEL, RESAMPLES
+from .stats import INCONCLUSIVE, LEVEL, RESAMPLES
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 CHART_WIDTH = 640
@@ -160,7 +160,7 @@ def _fmt(x: float | None, digits: int = 1) -> str:
     return "–" if x is None else f"{x:,.{digits}f}"
 
 
-def _fmt_cmp(c: dict[str, Any] | None, html: bool = False) -> str:
+def fmt_cmp(c: dict[str, Any] | None, html: bool = False) -> str:
     """0.83x [0.78-0.90] win: a paired comparison in one line."""
     if not c or c.get("median") is None:
         return "-"
@@ -168,7 +168,10 @@ def _fmt_cmp(c: dict[str, Any] | None, html: bool = False) -> str:
     dash = "–" if html else "-"
     if c.get("ci"):
         lo, hi = c["ci"]
-        return f"{c['median']:.2f}{x} [{lo:.2f}{dash}{hi:.2f}] {c['verdict']}"
+        # a verdict whose interval rounds to 1.00 at two decimals would
+        # read as if it touched 1: three decimals then
+        d = 3 if c["verdict"] != INCONCLUSIVE and 1.0 in (round(lo, 2), round(hi, 2)) else 2
+        return f"{c['median']:.{d}f}{x} [{lo:.{d}f}{dash}{hi:.{d}f}] {c['verdict']}"
     return f"{c['median']:.2f}{x} {c['verdict']} (n={c['n']})"
 
 
@@ -261,7 +264,7 @@ def summary_rows(doc: dict[str, Any]) -> list[tuple[str, ...]]:
 def _vs(entry: dict[str, Any] | None, metric: str) -> str:
     if entry and entry.get("is_baseline"):
         return "(baseline)"
-    return _fmt_cmp((entry or {}).get(metric))
+    return fmt_cmp((entry or {}).get(metric))
 
 
 def _status_text(c: dict[str, Any]) -> str:

@@ -19,7 +19,6 @@ from typing import Any, Sequence
 from ..errors import KztError
 from . import report
 from .merge import load
-from .records import METRICS
 
 #: the medians shown after the ratios: key -> column title
 FIGURES = {
@@ -49,16 +48,10 @@ def _ratio(cell: dict[str, Any], base: str, metric: str) -> str:
     r = entry.get(metric) or {}
     if r.get("median") is None:
         return "n/a"
+    # the report's form, with a win or a loss in bold
+    text = report.fmt_cmp(r)
     verdict = r["verdict"]
-    shown = f"**{verdict}**" if verdict in ("win", "loss") else verdict
-    if not r.get("ci"):
-        # one paired block has a ratio but no interval, and no verdict
-        return f"{r['median']:.2f}x (n={r.get('n', 1)}, no interval) {shown}"
-    lo, hi = r["ci"]
-    # a verdict whose interval rounds to 1.00 at two decimals would read
-    # as if it touched 1: show three then
-    d = 3 if verdict in ("win", "loss") and 1.0 in (round(lo, 2), round(hi, 2)) else 2
-    return f"{r['median']:.{d}f}x [{lo:.{d}f}-{hi:.{d}f}] {shown}"
+    return text[:-len(verdict)] + f"**{verdict}**" if verdict in ("win", "loss") else text
 
 
 def _runs(cell: dict[str, Any]) -> str:
