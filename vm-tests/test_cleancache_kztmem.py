@@ -40,10 +40,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import mmap
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -772,6 +774,105 @@ def test_prepared_puts_race_readers(workloads, ext4_4k: Ext4) -> None:
             f"pages left in kztmem after the pool went away: {left}; {info}"
     finally:
         ext4_4k.mount()
+
+
+#: Splices the file argv[1] into a pipe, which then holds a reference to
+#: every page of it; says "held", waits for a line on stdin, then copies
+#: the pipe's bytes to stdout.
+PIPE_HOLDER = r"""
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+size = os.fstat(fd).st_size
+r, w = os.pipe()
+fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, size)
+off = 0
+while off < size:
+    n = os.splice(fd, w, size - off, offset_src=off)
+    if n <= 0:
+        sys.exit(f"splice gave {n} at {off} of {size}")
+    off += n
+print("held", flush=True)
+sys.stdin.readline()
+got = bytearray()
+while len(got) < size:
+    got += os.read(r, size - len(got))
+sys.stdout.buffer.write(got)
+"""
+
+
+def cgroup_reclaim(cg: Path, nbytes: int) -> None:
+    """Ask the cgroup's own reclaim for ``nbytes`` (memory.reclaim). It
+    answers EAGAIN when it freed less, as it must while pages are busy."""
+    try:
+        with open(cg / "memory.reclaim", "w") as f:
+            f.write(str(nbytes))
+    except OSError as e:
+        if e.errno != errno.EAGAIN:
+            raise
+
+
+def test_reclaim_skips_pages_in_use(ext4_4k: Ext4) -> None:
+    """Reclaim prepares no put for a page somebody else holds (series patch
+    "mm: cleancache: prepare no put for a folio that is in use").
+
+    A process in a memory cgroup splices a file into a pipe, which keeps a
+    reference to each of its pages; the cgroup's memory.reclaim then finds
+    them all busy. Each is skipped, counted in the core's prepare_skipped,
+    and stays in the page cache: none is compressed and then dropped
+    (prepare_aborted). Before the patch every reclaim pass compressed all of
+    them for nothing. Once the pipe is drained the same reclaim prepares and
+    stores them, and they come back byte for byte from kztmem.
+    """
+    files = make_files(ext4_4k.mnt, "bz", count=1)
+    (path, data), = files.items()
+    kg.drop_caches(1)
+    cg = kg.make_memory_cgroup("kzt-busy", {})
+    try:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", PIPE_HOLDER, str(path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            preexec_fn=lambda: kg.join_cgroup(str(cg / "cgroup.procs")))
+        try:
+            assert holder.stdout is not None and holder.stdin is not None
+            line = holder.stdout.readline()
+            assert line == b"held\n", f"the pipe holder did not start: {line!r}"
+            core = {n: core_stat(n) for n in ("prepared", "prepare_aborted", "prepare_skipped")
+                    if (kg.ensure_debugfs() / "cleancache" / n).exists()}
+            before = kg.kztmem_ints()
+            cgroup_reclaim(cg, 4 * FILE_SIZE)
+            held = {n: core_stat(n) - v for n, v in core.items()}
+            held_d = kg.delta(kg.kztmem_ints(), before)
+            resident = resident_bytes(path)
+            out, err = holder.communicate(b"\n", timeout=120)
+        finally:
+            if holder.poll() is None:
+                holder.kill()
+                holder.wait()
+        assert holder.returncode == 0, f"the pipe holder failed: {err!r}"
+        assert out == data, "the pipe gave other bytes than the file's"
+        info = f"core while held: {held}; kztmem: {held_d}"
+        kg.save_result("cleancache-busy-skipped.json",
+                       {"core_delta_while_held": held, "counters_delta_while_held": held_d})
+        assert resident == FILE_SIZE, f"a page held by the pipe left the page cache: {info}"
+        assert held["prepare_aborted"] <= FILE_PAGES // 16, \
+            f"reclaim compressed pages in use and dropped the copies: {info}"
+        assert "prepare_skipped" in held, \
+            "the cleancache core has no prepare_skipped counter: a kernel without the patch"
+        assert held["prepare_skipped"] >= FILE_PAGES * 8 // 10, \
+            f"of {FILE_PAGES} busy pages only {held['prepare_skipped']} were skipped: {info}"
+
+        # Nobody holds them now: the same reclaim prepares and stores them.
+        prepared = core_stat("prepared")
+        before = kg.kztmem_ints()
+        cgroup_reclaim(cg, 4 * FILE_SIZE)
+        d = kg.delta(kg.kztmem_ints(), before)
+        assert core_stat("prepared") - prepared >= FILE_PAGES * 8 // 10, d
+        assert_stored(d, FILE_PAGES)
+        before = kg.kztmem_ints()
+        check_files(files)
+        assert kg.delta(kg.kztmem_ints(), before)["eph_gets"] >= FILE_PAGES * 8 // 10
+    finally:
+        kg.remove_cgroup(cg)
 
 
 def test_written_pages_are_stored(ext4_4k: Ext4) -> None:
