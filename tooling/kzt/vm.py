@@ -92,6 +92,9 @@ class BootRequest:
     #: QEMU -icount shift: the guest's clock counts instructions (2**shift
     #: ns each) while a vCPU runs, and real time while it idles; TCG only
     icount_shift: int | None = None
+    #: run QEMU at this niceness (`nice -n`; below 0 needs root or
+    #: RLIMIT_NICE, else nice(1) warns and runs it unchanged); 0: as kzt
+    nice: int = 0
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,8 @@ class Clock:
     "wall": the guest's clock follows the host's; times swing with the
     host's load.  "icount": QEMU -icount shift=0,sleep=on: while the vCPU
     runs, guest time advances 1 ns per instruction executed (a 1 GIPS CPU),
-    whatever the host's load; while it idles (e.g. waiting for a throttled
-    disk) it advances with the host's clock.  TCG and 1 vCPU only.
+    whatever the host's load; while it idles (e.g. waiting for a disk) it
+    advances with the host's clock.  TCG and 1 vCPU only.
     """
     name: str
     cpus: int
@@ -114,7 +117,7 @@ class Clock:
             return f"wall clock, {self.cpus} vCPUs"
         return (f"QEMU -icount shift={self.icount_shift},sleep=on, {self.cpus} vCPU, TCG: busy "
                 f"time counts instructions ({2 ** self.icount_shift} ns each), idle time "
-                "(waiting for the throttled disks) runs on the host's clock")
+                "(waiting for the disks, which are not throttled) runs on the host's clock")
 
 
 CLOCKS = {"wall": Clock("wall", 2, None), "icount": Clock("icount", 1, 0)}
@@ -209,7 +212,19 @@ def vng_argv(layout: Layout, req: BootRequest, accel: Accel) -> list[str]:
         # one word for vng, which pastes it into a shell command line
         # unquoted: each QEMU argument is quoted for that shell
         argv.append("--qemu-opts=" + " ".join(shlex.quote(o) for o in qemu_opts))
+    if req.nice:
+        argv = ["nice", "-n", str(req.nice), *argv]
     return argv
+
+
+def may_renice(nice: int) -> bool:
+    """May this process start children at niceness ``nice``?"""
+    if nice >= os.getpriority(os.PRIO_PROCESS, 0) or os.geteuid() == 0:
+        return True
+    import resource
+    soft, _ = resource.getrlimit(resource.RLIMIT_NICE)
+    # RLIMIT_NICE holds 20 - the lowest niceness allowed
+    return soft == resource.RLIM_INFINITY or 20 - soft <= nice
 
 
 def _probe_cache(layout: Layout) -> tuple[bool, str] | None:

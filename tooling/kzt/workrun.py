@@ -4,9 +4,13 @@ and return its result with the guest's counters.
 The configuration to compare is data (data/configs.json): boot arguments
 on one kernel image, requirements the guest checks before running (so a
 kernel without kztmem says so instead of measuring plain swap), and
-guest-side set-up steps (e.g. a zram swap device).  The workload's disks
-can be throttled with a disk profile (data/bench.json) so that they behave
-like an HDD or an SSD rather than the host's page cache.
+guest-side set-up steps (e.g. a zram swap device).  On the wall clock
+the workload's disks are throttled to a disk profile (data/bench.json)
+so that they behave like an HDD or an SSD rather than the host's page
+cache.  On the instruction-counted clock they are not: QEMU's throttle
+runs on the host's clock, so a throttled disk lets the host's load
+decide what the guest does while it waits (see throttled()); there the
+profile only prices the I/O afterwards (bench/cost.py).
 """
 from __future__ import annotations
 
@@ -60,6 +64,8 @@ class RunRequest:
     icount_shift: int | None = None
     #: boot this image instead of the build's (kzt bench --kernel)
     kernel: Path | None = None
+    #: QEMU's niceness (vm.BootRequest.nice; kzt bench raises it)
+    nice: int = 0
 
 
 @dataclass
@@ -113,6 +119,20 @@ def _result(path: Path) -> WorkResult | None:
         return None
 
 
+def throttled(profile: DiskProfile | None, icount_shift: int | None) -> bool:
+    """Are the disks throttled to the profile for this run?
+
+    Not under -icount.  Measured on memhog-mix-quick (README, Benchmarks):
+    with the ssd throttle kztmem's disk requests fell 13% when
+    `stress-ng --cpu 2` loaded the host, with the bytes unchanged, because
+    how long the guest's I/O waits is host time while its work is counted
+    in instructions, and what the guest does meanwhile (merge requests,
+    decline stores while its writeback runs) depends on that ratio.  An
+    unthrottled disk makes those waits short, whatever the host.
+    """
+    return profile is not None and icount_shift is None
+
+
 def run_workload(layout: Layout, req: RunRequest, bins: Path | None = None) -> RunResult:
     """Boot once and run the workload; raises Unavailable if the guest's
     kernel cannot run the configuration, SetupFailed if its set-up failed."""
@@ -134,16 +154,19 @@ def run_workload(layout: Layout, req: RunRequest, bins: Path | None = None) -> R
     job = write_doc(run_dir / "job.json",
                     WorkJob(wl, config.guest_spec(timeout), str(out)).to_json())
     memory = str(wl.get("memory", DEFAULT_MEMORY))
+    throttle = throttled(profile, req.icount_shift)
     if req.echo:
+        disk = ("not throttled" if profile is None else profile.name if throttle
+                else f"not throttled, {profile.name} prices its I/O")
         ui.step(f"run: {wl['name']} with {req.with_} (boot: {' '.join(config.append) or '-'}; "
-                f"disk: {profile.name if profile else 'not throttled'})")
+                f"disk: {disk})")
     res = guestjob.run(layout, guestjob.GuestJob(
         image=image, command=tuple(guestjob.guest_python(layout, "kzt.guest.work", job)),
         run_dir=run_dir, memory=memory, cpus=req.cpus, append=config.append,
         disks=tuple(wl.get("disks", [])),
-        throttle=vm.Throttle(profile.iops, profile.bps) if profile else None,
+        throttle=vm.Throttle(profile.iops, profile.bps) if profile and throttle else None,
         bins=bins, env=(("KZT_GUEST", "1"),), accel=req.accel, timeout=req.timeout,
-        echo=req.echo, icount_shift=req.icount_shift))
+        echo=req.echo, icount_shift=req.icount_shift, nice=req.nice))
     data = _result(out)
     result = RunResult(wl, req.with_, res, data, run_dir, profile, image, memory,
                        wall_seconds(run_dir))

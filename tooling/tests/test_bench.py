@@ -168,7 +168,18 @@ def test_metrics_from_a_result() -> None:
     assert (m["pswpin"], m["pswpout"], m["swap_pages"]) == (300, 700, 1000)
     assert (m["disk_read_mib"], m["disk_write_mib"], m["disk_mib"]) == (12, 30, 42)
     assert m["disk_ios"] == 300
+    assert "disk_bios" not in m        # a result from before merges were recorded
     assert "density" not in m
+
+
+def test_bios_are_requests_plus_merges() -> None:
+    doc = result_doc()
+    for k, (r, rm, w, wm) in (("before", (5, 10, 7, 20)), ("during", (105, 410, 57, 920))):
+        doc[k]["diskstats"]["kzt-swap"].update(
+            reads=r, reads_merged=rm, writes=w, writes_merged=wm)
+    m = metrics(doc)
+    assert m["disk_ios"] == 100 + 50
+    assert m["disk_bios"] == 150 + 400 + 900
 
 
 def test_cleancache_hits_from_the_core_counters() -> None:
@@ -441,10 +452,15 @@ def test_run_bench_saves_after_every_run_and_skips_unavailable(fake_layout: Layo
     assert [(r.config, r.status) for r in state.records] == [(c, want[c]) for c in order]
     assert [r.block for r in state.records] == [1, 1, 1, 2, 2, 2]
     assert "not booted again" in next(r for r in state.records[3:] if r.config == "kztmem").reason
+    # instruction-counted (the default clock): unthrottled disks, QEMU reniced when allowed
+    assert all(c.icount_shift == 0 and c.nice == (loop.GUEST_NICE if vm.may_renice(loop.GUEST_NICE)
+                                                  else 0) for c in runner.calls)
     assert all(len(r.host_load or []) == 2 for r in state.records if r.booted)
     d = state.run_dir
     doc = json.loads((d / "bench.json").read_text())
     assert len(doc["runs"]) == 6 and doc["meta"]["finished"] and doc["meta"]["accels"] == ["tcg"]
+    assert doc["meta"]["disks_throttled"] is False
+    assert doc["meta"]["guest_nice"] == runner.calls[0].nice
     rep = json.loads((d / "report.json").read_text())
     assert len(rep["failed"]) == 2
     html = (d / "report.html").read_text()
@@ -675,7 +691,7 @@ def test_run_workload_passes_config_and_throttle_to_the_guest(
         with pytest.raises(raises):
             workrun.run_workload(fake_layout, req, bins=Path("/bins"))
     (breq,) = seen
-    assert breq.memory == "256M" and breq.append == ()
+    assert breq.memory == "256M" and breq.append == () and breq.nice == 0
     assert [(d.name, d.throttle) for d in breq.disks] == [("kzt-swap", vm.Throttle(200, 60_000_000))]
     assert not (run_dir / "kzt-swap.img").exists()         # images are removed after the run
     job = WorkJob.from_json(json.loads((run_dir / "job.json").read_text()), "job.json")
@@ -685,3 +701,30 @@ def test_run_workload_passes_config_and_throttle_to_the_guest(
     assert breq.command[-3:] == ["-m", "kzt.guest.work", str(run_dir / "job.json")]
     assert job.workload["name"] == "w1" and job.workload["memory"] == "256M"
     assert job.out == str(run_dir / "result.json")
+
+
+def test_instruction_counted_runs_are_not_throttled_but_priced(
+        fake_layout: Layout, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[vm.BootRequest] = []
+
+    def fake_boot(layout: Layout, req: vm.BootRequest) -> vm.BootResult:
+        seen.append(req)
+        job = json.loads(Path(req.command[-1]).read_text())
+        Path(job["out"]).write_text(json.dumps({**GUEST_HEAD, "seconds": 1.0, "exit_code": 0}))
+        return boot()
+
+    monkeypatch.setattr(workrun, "require_image", lambda layout, base, flavour: Path("/bz"))
+    py = fake_layout.venv / "bin" / "python"
+    py.parent.mkdir(parents=True)
+    py.write_text("")
+    monkeypatch.setattr(vm, "boot", fake_boot)
+    req = workrun.RunRequest("w1", "zram", disk="hdd", run_dir=fake_layout.build / "r1",
+                             echo=False, cpus=1, icount_shift=0, nice=-10)
+    res = workrun.run_workload(fake_layout, req, bins=Path("/bins"))
+    (breq,) = seen
+    assert [(d.name, d.throttle) for d in breq.disks] == [("kzt-swap", None)]
+    assert breq.icount_shift == 0 and breq.nice == -10
+    # the profile still prices the run (and sets its timeouts)
+    assert res.disk is not None and res.disk.name == "hdd"
+    assert workrun.throttled(res.disk, None) and not workrun.throttled(res.disk, 0)
+    assert not workrun.throttled(None, None)

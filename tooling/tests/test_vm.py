@@ -132,6 +132,26 @@ def test_vng_argv_quotes_env_and_awkward_arguments(layout: Layout, image: Path) 
     assert shlex.split(inner) == ["env", "PYTHONPATH=/a b/tooling", "X=$(rm -rf /)", *cmd]
 
 
+def test_vng_argv_renices_qemu_when_asked(layout: Layout, image: Path) -> None:
+    plain = vm.vng_argv(layout, BootRequest(image=image), Accel.TCG)
+    argv = vm.vng_argv(layout, BootRequest(image=image, nice=-10), Accel.TCG)
+    assert argv == ["nice", "-n", "-10", *plain]
+    assert plain[0] == str(layout.venv / "bin" / "vng")
+
+
+def test_may_renice(monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+    monkeypatch.setattr(vm.os, "getpriority", lambda which, who: 0)
+    monkeypatch.setattr(vm.os, "geteuid", lambda: 1000)
+    assert vm.may_renice(5)                       # lowering the priority needs no right
+    monkeypatch.setattr(resource, "getrlimit", lambda r: (0, 0))
+    assert not vm.may_renice(-10)
+    monkeypatch.setattr(resource, "getrlimit", lambda r: (30, 30))   # down to nice -10
+    assert vm.may_renice(-10) and not vm.may_renice(-11)
+    monkeypatch.setattr(vm.os, "geteuid", lambda: 0)
+    assert vm.may_renice(-11)
+
+
 def test_vng_argv_needs_the_venv(tmp_path: Path, image: Path) -> None:
     with pytest.raises(KztError) as ei:
         vm.vng_argv(Layout(tmp_path / "empty"), BootRequest(image=image), Accel.TCG)

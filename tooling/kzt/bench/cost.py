@@ -17,6 +17,15 @@ What repeats from run to run are counts.  The headline is therefore
   profile as one device of that profile would take them:
   max(requests / IOPS, bytes / bandwidth).
 
+Under -icount the disks are not throttled (workrun.throttled()): the
+guest sees the host's page cache, and the profile only prices what it
+did.  A throttle on the host's clock made the guest's behaviour follow
+the host's load (kztmem's requests fell 13% under `stress-ng --cpu 2`),
+and the guest runs at a raised priority for the same reason
+(loop.GUEST_NICE).  So the model prices the I/O a configuration does
+against a fast disk; one that would do more I/O on a slow one (e.g.
+declining more stores while its writeback waits) is not charged for it.
+
 Every configuration is priced by the same rule from what it did: plain
 swap pays for its I/O, a compressed store for its CPU and the I/O it did
 not avoid.  The model leaves out overlap of CPU work with I/O (a real
@@ -34,7 +43,8 @@ DEFINITION = ("guest CPU busy seconds over the workload (/proc/stat, not idle or
               "instruction-counted under --clock icount: 1 ns per instruction) + disk time "
               "of the requests and bytes the test disks completed (/proc/diskstats), priced "
               "as one device of the run's disk profile: max(requests / IOPS, bytes / "
-              "bandwidth); CPU and I/O are not overlapped")
+              "bandwidth); CPU and I/O are not overlapped; under -icount the disks are "
+              "not throttled, the profile only prices")
 
 
 def disk_seconds(ios: float, nbytes: float, profile: DiskProfile) -> float:

@@ -45,6 +45,7 @@ METRICS: dict[str, tuple[str, str, bool]] = {
     "disk_read_mib": ("disk read", "MiB", True),
     "disk_write_mib": ("disk written", "MiB", True),
     "disk_ios": ("disk requests", "", True),
+    "disk_bios": ("disk bios submitted (requests + merges)", "", True),
     "density": ("pool density at peak (stored / pool bytes)", "x", False),
     "cleancache_hits": ("cleancache hits (pages read back from the backend)", "pages", False),
     "pool_peak_mib": ("pool size at peak", "MiB", True),
@@ -79,16 +80,19 @@ def metrics(data: dict[str, Any]) -> dict[str, float]:
         m["swap_pages"] = m["pswpin"] + m["pswpout"]
     db, dd = before.get("diskstats") or {}, during.get("diskstats") or {}
     if dd:
-        rd = wr = ios = 0
+        rd = wr = ios = merges = 0
         for serial, st in dd.items():
             b = db.get(serial, {})
             rd += _delta(st, b, "sectors_read")
             wr += _delta(st, b, "sectors_written")
             ios += _delta(st, b, "reads") + _delta(st, b, "writes")
+            merges += _delta(st, b, "reads_merged") + _delta(st, b, "writes_merged")
         m["disk_read_mib"] = round(rd * 512 / 2**20, 2)
         m["disk_write_mib"] = round(wr * 512 / 2**20, 2)
         m["disk_mib"] = round((rd + wr) * 512 / 2**20, 2)
         m["disk_ios"] = ios
+        if any("reads_merged" in st for st in dd.values()):
+            m["disk_bios"] = ios + merges
     cb, cd = before.get("cleancache") or {}, during.get("cleancache") or {}
     if cd:
         m["cleancache_hits"] = _delta(cd, cb, "succ_gets")

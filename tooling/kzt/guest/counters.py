@@ -188,7 +188,9 @@ def zram_stats() -> dict[str, dict[str, str | None]]:
 
 
 def diskstats() -> dict[str, dict[str, int]]:
-    """Reads and sectors read/written of the virtio disks, by serial."""
+    """Requests, merges and sectors read/written of the virtio disks, by
+    serial.  Requests + merges = the bios the guest submitted (each merge
+    is one bio added to a request already queued)."""
     out: dict[str, dict[str, int]] = {}
     for dev in Path("/sys/block").glob("vd*"):
         try:
@@ -196,6 +198,7 @@ def diskstats() -> dict[str, dict[str, int]]:
             f = (dev / "stat").read_text().split()
         except OSError:
             continue
-        out[serial] = {"reads": int(f[0]), "sectors_read": int(f[2]),
-                       "writes": int(f[4]), "sectors_written": int(f[6])}
+        out[serial] = {"reads": int(f[0]), "reads_merged": int(f[1]),
+                       "sectors_read": int(f[2]), "writes": int(f[4]),
+                       "writes_merged": int(f[5]), "sectors_written": int(f[6])}
     return out
