@@ -195,6 +195,11 @@ module_param_named(cc_prepare, kzt_cc_prepare, bool, 0444);
  * it a store at the limit is declined as with writeback off, and counted
  * in pers_writeback_held_off.  0 writes back whatever the pool holds.
  *
+ * kzt_wb_start_percent (1..100, default 95): the writeback may start
+ * before the pool is full, once a persistent store finds the pool at
+ * this share of the limit (and above kzt_accept_percent); stores are
+ * still taken meanwhile.  100 starts it only at the limit.
+ *
  * kzt_compress_limit: the largest compressed size accepted, in bytes;
  * worse pages are declined and counted in compress_poor (persistent) or
  * eph_compress_poor (ephemeral), except that with writeback on a
@@ -211,12 +216,14 @@ module_param_named(cc_prepare, kzt_cc_prepare, bool, 0444);
 #define KZT_COMPRESS_LIMIT_MIN		64
 #define KZT_ACCEPT_PERCENT_DEFAULT	90
 #define KZT_WB_MIN_RAW_PERCENT_DEFAULT	10
+#define KZT_WB_START_PERCENT_DEFAULT	95
 
 static unsigned int kzt_max_pool_percent = KZT_MAX_POOL_PERCENT_DEFAULT;
 static unsigned int kzt_compress_limit = KZT_COMPRESS_LIMIT_DEFAULT;
 static unsigned int kzt_writeback = 1;
 static unsigned int kzt_accept_percent = KZT_ACCEPT_PERCENT_DEFAULT;
 static unsigned int kzt_wb_min_raw_percent = KZT_WB_MIN_RAW_PERCENT_DEFAULT;
+static unsigned int kzt_wb_start_percent = KZT_WB_START_PERCENT_DEFAULT;
 
 /*
  * Statistics (/sys/kernel/mm/kztmem/, read-only)
@@ -272,6 +279,8 @@ static atomic_long_t kzt_pers_writeback_skipped;
 static atomic_long_t kzt_pers_writeback_failed;
 /* Stores declined at the limit with too few raw pages to write back */
 static atomic_long_t kzt_pers_writeback_held_off;
+/* Writebacks started before the pool was full (kzt_wb_start_percent) */
+static atomic_long_t kzt_pers_writeback_early;
 
 #ifdef CONFIG_CLEANCACHE
 /*
@@ -1058,6 +1067,28 @@ static bool kzt_writeback_pays(void)
 }
 
 /*
+ * Start the writeback before the pool is full.  Pages a store declines
+ * at the limit go to the device one by one, between the slots of pages
+ * the pool keeps, while the writeback sends its pages sorted and in
+ * batches; how many are declined depends on how soon the work gets to
+ * run, i.e. on scheduling and on how fast the device completes.
+ * Starting it at kzt_wb_start_percent of the limit lets it bring the
+ * pool down to kzt_accept_percent while stores still go in.
+ */
+static void kzt_writeback_early(void)
+{
+	unsigned int start = max(READ_ONCE(kzt_wb_start_percent),
+				 READ_ONCE(kzt_accept_percent));
+
+	if (start >= 100 || !READ_ONCE(kzt_writeback) || !kzt_wb_wq)
+		return;
+	if (!kzt_pool_at(start) || !kzt_writeback_pays())
+		return;
+	if (queue_work(kzt_wb_wq, &kzt_wb_work))
+		atomic_long_inc(&kzt_pers_writeback_early);
+}
+
+/*
  * Should a persistent store be declined for want of room?  Not while
  * the ephemeral half claims its share and this one holds the rest.  At
  * the limit an old zbud frame is given back first, if the ephemeral
@@ -1072,7 +1103,11 @@ static bool kzt_pers_refuse(void)
 		atomic_long_inc(&kzt_pers_split_declined);
 		return true;
 	}
-	if (!kzt_pool_at_limit() || kzt_make_room(true))
+	if (!kzt_pool_at_limit()) {
+		kzt_writeback_early();
+		return false;
+	}
+	if (kzt_make_room(true))
 		return false;
 	if (!READ_ONCE(kzt_writeback) || !kzt_wb_wq)
 		return true;
@@ -2211,6 +2246,7 @@ KZT_STAT_ATTR(pers_written_back);
 KZT_STAT_ATTR(pers_writeback_skipped);
 KZT_STAT_ATTR(pers_writeback_failed);
 KZT_STAT_ATTR(pers_writeback_held_off);
+KZT_STAT_ATTR(pers_writeback_early);
 
 /* A read-only file showing one u64 figure computed on each read */
 #define KZT_U64_ATTR(_name, _value)					\
@@ -2342,12 +2378,14 @@ KZT_TUNABLE_ATTR(compress_limit, kzt_compress_limit, KZT_COMPRESS_LIMIT_MIN,
 KZT_TUNABLE_ATTR(writeback, kzt_writeback, 0, 1);
 KZT_TUNABLE_ATTR(accept_threshold_percent, kzt_accept_percent, 1, 100);
 KZT_TUNABLE_ATTR(writeback_min_raw_percent, kzt_wb_min_raw_percent, 0, 100);
+KZT_TUNABLE_ATTR(writeback_start_percent, kzt_wb_start_percent, 1, 100);
 
 /*
  * The tunables can also be set on the kernel command line, as
  * kztmem.max_pool_percent=N, kztmem.compress_limit=N,
  * kztmem.writeback=0|1, kztmem.accept_threshold_percent=N,
- * kztmem.writeback_min_raw_percent=N and, with the cleancache half,
+ * kztmem.writeback_min_raw_percent=N,
+ * kztmem.writeback_start_percent=N and, with the cleancache half,
  * kztmem.eph_min_percent=N, kztmem.eph_max_percent=N and
  * kztmem.cc_admit_max_shift=N, with the same
  * checks as the sysfs files: kp->arg is the tunable's kzt_tunable_attr.
@@ -2390,6 +2428,8 @@ module_param_cb(accept_threshold_percent, &kzt_tunable_param_ops,
 		&kzt_attr_accept_threshold_percent, 0);
 module_param_cb(writeback_min_raw_percent, &kzt_tunable_param_ops,
 		&kzt_attr_writeback_min_raw_percent, 0);
+module_param_cb(writeback_start_percent, &kzt_tunable_param_ops,
+		&kzt_attr_writeback_start_percent, 0);
 
 static struct attribute *kzt_attrs[] = {
 	&kzt_attr_curr_obj_count.kattr.attr,
@@ -2419,6 +2459,7 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_pers_writeback_skipped.kattr.attr,
 	&kzt_attr_pers_writeback_failed.kattr.attr,
 	&kzt_attr_pers_writeback_held_off.kattr.attr,
+	&kzt_attr_pers_writeback_early.kattr.attr,
 	&kzt_attr_pers_pool_pages.attr,
 	&kzt_attr_pers_pool_bytes.attr,
 	&kzt_attr_meta_bytes.attr,
@@ -2429,6 +2470,7 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_writeback.kattr.attr,
 	&kzt_attr_accept_threshold_percent.kattr.attr,
 	&kzt_attr_writeback_min_raw_percent.kattr.attr,
+	&kzt_attr_writeback_start_percent.kattr.attr,
 	&kzt_attr_compressor.attr,
 	NULL,
 };

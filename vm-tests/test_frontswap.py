@@ -21,7 +21,9 @@ moved the way the pages' compressibility says they must:
   it only declines new pages;
 - the writeback starts only while raw pages take writeback_min_raw_percent
   of the pool: a full pool of compressed text pages declines new ones
-  (pers_writeback_held_off) by default, and writes back with the share 0.
+  (pers_writeback_held_off) by default, and writes back with the share 0;
+- by default (writeback_start_percent=95) the writeback starts before the
+  pool is full (pers_writeback_early), and with 100 only at the limit.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ COUNTERS = ("curr_pers_pampd_count", "pers_puts", "pers_gets", "compress_poor",
             "cgroup_limit_hit", "meta_bytes", "pool_total_bytes",
             "pers_pool_bytes", "failed_pers_gets",
             "pers_written_back", "pers_writeback_skipped", "pers_writeback_failed",
-            "pers_writeback_held_off",
+            "pers_writeback_held_off", "pers_writeback_early",
             "pers_raw_pages", "pers_raw_pages_max")
 
 # name -> (smallest valid, largest valid)
@@ -60,6 +62,7 @@ TUNABLES = {
     "writeback": (0, 1),
     "accept_threshold_percent": (1, 100),
     "writeback_min_raw_percent": (0, 100),
+    "writeback_start_percent": (1, 100),
     # the cleancache half's share of the limit (test_cleancache_kztmem.py)
     "eph_min_percent": (0, 100),
     "eph_max_percent": (0, 100),
@@ -378,14 +381,24 @@ def test_max_pool_percent_takes_effect(workloads, swap, small_pool) -> None:
         f"writeback=0, but pages were written back: before {before} after {after}"
 
 
-def test_full_pool_writes_oldest_pages_back(workloads, swap, small_pool, min_raw) -> None:
-    """With writeback and no raw-page share required: a full pool writes
-    its oldest pages to the swap device instead of only declining new
-    ones, stays within its limit, and every page comes back intact, from
-    the pool or from the disk."""
+@pytest.fixture
+def wb_start() -> Iterator[kg.Tunable]:
+    """writeback_start_percent, restored afterwards."""
+    with kg.Tunable(kg.KZTMEM_SYSFS / "writeback_start_percent") as start:
+        yield start
+
+
+def test_full_pool_writes_oldest_pages_back(workloads, swap, small_pool, min_raw,
+                                            wb_start) -> None:
+    """With writeback, no raw-page share required and the writeback
+    started only at the limit: a full pool writes its oldest pages to the
+    swap device instead of only declining new ones, stays within its
+    limit, and every page comes back intact, from the pool or from the
+    disk."""
     pool, writeback = small_pool
     writeback.write("1")
     min_raw.write("0")
+    wb_start.write("100")
     pool.write("4")
     total = kg.meminfo_kib()["MemTotal"] * 1024
     # pressure_run verifies every byte memhog wrote
@@ -402,6 +415,29 @@ def test_full_pool_writes_oldest_pages_back(workloads, swap, small_pool, min_raw
     assert after["vm_pswpin"] > before["vm_pswpin"], (before, after)
     assert after["failed_pers_gets"] == before["failed_pers_gets"], (before, after)
     assert d["pers_writeback_held_off"] == 0, f"held off with writeback_min_raw_percent=0: {d}"
+    assert d["pers_writeback_early"] == 0, f"writeback_start_percent=100 started early: {d}"
+
+
+def test_writeback_starts_before_the_pool_is_full(workloads, swap, small_pool, min_raw,
+                                                  wb_start) -> None:
+    """By default (writeback_start_percent=95) the writeback is started by
+    stores that find the pool at 95% of its limit, not only by one at the
+    limit, and every page still comes back intact."""
+    pool, writeback = small_pool
+    writeback.write("1")
+    min_raw.write("0")
+    assert wb_start.original.strip() == "95", \
+        f"default writeback_start_percent {wb_start.original!r}"
+    pool.write("4")
+    total = kg.meminfo_kib()["MemTotal"] * 1024
+    before, during, after, res = pressure_run(swap, "text", extra_mib=128)
+    d = kg.delta(during, before)
+    assert d["pers_writeback_early"] > 0, f"no writeback started before the limit: {d}"
+    assert d["pers_written_back"] > 0 and d["pers_writeback_failed"] == 0, d
+    assert during["pool_total_bytes"] <= total * 4 // 100 + (2 << 20), \
+        f"pool {during['pool_total_bytes']} bytes with max_pool_percent=4 of {total} bytes"
+    assert after["vm_pswpin"] > before["vm_pswpin"], (before, after)
+    assert after["failed_pers_gets"] == before["failed_pers_gets"], (before, after)
 
 
 def test_full_pool_of_compressed_pages_declines(workloads, swap, small_pool, min_raw) -> None:

@@ -26,6 +26,8 @@ from test_frontswap import (  # noqa: F401  (collected here again)
     test_full_pool_writes_oldest_pages_back,
     test_lost_swap_page_is_never_silent,
     test_swapoff_empties_pool,
+    test_writeback_starts_before_the_pool_is_full,
+    wb_start,
 )
 
 STORE = "zsmalloc"
