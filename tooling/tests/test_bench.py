@@ -658,14 +658,10 @@ def test_console_notes_are_counted_and_aggregated(tmp_path: Path) -> None:
 # ------------------------------------------------------------ workrun
 
 
-@pytest.mark.parametrize("guest_result, raises", [
-    ({**GUEST_HEAD, "seconds": 1.0, "exit_code": 0}, None),
-    ({**GUEST_HEAD, "unavailable": "kernel has no kztmem"}, workrun.Unavailable),
-    ({**GUEST_HEAD, "error": "set-up step zram-swap failed: EINVAL"}, workrun.SetupFailed),
-])
-def test_run_workload_passes_config_and_throttle_to_the_guest(
-        fake_layout: Layout, monkeypatch: pytest.MonkeyPatch,
-        guest_result: dict[str, Any], raises: type[Exception] | None) -> None:
+def fake_guest(layout: Layout, monkeypatch: pytest.MonkeyPatch,
+               guest_result: dict[str, Any]) -> list[vm.BootRequest]:
+    """Boots that record their request and write ``guest_result`` as the
+    guest's result; returns the list of requests."""
     seen: list[vm.BootRequest] = []
 
     def fake_boot(layout: Layout, req: vm.BootRequest) -> vm.BootResult:
@@ -676,10 +672,22 @@ def test_run_workload_passes_config_and_throttle_to_the_guest(
         return boot()
 
     monkeypatch.setattr(workrun, "require_image", lambda layout, base, flavour: Path("/bz"))
-    py = fake_layout.venv / "bin" / "python"
+    py = layout.venv / "bin" / "python"
     py.parent.mkdir(parents=True)
     py.write_text("")
     monkeypatch.setattr(vm, "boot", fake_boot)
+    return seen
+
+
+@pytest.mark.parametrize("guest_result, raises", [
+    ({**GUEST_HEAD, "seconds": 1.0, "exit_code": 0}, None),
+    ({**GUEST_HEAD, "unavailable": "kernel has no kztmem"}, workrun.Unavailable),
+    ({**GUEST_HEAD, "error": "set-up step zram-swap failed: EINVAL"}, workrun.SetupFailed),
+])
+def test_run_workload_passes_config_and_throttle_to_the_guest(
+        fake_layout: Layout, monkeypatch: pytest.MonkeyPatch,
+        guest_result: dict[str, Any], raises: type[Exception] | None) -> None:
+    seen = fake_guest(fake_layout, monkeypatch, guest_result)
     run_dir = fake_layout.build / "r1"
     req = workrun.RunRequest("w1", "zram", disk="hdd", run_dir=run_dir, echo=False)
     if raises is None:
@@ -705,19 +713,7 @@ def test_run_workload_passes_config_and_throttle_to_the_guest(
 
 def test_instruction_counted_runs_are_not_throttled_but_priced(
         fake_layout: Layout, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[vm.BootRequest] = []
-
-    def fake_boot(layout: Layout, req: vm.BootRequest) -> vm.BootResult:
-        seen.append(req)
-        job = json.loads(Path(req.command[-1]).read_text())
-        Path(job["out"]).write_text(json.dumps({**GUEST_HEAD, "seconds": 1.0, "exit_code": 0}))
-        return boot()
-
-    monkeypatch.setattr(workrun, "require_image", lambda layout, base, flavour: Path("/bz"))
-    py = fake_layout.venv / "bin" / "python"
-    py.parent.mkdir(parents=True)
-    py.write_text("")
-    monkeypatch.setattr(vm, "boot", fake_boot)
+    seen = fake_guest(fake_layout, monkeypatch, {**GUEST_HEAD, "seconds": 1.0, "exit_code": 0})
     req = workrun.RunRequest("w1", "zram", disk="hdd", run_dir=fake_layout.build / "r1",
                              echo=False, cpus=1, icount_shift=0, nice=-10)
     res = workrun.run_workload(fake_layout, req, bins=Path("/bins"))
