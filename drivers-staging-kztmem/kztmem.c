@@ -731,12 +731,18 @@ static unsigned long kzt_limit_pages(void)
 	return totalram_pages() * READ_ONCE(kzt_max_pool_percent) / 100;
 }
 
-/* Is the pool (both halves) at @percent of its limit or above it? */
-static bool kzt_pool_at(unsigned int percent)
+/* Are @pool_bytes (both halves) at @percent of the limit or above it? */
+static bool kzt_bytes_at(u64 pool_bytes, unsigned int percent)
 {
 	unsigned long max_pages = kzt_limit_pages() * percent / 100;
 
-	return (kzt_pool_total_bytes() >> PAGE_SHIFT) >= max_pages;
+	return (pool_bytes >> PAGE_SHIFT) >= max_pages;
+}
+
+/* Is the pool (both halves) at @percent of its limit or above it? */
+static bool kzt_pool_at(unsigned int percent)
+{
+	return kzt_bytes_at(kzt_pool_total_bytes(), percent);
 }
 
 static bool kzt_pool_at_limit(void)
@@ -1058,11 +1064,11 @@ static bool kzt_wb_raw_enough(u64 raw_bytes, u64 pool_bytes,
 	return raw_bytes * 100 >= pool_bytes * min_percent;
 }
 
-static bool kzt_writeback_pays(void)
+static bool kzt_writeback_pays(u64 pool_bytes)
 {
 	u64 raw = (u64)atomic_long_read(&kzt_pers_raw_pages) << PAGE_SHIFT;
 
-	return kzt_wb_raw_enough(raw, kzt_pool_total_bytes(),
+	return kzt_wb_raw_enough(raw, pool_bytes,
 				 READ_ONCE(kzt_wb_min_raw_percent));
 }
 
@@ -1075,14 +1081,15 @@ static bool kzt_writeback_pays(void)
  * Starting it at kzt_wb_start_percent of the limit lets it bring the
  * pool down to kzt_accept_percent while stores still go in.
  */
-static void kzt_writeback_early(void)
+static void kzt_writeback_early(u64 pool_bytes)
 {
 	unsigned int start = max(READ_ONCE(kzt_wb_start_percent),
 				 READ_ONCE(kzt_accept_percent));
 
 	if (start >= 100 || !READ_ONCE(kzt_writeback) || !kzt_wb_wq)
 		return;
-	if (!kzt_pool_at(start) || !kzt_writeback_pays())
+	if (!kzt_bytes_at(pool_bytes, start) ||
+	    !kzt_writeback_pays(pool_bytes))
 		return;
 	if (queue_work(kzt_wb_wq, &kzt_wb_work))
 		atomic_long_inc(&kzt_pers_writeback_early);
@@ -1097,21 +1104,24 @@ static void kzt_writeback_early(void)
  */
 static bool kzt_pers_refuse(void)
 {
+	u64 pool_bytes;
+
 	if (READ_ONCE(kzt_pers_full))
 		return true;
 	if (kzt_split_wanted()) {
 		atomic_long_inc(&kzt_pers_split_declined);
 		return true;
 	}
-	if (!kzt_pool_at_limit()) {
-		kzt_writeback_early();
+	pool_bytes = kzt_pool_total_bytes();
+	if (!kzt_bytes_at(pool_bytes, 100)) {
+		kzt_writeback_early(pool_bytes);
 		return false;
 	}
 	if (kzt_make_room(true))
 		return false;
 	if (!READ_ONCE(kzt_writeback) || !kzt_wb_wq)
 		return true;
-	if (kzt_writeback_pays()) {
+	if (kzt_writeback_pays(kzt_pool_total_bytes())) {
 		WRITE_ONCE(kzt_pers_full, true);
 		queue_work(kzt_wb_wq, &kzt_wb_work);
 	} else {
