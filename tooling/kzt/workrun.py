@@ -128,7 +128,8 @@ def throttled(profile: DiskProfile | None, icount_shift: int | None) -> bool:
     how long the guest's I/O waits is host time while its work is counted
     in instructions, and what the guest does meanwhile (merge requests,
     decline stores while its writeback runs) depends on that ratio.  An
-    unthrottled disk makes those waits short, whatever the host.
+    unthrottled disk makes those waits shorter; it does not make them
+    independent of the host (kzt bench also raises QEMU's priority).
     """
     return profile is not None and icount_shift is None
 

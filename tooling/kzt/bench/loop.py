@@ -35,11 +35,12 @@ from .records import ERROR, FAILED, OK, UNAVAILABLE, RunRecord, record
 
 #: QEMU's niceness for the runs of an instruction-counted bench.  The
 #: guest's work is counted in instructions, but its I/O completes in host
-#: time: on a loaded host QEMU's threads wait for a CPU, the guest's I/O
-#: waits grow, and what it does meanwhile changes (measured: on
-#: memhog-mix-quick, with `stress-ng --cpu 2`, kztmem declined 9,561-
-#: 10,653 stores a run against 7,023-8,183 on a quiet host).  At -10
-#: QEMU gets nine tenths of a contended CPU against a nice-0 load.
+#: time: on a loaded host QEMU's threads wait for a CPU and the guest's
+#: I/O waits grow.  At -10 QEMU gets nine tenths of a contended CPU
+#: against a nice-0 load such as stress-ng.  It helps, not more: on
+#: memhog-mix-quick kztmem's declined stores varied as much between runs
+#: on a quiet host as with load (README, "Stable under load"); what made
+#: them repeat was its writeback starting before the limit.
 GUEST_NICE = -10
 
 
