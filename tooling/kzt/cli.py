@@ -526,7 +526,7 @@ def cmd_bench_merge(a: argparse.Namespace, layout: Layout) -> int:
 
 def cmd_bench_compare(a: argparse.Namespace, layout: Layout) -> int:
     from .bench.compare import compare, render, write_json
-    cmp = compare(Path(a.a), Path(a.b), a.tolerance / 100.0)
+    cmp = compare(Path(a.a), Path(a.b), a.tolerance / 100.0, a.strict_ranking)
     print(render(cmp))
     if a.json:
         write_json(cmp, Path(a.json))
@@ -746,6 +746,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("b", metavar="B", help="another bench directory of the same plan")
     c.add_argument("--tolerance", type=float, default=5.0, metavar="PERCENT",
                    help="largest |B/A - 1| that counts as the same, in percent (default 5)")
+    c.add_argument("--strict-ranking", action="store_true",
+                   help="every change in the order of the medians is a disagreement, even "
+                        "between variants a bench cannot tell apart (default: only pairs both "
+                        "benches tell apart, by the paired interval, the opposite way)")
     c.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
     pr = bsub.add_parser("pair", help="two variants of one bench, block by block",
                          description="for each workload and metric of one bench directory: the "

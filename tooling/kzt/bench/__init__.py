@@ -9,8 +9,8 @@
 | `report` | report.json, report.html and the summary table |
 | `kcidb` | the runs in KCIDB's I/O schema (v4) |
 | `merge` | `kzt bench merge`: the shards of one plan into one bench directory |
-| `compare` | `kzt bench compare`: two benches of one plan, their headlines and rankings side by side |
 | `pair` | `kzt bench pair`: two variants of one bench, their paired ratios per workload and metric |
+| `compare` | `kzt bench compare`: two benches of one plan, their headlines and rankings (ties by `pair`'s intervals) side by side |
 | `loop` | the run loop (resume, reruns), the machine's description and `kzt bench` itself |
 
 Each imports only those above it in this table.

@@ -200,6 +200,23 @@ def pair(req: PairRequest) -> PairResult:
     if a == b:
         raise KztError(f"A and B are both {a}", "give two different variants: "
                        + ", ".join(variants))
+    result = pair_doc(doc, d, a, b, metrics)
+    if not any(w.paired for w in result.workloads):
+        detail = "; ".join(f"{w.workload}: {w.summary()}" for w in result.workloads)
+        raise KztError(f"no block of {d} where both {a} and {b} ran OK"
+                       + (f" ({detail})" if detail else ": neither has a run"),
+                       "pair variants that both finished runs in one block (the report's "
+                       "counts say which did), or resume the bench with `kzt bench --resume`")
+    return result
+
+
+def pair_doc(doc: dict[str, Any], d: Path, a: str, b: str,
+             metrics: Sequence[str]) -> PairResult:
+    """A / B in a loaded bench document, for two of its variants (as
+    named in it) and the given metrics; a workload where no block paired
+    has rows with no ratio and an inconclusive verdict."""
+    meta = doc.get("meta") or {}
+    metrics = tuple(metrics)
     runs: list[Record] = doc.get("runs") or []
     workloads = list(dict.fromkeys([*(meta.get("workloads") or {}),
                                     *(r["workload"] for r in runs if "workload" in r)]))
@@ -224,12 +241,6 @@ def pair(req: PairRequest) -> PairResult:
                 notes = ["no block where both ran OK"]
             result.rows.append(PairRow(wl, m, a, b, METRICS[m][2], blocks.blocks, blocks.censored,
                                        c.n, c.median, c.ci, c.verdict, "; ".join(notes)))
-    if not any(w.paired for w in result.workloads):
-        detail = "; ".join(f"{w.workload}: {w.summary()}" for w in result.workloads)
-        raise KztError(f"no block of {d} where both {a} and {b} ran OK"
-                       + (f" ({detail})" if detail else ": neither has a run"),
-                       "pair variants that both finished runs in one block (the report's "
-                       "counts say which did), or resume the bench with `kzt bench --resume`")
     return result
 
 
