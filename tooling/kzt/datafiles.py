@@ -35,9 +35,11 @@ COMMENT = OneOf(str, ListOf(str))
 
 BASE = Record({"version": str, "tarball": str, "debian_package": str, "arch": str, "image": str})
 FLAVOUR_TABLE = Record({"comment?": COMMENT}, rest=ListOf(str))
-CONFIG = Record({"description": str, "append": ListOf(str), "requires?": ListOf(REQUIREMENT),
+CONFIG = Record({"description": str, "from?": str, "append?": ListOf(str),
+                 "params?": MapOf(str), "requires?": ListOf(REQUIREMENT),
                  "setup?": ListOf(SETUP_STEP), "disk?": str})
-CONFIG_TABLE = Record({"comment?": COMMENT, "configs": MapOf(CONFIG)})
+CONFIG_TABLE = Record({"comment?": COMMENT, "param_paths?": MapOf(str),
+                       "configs": MapOf(CONFIG)})
 DISK_PROFILE = Record({"iops": int, "bps": int, "description": str,
                        "workload_timeout_seconds?": float})
 BENCH_MODE = Record({"reps": int, "disks": ListOf(str), "variants": ListOf(str),
@@ -145,11 +147,66 @@ class Config:
         return spec
 
 
+def _inherited(name: str, raw: Mapping[str, Any], source: str,
+               chain: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A configuration with what it takes "from" another folded in: the
+    other's boot arguments, requirements and set-up first, then its own;
+    its params over the other's (same order, a value given again
+    replaces the inherited one); its own disk, else the other's."""
+    c = raw[name]
+    if "from" not in c:
+        base: dict[str, Any] = {"append": [], "params": {}, "requires": [], "setup": [],
+                                "disk": None}
+    elif c["from"] in chain + (name,):
+        raise DataError(SchemaError(source, f"configs.{name}.from",
+                                    "configurations take from each other in a circle: "
+                                    + " -> ".join((*chain, name, c["from"]))))
+    elif c["from"] not in raw:
+        raise DataError(SchemaError(source, f"configs.{name}.from",
+                                    f"no configuration '{c['from']}' to take from"))
+    else:
+        base = _inherited(c["from"], raw, source, chain + (name,))
+    return {"append": base["append"] + list(c.get("append", [])),
+            "params": {**base["params"], **c.get("params", {})},
+            "requires": base["requires"] + list(c.get("requires", [])),
+            "setup": base["setup"] + list(c.get("setup", [])),
+            "disk": c.get("disk", base["disk"])}
+
+
+def _param_checks(name: str, params: Mapping[str, str], paths: Mapping[str, str],
+                  source: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """Each param MODULE.NAME: VALUE as the boot argument MODULE.NAME=VALUE
+    and the requirement that the guest reads VALUE back from
+    param_paths[MODULE]/NAME before the workload."""
+    append: list[str] = []
+    requires: list[dict[str, Any]] = []
+    for key, value in params.items():
+        module, dot, param = key.partition(".")
+        if not dot or not module or not param:
+            raise DataError(SchemaError(source, f"configs.{name}.params.{key}",
+                                        "a param is named MODULE.NAME, e.g. "
+                                        "kztmem.max_pool_percent"))
+        if module not in paths:
+            raise DataError(SchemaError(source, f"configs.{name}.params.{key}",
+                                        f"param_paths has no directory for '{module}' "
+                                        "(where the guest reads the value back)"))
+        append.append(f"{key}={value}")
+        requires.append({"path": f"{paths[module]}/{param}", "equals": value,
+                         "why": f"{module} did not take {param}={value} (a kernel without "
+                                "that parameter, or one that refused the value)"})
+    return append, requires
+
+
 def configs(path: Path = CONFIGS) -> dict[str, Config]:
-    raw = load(path, CONFIG_TABLE)["configs"]
-    return {n: Config(n, tuple(c["append"]), c["description"], tuple(c.get("requires", [])),
-                      tuple(c.get("setup", [])), c.get("disk"))
-            for n, c in raw.items()}
+    doc = load(path, CONFIG_TABLE)
+    raw, paths, source = doc["configs"], doc.get("param_paths", {}), shown(path)
+    out: dict[str, Config] = {}
+    for n, c in raw.items():
+        full = _inherited(n, raw, source)
+        append, requires = _param_checks(n, full["params"], paths, source)
+        out[n] = Config(n, tuple(full["append"] + append), c["description"],
+                        tuple(full["requires"] + requires), tuple(full["setup"]), full["disk"])
+    return out
 
 
 def config(name: str, path: Path = CONFIGS) -> Config:

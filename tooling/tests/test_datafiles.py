@@ -169,3 +169,86 @@ def test_the_whole_result_is_checked() -> None:
     for key, value in (("secnods", 1.0), ("exit_code", "0"), ("cpu", {"busy_seconds": 1.0})):
         with pytest.raises(SchemaError):
             seam.check_work_result({**full, key: value}, "r")
+
+
+def _configs(tmp_path: Path, table: dict[str, Any],
+             paths: dict[str, str] | None = None) -> dict[str, datafiles.Config]:
+    f = tmp_path / "configs.json"
+    f.write_text(json.dumps({"param_paths": paths if paths is not None
+                             else {"kztmem": "/sys/kernel/mm/kztmem"}, "configs": table}))
+    return datafiles.configs(f)
+
+
+def test_a_param_is_a_boot_argument_the_guest_reads_back(tmp_path: Path) -> None:
+    got = _configs(tmp_path, {"k": {
+        "description": "d", "append": ["kztmem"],
+        "params": {"kztmem.max_pool_percent": "20", "kztmem.writeback": "1"},
+        "requires": [{"path": "/sys/kernel/mm/kztmem", "why": "no kztmem"}]}})["k"]
+    assert got.append == ("kztmem", "kztmem.max_pool_percent=20", "kztmem.writeback=1")
+    assert [(r["path"], r.get("equals")) for r in got.requires] == [
+        ("/sys/kernel/mm/kztmem", None),
+        ("/sys/kernel/mm/kztmem/max_pool_percent", "20"),
+        ("/sys/kernel/mm/kztmem/writeback", "1")]
+    assert "kztmem did not take writeback=1" in got.requires[2]["why"]
+    got.guest_spec()                      # what the guest gets passes its schema
+
+
+def test_a_variant_takes_from_its_base_and_names_only_what_changes(tmp_path: Path) -> None:
+    table = {
+        "base": {"description": "b", "append": ["kztmem"], "disk": "ssd",
+                 "params": {"kztmem.max_pool_percent": "20", "kztmem.writeback": "1"},
+                 "requires": [{"path": "/sys/kernel/mm/kztmem", "why": "no kztmem"}],
+                 "setup": [{"kind": "sysfs", "path": "/sys/x", "value": "1"}]},
+        "mid": {"description": "m", "from": "base", "params": {"kztmem.writeback": "0"}},
+        "leaf": {"description": "l", "from": "mid", "append": ["kztmem.cc_prepare=0"],
+                 "params": {"kztmem.eph_min_percent": "0"}, "disk": "hdd",
+                 "requires": [{"path": "/sys/module/kztmem/parameters/cc_prepare",
+                               "equals": "N", "why": "one-step puts"}]},
+    }
+    got = _configs(tmp_path, table)
+    mid, leaf = got["mid"], got["leaf"]
+    # an overridden value keeps its place and is checked once, with the new value
+    assert mid.append == ("kztmem", "kztmem.max_pool_percent=20", "kztmem.writeback=0")
+    assert [r.get("equals") for r in mid.requires if r["path"].endswith("/writeback")] == ["0"]
+    assert mid.setup == got["base"].setup and mid.disk == "ssd" and mid.description == "m"
+    assert leaf.append == ("kztmem", "kztmem.cc_prepare=0", "kztmem.max_pool_percent=20",
+                           "kztmem.writeback=0", "kztmem.eph_min_percent=0")
+    assert [r["path"].rsplit("/", 1)[1] for r in leaf.requires] == [
+        "kztmem", "cc_prepare", "max_pool_percent", "writeback", "eph_min_percent"]
+    assert leaf.disk == "hdd"
+
+
+@pytest.mark.parametrize("table, paths, key, problem", [
+    ({"a": {"description": "d", "from": "b"}, "b": {"description": "d", "from": "a"}},
+     None, "configs.b.from", "in a circle: a -> b -> a"),
+    ({"a": {"description": "d", "from": "a"}}, None, "configs.a.from", "in a circle"),
+    ({"a": {"description": "d", "from": "nowhere"}}, None, "configs.a.from",
+     "no configuration 'nowhere'"),
+    ({"a": {"description": "d", "params": {"zswap.zpool": "zbud"}}}, None,
+     "configs.a.params.zswap.zpool", "param_paths has no directory for 'zswap'"),
+    ({"a": {"description": "d", "params": {"max_pool_percent": "20"}}}, None,
+     "configs.a.params.max_pool_percent", "named MODULE.NAME"),
+    ({"a": {"description": "d", "params": {"kztmem.writeback": 1}}}, None,
+     "configs.a.params.kztmem.writeback", "str"),
+])
+def test_a_broken_variant_is_an_error_naming_the_key(tmp_path: Path, table: dict[str, Any],
+                                                     paths: dict[str, str] | None, key: str,
+                                                     problem: str) -> None:
+    with pytest.raises(DataError) as ei:
+        _configs(tmp_path, table, paths)
+    assert ei.value.key == key and problem in str(ei.value)
+    assert "configs.json" in ei.value.source
+
+
+def test_every_kztmem_and_zswap_value_of_the_shipped_configs_is_read_back() -> None:
+    # pinned budgets (issue 13): no boot argument that sets a value goes
+    # unchecked in the guest
+    for name, c in datafiles.configs().items():
+        checked = {(r["path"].rsplit("/", 1)[1], r.get("equals")) for r in c.requires}
+        for arg in c.append:
+            key, eq, value = arg.partition("=")
+            if not eq:
+                continue
+            param = key.partition(".")[2]
+            read = {"1": ("1", "Y"), "0": ("0", "N")}.get(value, (value,))
+            assert any((param, v) in checked for v in read), f"{name}: {arg} is not read back"
