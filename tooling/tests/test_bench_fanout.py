@@ -52,6 +52,46 @@ def test_noise_around_one_is_inconclusive() -> None:
     assert c.ci is not None and c.ci[0] < 1 < c.ci[1]
 
 
+def test_three_blocks_on_one_side_of_a_tie_are_not_yet_a_win() -> None:
+    # all three ratios below 1, by less than their scatter: the bootstrap's
+    # interval is about [min, max] and excludes 1, which happens by chance
+    # to a true tie a quarter of the time; Student's t keeps it back
+    near = [(r * 40, 40.0) for r in (0.990, 0.995, 0.998)]
+    c = stats.compare(near, lower_is_better=True, seed="s")
+    assert c.ci is not None and c.ci[1] < 1
+    assert c.t_ci is not None and c.t_ci[0] < 1 < c.t_ci[1]
+    assert c.verdict == stats.INCONCLUSIVE
+    assert "bootstrap alone: win" in c.note and "of 3 blocks includes 1" in c.note
+    # a 5% win whose blocks agree within 1%: both intervals show it
+    clear = stats.compare([(r * 40, 40.0) for r in (0.945, 0.950, 0.955)],
+                          lower_is_better=True, seed="s")
+    assert clear.verdict == stats.WIN and clear.t_ci is not None and clear.t_ci[1] < 1
+    assert clear.note == ""
+    # 2 blocks: t(1) = 12.7, so only a scatter far below the effect tells
+    two = stats.compare([(r * 40, 40.0) for r in (0.90, 0.93)], lower_is_better=True, seed="s")
+    assert two.ci is not None and two.ci[1] < 1 and two.verdict == stats.INCONCLUSIVE
+    assert stats.compare([(r * 40, 40.0) for r in (0.900, 0.901)], lower_is_better=True,
+                         seed="s").verdict == stats.WIN
+
+
+def test_the_t_interval_is_mirrored_for_the_inverse_ratio() -> None:
+    ratios = [0.5, 0.6, 0.7]
+    lo, hi = stats.t_interval(ratios)
+    ilo, ihi = stats.t_interval([1 / r for r in ratios])
+    assert ilo == pytest.approx(1 / hi) and ihi == pytest.approx(1 / lo)
+    # the geometric mean, t(2) = 4.303
+    logs = [math.log(r) for r in ratios]
+    mean = sum(logs) / 3
+    sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / 2)
+    assert hi == pytest.approx(math.exp(mean + 4.303 * sd / math.sqrt(3)))
+    # a variant that did none of it in one block: over the ratios themselves
+    assert stats.t_interval([0.0, 0.0]) == (0.0, 0.0)
+    assert stats.t_interval([0.0, 0.2])[0] == 0.0
+    assert [stats.t_quantile(d) for d in (1, 2, 11, 200)] == [12.706, 4.303, 2.228, 1.960]
+    with pytest.raises(ValueError):
+        stats.t_interval([1.0])
+
+
 def test_the_bootstrap_is_deterministic_with_its_seed() -> None:
     xs = [1 + math.sin(i * 1.7) / 7 for i in range(30)]         # 30 distinct ratios
     a = stats.bootstrap_ci(xs, "bench:1:w:v")
@@ -259,7 +299,10 @@ def test_recorded_runs_sharded_and_merged_give_the_same_cells(fake_layout: Layou
     assert k["ratios"]["plain"]["seconds"]["n"] == 2
     assert k["ratios"]["plain"]["seconds"]["median"] == pytest.approx(
         (8.19 / 5.83 + 7.94 / 5.15) / 2, rel=1e-3)
-    assert k["ratios"]["plain"]["seconds"]["verdict"] == "loss"
+    # both blocks slower (1.40x, 1.54x), but two blocks scattered that
+    # much do not make a verdict: Student's t interval includes 1
+    assert k["ratios"]["plain"]["seconds"]["verdict"] == "inconclusive"
+    assert "bootstrap alone: loss" in k["ratios"]["plain"]["seconds"]["note"]
     assert k["ratios"]["plain"]["wall_seconds"]["median"] == pytest.approx(
         (37.04 / 27.88 + 52.07 / 34.65) / 2, rel=1e-3)
     # the headline the bench names is compared the same way

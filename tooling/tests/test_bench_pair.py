@@ -160,8 +160,9 @@ def test_table_and_json_on_the_command_line(bench: Path, tmp_path: Path,
         ("w", "seconds"), ("w", "density"), ("w2", "seconds"), ("w2", "density")]
     first = doc[0]
     assert set(first) == {"workload", "metric", "a", "b", "lower_is_better", "blocks",
-                          "censored", "paired", "median", "ci", "verdict", "note"}
+                          "censored", "paired", "median", "ci", "t_ci", "verdict", "note"}
     assert first["a"] == "kztmem@ssd" and first["lower_is_better"] is True
     assert first["median"] == pytest.approx(0.6) and first["ci"] == [0.5, 0.7]
+    assert first["t_ci"][0] < 0.5 and 0.7 < first["t_ci"][1] < 1  # wider, still below 1
     assert doc[1]["verdict"] == "win" and doc[1]["lower_is_better"] is False
     assert (doc[2]["blocks"], doc[2]["censored"], doc[2]["paired"]) == (4, 1, 2)

@@ -9,10 +9,10 @@ is within the tolerance (default ±5%).
 Within each workload the variants are ranked by their headline median in
 each bench.  Two variants whose medians change places between the benches
 are a disagreement when each bench tells them apart the opposite way: in
-A the paired interval of X / Y (same-block ratios, as `kzt bench pair`
-computes them) lies below 1 and in B above it, or the reverse.  When
-either bench cannot tell them apart (its interval includes 1, or too few
-blocks paired), they are tied there, and their swap is listed as a tied
+A the paired verdict of X / Y (same-block ratios, as `kzt bench pair`
+computes it: both its intervals below 1) is a win and in B a loss, or
+the reverse.  When either bench cannot tell them apart (inconclusive:
+an interval includes 1, or too few blocks paired), they are tied there, and their swap is listed as a tied
 swap, not a disagreement: two variants the bench cannot order can come
 out in either order, and no tolerance on each median rules that out.
 `strict=True` (`--strict-ranking`) takes the median order alone, every
@@ -62,6 +62,7 @@ class Order:
     median: float | None
     ci: tuple[float, float] | None
     verdict: str
+    t_ci: tuple[float, float] | None = None
 
     @property
     def sign(self) -> str:
@@ -72,7 +73,8 @@ class Order:
     def text(self) -> str:
         med = f"{self.median:.3f}x" if self.median is not None else "-"
         ci = f" [{self.ci[0]:.3f}-{self.ci[1]:.3f}]" if self.ci else ""
-        return f"{med}{ci} {self.verdict}"
+        t = f" (t: {self.t_ci[0]:.3f}-{self.t_ci[1]:.3f})" if self.t_ci else ""
+        return f"{med}{ci}{t} {self.verdict}"
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ def _order(doc: dict[str, Any], d: Path, workload: str, x: str, y: str,
     row = next((r for r in res.rows if r.workload == workload), None)
     if row is None:
         return Order(x, y, None, None, INCONCLUSIVE)
-    return Order(x, y, row.median, row.ci, row.verdict)
+    return Order(x, y, row.median, row.ci, row.verdict, row.t_ci)
 
 
 def _swaps(a: list[str], b: list[str]) -> list[tuple[str, str]]:

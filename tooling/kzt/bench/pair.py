@@ -80,6 +80,7 @@ class PairRow:
     ci: tuple[float, float] | None       # its bootstrap 95% interval
     verdict: str                         # stats.WIN (A better), LOSS, INCONCLUSIVE
     note: str = ""
+    t_ci: tuple[float, float] | None = None  # Student's t interval (stats.t_interval)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,8 @@ class PairResult:
     rows: list[PairRow]
 
     def to_json(self) -> list[dict[str, Any]]:
-        return [asdict(r) | {"ci": list(r.ci) if r.ci else None} for r in self.rows]
+        return [asdict(r) | {"ci": list(r.ci) if r.ci else None,
+                             "t_ci": list(r.t_ci) if r.t_ci else None} for r in self.rows]
 
 
 def _variants(doc: dict[str, Any]) -> list[str]:
@@ -240,7 +242,8 @@ def pair_doc(doc: dict[str, Any], d: Path, a: str, b: str,
             if not paired:
                 notes = ["no block where both ran OK"]
             result.rows.append(PairRow(wl, m, a, b, METRICS[m][2], blocks.blocks, blocks.censored,
-                                       c.n, c.median, c.ci, c.verdict, "; ".join(notes)))
+                                       c.n, c.median, c.ci, c.verdict, "; ".join(notes),
+                                       c.t_ci))
     return result
 
 

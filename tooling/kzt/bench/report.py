@@ -58,7 +58,10 @@ def build(doc: dict[str, Any]) -> dict[str, Any]:
     meta.setdefault("headline", {"metric": "seconds", "label": "workload time", "clock": ""})
     meta["bootstrap"] = {"resamples": RESAMPLES, "level": LEVEL,
                          "method": "percentile bootstrap of the median of the paired "
-                                   "(same-block) ratios variant / baseline"}
+                                   "(same-block) ratios variant / baseline",
+                         "verdict": "win or loss only when this interval and Student's t "
+                                    "interval of the mean ratio (t_ci) both lie on one "
+                                    "side of 1"}
     loads = [x for r in runs for x in r.get("host_load") or []]
     meta["host_load"] = [min(loads), max(loads)] if loads else None
     return {
@@ -170,8 +173,15 @@ def fmt_cmp(c: dict[str, Any] | None, html: bool = False) -> str:
         lo, hi = c["ci"]
         # a verdict whose interval rounds to 1.00 at two decimals would
         # read as if it touched 1: three decimals then
-        d = 3 if c["verdict"] != INCONCLUSIVE and 1.0 in (round(lo, 2), round(hi, 2)) else 2
-        return f"{c['median']:.{d}f}{x} [{lo:.{d}f}{dash}{hi:.{d}f}] {c['verdict']}"
+        held = c["verdict"] == INCONCLUSIVE and (hi < 1 or lo > 1) and c.get("t_ci")
+        d = 3 if ((c["verdict"] != INCONCLUSIVE or held)
+                  and 1.0 in (round(lo, 2), round(hi, 2))) else 2
+        text = f"{c['median']:.{d}f}{x} [{lo:.{d}f}{dash}{hi:.{d}f}] {c['verdict']}"
+        if held:
+            # the bootstrap interval excludes 1, Student's t does not
+            tlo, thi = c["t_ci"]
+            text += f" (t: {tlo:.{d}f}{dash}{thi:.{d}f})"
+        return text
     return f"{c['median']:.2f}{x} {c['verdict']} (n={c['n']})"
 
 
