@@ -12,9 +12,10 @@ are a disagreement when each bench tells them apart the opposite way: in
 A the paired verdict of X / Y (same-block ratios, as `kzt bench pair`
 computes it: both its intervals below 1) is a win and in B a loss, or
 the reverse.  When either bench cannot tell them apart (inconclusive:
-an interval includes 1, or too few blocks paired), they are tied there, and their swap is listed as a tied
-swap, not a disagreement: two variants the bench cannot order can come
-out in either order, and no tolerance on each median rules that out.
+an interval includes 1, or too few blocks paired), they are tied there,
+and their swap is listed as a tied swap, not a disagreement: two
+variants a bench cannot order can come out in either order, and no
+tolerance on each median rules that out.
 `strict=True` (`--strict-ranking`) takes the median order alone, every
 swap a disagreement.
 
