@@ -156,7 +156,7 @@ def _medians(rep: dict[str, Any], metric: str) -> dict[tuple[str, str], float | 
 
 def _order(doc: dict[str, Any], d: Path, workload: str, x: str, y: str,
            metric: str) -> Order:
-    res = pair_doc(doc, d, x, y, (metric,))
+    res = pair_doc(doc, d, x, y, (metric,), workload)
     row = next((r for r in res.rows if r.workload == workload), None)
     if row is None:
         return Order(x, y, None, None, INCONCLUSIVE)

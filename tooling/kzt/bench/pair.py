@@ -213,10 +213,11 @@ def pair(req: PairRequest) -> PairResult:
 
 
 def pair_doc(doc: dict[str, Any], d: Path, a: str, b: str,
-             metrics: Sequence[str]) -> PairResult:
+             metrics: Sequence[str], workload: str | None = None) -> PairResult:
     """A / B in a loaded bench document, for two of its variants (as
-    named in it) and the given metrics; a workload where no block paired
-    has rows with no ratio and an inconclusive verdict."""
+    named in it) and the given metrics, in every workload or only in
+    @workload; a workload where no block paired has rows with no ratio
+    and an inconclusive verdict."""
     meta = doc.get("meta") or {}
     metrics = tuple(metrics)
     runs: list[Record] = doc.get("runs") or []
@@ -225,7 +226,7 @@ def pair_doc(doc: dict[str, Any], d: Path, a: str, b: str,
     seed = f"{meta.get('seed') or 0}"
     label = _label(meta, a, b)
     result = PairResult(d, a, b, metrics, [], [])
-    for wl in workloads:
+    for wl in workloads if workload is None else [w for w in workloads if w == workload]:
         ra, rb = _by_block(runs, a, wl), _by_block(runs, b, wl)
         if not ra and not rb:
             continue

@@ -60,8 +60,8 @@ def build(doc: dict[str, Any]) -> dict[str, Any]:
                          "method": "percentile bootstrap of the median of the paired "
                                    "(same-block) ratios variant / baseline",
                          "verdict": "win or loss only when this interval and Student's t "
-                                    "interval of the mean ratio (t_ci) both lie on one "
-                                    "side of 1"}
+                                    "interval of the geometric mean ratio (t_ci) both lie "
+                                    "on one side of 1"}
     loads = [x for r in runs for x in r.get("host_load") or []]
     meta["host_load"] = [min(loads), max(loads)] if loads else None
     return {

@@ -131,7 +131,7 @@ class Comparison:
     ci: tuple[float, float] | None       # bootstrap interval of the median
     verdict: str
     note: str = ""
-    t_ci: tuple[float, float] | None = None  # Student's t interval of the mean
+    t_ci: tuple[float, float] | None = None  # Student's t, geometric mean ratio
 
     def to_json(self) -> dict[str, Any]:
         return {"n": self.n, "median": self.median,

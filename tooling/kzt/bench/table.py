@@ -4,12 +4,11 @@ The README's bench tables are this output, so that each of them can be
 made again from the recorded `bench.json` alone.  One row per cell
 (workload x variant, in the plan's order): the headline's median and its
 range over the blocks, the paired ratio to each baseline with its
-bootstrap 95% interval and verdict (a verdict needs Student's t
-interval too, shown as "(t: ...)" where it held one back; as
-report.json has them: computed again from bench.json, so an old
-report.json cannot disagree), then
-the medians of guest CPU time, disk I/O, disk requests and pool density,
-and how many runs ended OK.  A cell with censored or failed runs says so
+bootstrap 95% interval and verdict (a verdict needs Student's t interval
+too, shown as "(t: ...)" where it held one back), as report.json has
+them: computed again from bench.json, so an old report.json cannot
+disagree; then the medians of guest CPU time, disk I/O, disk requests
+and pool density, and how many runs ended OK.  A cell with censored or failed runs says so
 in its last column; nothing is left out.
 """
 from __future__ import annotations
