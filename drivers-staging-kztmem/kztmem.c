@@ -200,6 +200,13 @@ module_param_named(cc_prepare, kzt_cc_prepare, bool, 0444);
  * this share of the limit (and above kzt_accept_percent); stores are
  * still taken meanwhile.  100 starts it only at the limit.
  *
+ * kzt_excl_load_percent (0..100, default 90): a swap-in that finds the
+ * pool at this share of its limit or above takes the page's copy out of
+ * the pool (an exclusive load, counted in pers_exclusive_gets): the
+ * swapped-in page is dirty then, and is stored again if it is reclaimed.
+ * Below it the copy stays, so that a page reclaimed unchanged costs no
+ * new store.  0 keeps every copy, 1 drops nearly every one.
+ *
  * kzt_compress_limit: the largest compressed size accepted, in bytes;
  * worse pages are declined and counted in compress_poor (persistent) or
  * eph_compress_poor (ephemeral), except that with writeback on a
@@ -217,6 +224,7 @@ module_param_named(cc_prepare, kzt_cc_prepare, bool, 0444);
 #define KZT_ACCEPT_PERCENT_DEFAULT	90
 #define KZT_WB_MIN_RAW_PERCENT_DEFAULT	10
 #define KZT_WB_START_PERCENT_DEFAULT	95
+#define KZT_EXCL_LOAD_PERCENT_DEFAULT	90
 
 static unsigned int kzt_max_pool_percent = KZT_MAX_POOL_PERCENT_DEFAULT;
 static unsigned int kzt_compress_limit = KZT_COMPRESS_LIMIT_DEFAULT;
@@ -224,6 +232,7 @@ static unsigned int kzt_writeback = 1;
 static unsigned int kzt_accept_percent = KZT_ACCEPT_PERCENT_DEFAULT;
 static unsigned int kzt_wb_min_raw_percent = KZT_WB_MIN_RAW_PERCENT_DEFAULT;
 static unsigned int kzt_wb_start_percent = KZT_WB_START_PERCENT_DEFAULT;
+static unsigned int kzt_excl_load_percent = KZT_EXCL_LOAD_PERCENT_DEFAULT;
 
 /*
  * Statistics (/sys/kernel/mm/kztmem/, read-only)
@@ -254,6 +263,8 @@ static atomic_long_t kzt_pers_raw_pages_max;
 static atomic_long_t kzt_pers_puts;		/* successful stores */
 static atomic_long_t kzt_failed_pers_puts;	/* declined stores */
 static atomic_long_t kzt_pers_gets;		/* successful loads */
+/* ... that took the page's copy out of the pool (kzt_excl_load_percent) */
+static atomic_long_t kzt_pers_exclusive_gets;
 /* Loads of a stored page that failed: its data is lost, see the load */
 static atomic_long_t kzt_failed_pers_gets;
 static atomic_long_t kzt_flush_total;		/* invalidate_page calls */
@@ -1521,6 +1532,17 @@ static int kzt_frontswap_store(unsigned int type, pgoff_t offset,
 }
 
 /*
+ * Should a load take the page's copy out of the pool?  Only for a page
+ * in the swap cache, with exclusive loads on (@percent > 0) and the
+ * pool's @pool_bytes at @percent of its limit or above.
+ */
+static bool kzt_excl_load_wanted(bool in_swap_cache, unsigned int percent,
+				 u64 pool_bytes)
+{
+	return in_swap_cache && percent && kzt_bytes_at(pool_bytes, percent);
+}
+
+/*
  * frontswap asks for a page only if our store of it succeeded, and then
  * the swap slot on the device was never written: kztmem holds the only
  * copy.  So a page that cannot be given back (its compressed data is
@@ -1530,7 +1552,7 @@ static int kzt_frontswap_store(unsigned int type, pgoff_t offset,
  * the device holds there.
  */
 static int kzt_frontswap_load(unsigned int type, pgoff_t offset,
-			      struct page *page)
+			      struct page *page, bool *exclusive)
 {
 	struct tmem_pool *pool = kzt_swap_pool(type);
 	struct tmem_oid oid;
@@ -1546,6 +1568,20 @@ static int kzt_frontswap_load(unsigned int type, pgoff_t offset,
 		return -EIO;
 	}
 	atomic_long_inc(&kzt_pers_gets);
+	/*
+	 * Only for a page locked in the swap cache: nothing else loads,
+	 * stores or invalidates this slot until the page leaves it, so the
+	 * copy just read is the one freed.  A device that skips the swap
+	 * cache (SWP_SYNCHRONOUS_IO) may have two faults read one slot at
+	 * once; there the copy stays until the slot is freed.
+	 */
+	if (kzt_excl_load_wanted(PageSwapCache(page),
+				 READ_ONCE(kzt_excl_load_percent),
+				 kzt_pool_total_bytes()) &&
+	    !tmem_flush_page(pool, &oid, index)) {
+		atomic_long_inc(&kzt_pers_exclusive_gets);
+		*exclusive = true;
+	}
 	return 0;
 }
 
@@ -2240,6 +2276,7 @@ KZT_STAT_ATTR(pers_compressed_bytes);
 KZT_STAT_ATTR(pers_puts);
 KZT_STAT_ATTR(failed_pers_puts);
 KZT_STAT_ATTR(pers_gets);
+KZT_STAT_ATTR(pers_exclusive_gets);
 KZT_STAT_ATTR(failed_pers_gets);
 KZT_STAT_ATTR(flush_total);
 KZT_STAT_ATTR(flush_found);
@@ -2389,13 +2426,15 @@ KZT_TUNABLE_ATTR(writeback, kzt_writeback, 0, 1);
 KZT_TUNABLE_ATTR(accept_threshold_percent, kzt_accept_percent, 1, 100);
 KZT_TUNABLE_ATTR(writeback_min_raw_percent, kzt_wb_min_raw_percent, 0, 100);
 KZT_TUNABLE_ATTR(writeback_start_percent, kzt_wb_start_percent, 1, 100);
+KZT_TUNABLE_ATTR(exclusive_load_percent, kzt_excl_load_percent, 0, 100);
 
 /*
  * The tunables can also be set on the kernel command line, as
  * kztmem.max_pool_percent=N, kztmem.compress_limit=N,
  * kztmem.writeback=0|1, kztmem.accept_threshold_percent=N,
  * kztmem.writeback_min_raw_percent=N,
- * kztmem.writeback_start_percent=N and, with the cleancache half,
+ * kztmem.writeback_start_percent=N, kztmem.exclusive_load_percent=N
+ * and, with the cleancache half,
  * kztmem.eph_min_percent=N, kztmem.eph_max_percent=N and
  * kztmem.cc_admit_max_shift=N, with the same
  * checks as the sysfs files: kp->arg is the tunable's kzt_tunable_attr.
@@ -2440,6 +2479,8 @@ module_param_cb(writeback_min_raw_percent, &kzt_tunable_param_ops,
 		&kzt_attr_writeback_min_raw_percent, 0);
 module_param_cb(writeback_start_percent, &kzt_tunable_param_ops,
 		&kzt_attr_writeback_start_percent, 0);
+module_param_cb(exclusive_load_percent, &kzt_tunable_param_ops,
+		&kzt_attr_exclusive_load_percent, 0);
 
 static struct attribute *kzt_attrs[] = {
 	&kzt_attr_curr_obj_count.kattr.attr,
@@ -2453,6 +2494,7 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_pers_puts.kattr.attr,
 	&kzt_attr_failed_pers_puts.kattr.attr,
 	&kzt_attr_pers_gets.kattr.attr,
+	&kzt_attr_pers_exclusive_gets.kattr.attr,
 	&kzt_attr_failed_pers_gets.kattr.attr,
 	&kzt_attr_flush_total.kattr.attr,
 	&kzt_attr_flush_found.kattr.attr,
@@ -2481,6 +2523,7 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_accept_threshold_percent.kattr.attr,
 	&kzt_attr_writeback_min_raw_percent.kattr.attr,
 	&kzt_attr_writeback_start_percent.kattr.attr,
+	&kzt_attr_exclusive_load_percent.kattr.attr,
 	&kzt_attr_compressor.attr,
 	NULL,
 };

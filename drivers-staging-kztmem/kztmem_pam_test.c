@@ -137,6 +137,7 @@ static void kzt_pam_test_damaged_swap_load(struct kunit *test)
 	const unsigned int type = MAX_SWAPFILES - 1;
 	struct page *page = alloc_page(GFP_KERNEL);
 	struct page *out = alloc_page(GFP_KERNEL);
+	bool excl = false;
 	long failed, gets;
 	struct tmem_pool *pool;
 
@@ -152,19 +153,21 @@ static void kzt_pam_test_damaged_swap_load(struct kunit *test)
 	kzt_pt_last = NULL;
 	KUNIT_ASSERT_EQ(test, kzt_frontswap_store(type, 77, page), 0);
 	KUNIT_ASSERT_NOT_NULL(test, kzt_pt_last);
-	KUNIT_EXPECT_EQ(test, kzt_frontswap_load(type, 77, out), 0);
+	KUNIT_EXPECT_EQ(test, kzt_frontswap_load(type, 77, out, &excl), 0);
 	KUNIT_EXPECT_TRUE(test, kzt_pt_same(page, out));
+	/* Not in the swap cache: the copy stays, whatever the pool holds. */
+	KUNIT_EXPECT_FALSE(test, excl);
 
 	kzt_pt_scribble_pers(kzt_pt_last);
 	failed = atomic_long_read(&kzt_failed_pers_gets);
 	gets = atomic_long_read(&kzt_pers_gets);
-	KUNIT_EXPECT_EQ(test, kzt_frontswap_load(type, 77, out), -EIO);
+	KUNIT_EXPECT_EQ(test, kzt_frontswap_load(type, 77, out, &excl), -EIO);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_failed_pers_gets),
 			failed + 1);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_pers_gets), gets);
 
 	/* A page that is not there at all is lost as well. */
-	KUNIT_EXPECT_EQ(test, kzt_frontswap_load(type, 78, out), -EIO);
+	KUNIT_EXPECT_EQ(test, kzt_frontswap_load(type, 78, out, &excl), -EIO);
 
 	WRITE_ONCE(kzt_frontswap_pools[type], NULL);
 	tmem_destroy_pool(pool);
@@ -519,6 +522,25 @@ static void kzt_reject_test_wb_raw_share(struct kunit *test)
 }
 
 /*
+ * A load takes its copy out only for a page in the swap cache, with
+ * exclusive loads on, and from the given share of the limit up.
+ */
+static void kzt_pam_test_excl_load(struct kunit *test)
+{
+	const u64 at90 = (u64)(kzt_limit_pages() * 90 / 100) << PAGE_SHIFT;
+
+	KUNIT_ASSERT_GT(test, at90, (u64)PAGE_SIZE);
+	KUNIT_EXPECT_TRUE(test, kzt_excl_load_wanted(true, 90, at90));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_load_wanted(true, 90,
+						      at90 - PAGE_SIZE));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_load_wanted(false, 90, at90));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_load_wanted(true, 0, at90 * 2));
+	KUNIT_EXPECT_TRUE(test, kzt_excl_load_wanted(true, 1, at90));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_load_wanted(false, 1, at90 * 2));
+	KUNIT_EXPECT_EQ(test, KZT_EXCL_LOAD_PERCENT_DEFAULT, 90);
+}
+
+/*
  * The ephemeral share moves one point at a time and stays within its
  * bounds, a maximum below the minimum pinning it at the minimum; the
  * persistent half is at the split once it leaves less than the share.
@@ -628,6 +650,7 @@ static struct kunit_case kzt_pam_cases[] = {
 	KUNIT_CASE(kzt_pam_test_damaged_swap_load),
 	KUNIT_CASE(kzt_pam_test_meta_counted),
 	KUNIT_CASE(kzt_pam_test_split),
+	KUNIT_CASE(kzt_pam_test_excl_load),
 #ifdef CONFIG_CLEANCACHE
 	KUNIT_CASE(kzt_pam_test_damaged_eph),
 	KUNIT_CASE(kzt_pam_test_admit),

@@ -23,7 +23,11 @@ moved the way the pages' compressibility says they must:
   of the pool: a full pool of compressed text pages declines new ones
   (pers_writeback_held_off) by default, and writes back with the share 0;
 - by default (writeback_start_percent=95) the writeback starts before the
-  pool is full (pers_writeback_early), and with 100 only at the limit.
+  pool is full (pers_writeback_early), and with 100 only at the limit;
+- a swap-in from a pool at exclusive_load_percent of its limit takes the
+  page's copy out (pers_exclusive_gets): the page is dirty then, is stored
+  again when it is reclaimed, and reads back intact on a second pass; with
+  0 every copy stays.
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ pytestmark = [pytest.mark.kzt_boot(append="kztmem", memory="384M"), pytest.mark.
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
-COUNTERS = ("curr_pers_pampd_count", "pers_puts", "pers_gets", "compress_poor",
+COUNTERS = ("curr_pers_pampd_count", "pers_puts", "pers_gets", "pers_exclusive_gets",
+            "compress_poor",
             "pers_cheap_rejects",
             "same_filled_pages", "pool_limit_hit", "failed_pers_puts", "failed_alloc",
             "cgroup_limit_hit", "meta_bytes", "pool_total_bytes",
@@ -63,6 +68,7 @@ TUNABLES = {
     "accept_threshold_percent": (1, 100),
     "writeback_min_raw_percent": (0, 100),
     "writeback_start_percent": (1, 100),
+    "exclusive_load_percent": (0, 100),
     # the cleancache half's share of the limit (test_cleancache_kztmem.py)
     "eph_min_percent": (0, 100),
     "eph_max_percent": (0, 100),
@@ -464,6 +470,53 @@ def test_full_pool_of_compressed_pages_declines(workloads, swap, small_pool, min
     # the declined pages went to the swap disk and came back from it
     assert d["vm_pswpout"] > 0 and d["vm_pswpin"] > 0, d
     assert d["failed_pers_gets"] == 0, d
+
+
+@pytest.fixture
+def excl_load() -> Iterator[kg.Tunable]:
+    """exclusive_load_percent, restored afterwards."""
+    with kg.Tunable(kg.KZTMEM_SYSFS / "exclusive_load_percent") as excl:
+        yield excl
+
+
+def two_pass_run(swap: kg.SwapDevice) -> tuple[dict, dict, kg.WorkloadResult]:
+    """memhog's text pages through swap, verified twice: the first pass
+    swaps every page in, the second reads each again after reclaim has
+    taken most of them back out."""
+    size = kg.swap_pressure_mib(swap, 128)
+    before = kg.kztmem_and_vmstat()
+    res = kg.run_memhog(size, "text", passes=2)
+    after = kg.kztmem_and_vmstat()
+    assert res.returncode == 0 and res.mismatches == 0, res.describe()
+    return before, after, res
+
+
+def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load) -> None:
+    """With exclusive_load_percent=1 a swap-in takes the page's copy out of
+    the pool.  The swapped-in page must then be dirty: reclaimed clean, it
+    would be lost (its device slot was never written), and the second pass
+    would read garbage or fail.  A page taken out is stored again when it
+    is reclaimed, so the run stores more than the same run with 0, where
+    every copy stays and a page reclaimed unchanged costs no store."""
+    assert excl_load.original.strip() == "90", \
+        f"default exclusive_load_percent {excl_load.original!r}"
+    excl_load.write("0")
+    before, after, res = two_pass_run(swap)
+    keep = kg.delta(after, before)
+    assert keep["pers_gets"] > 0, keep
+    assert keep["pers_exclusive_gets"] == 0, f"exclusive_load_percent=0 took copies out: {keep}"
+    assert keep["failed_pers_gets"] == 0, keep
+
+    excl_load.write("1")
+    before, after, res = two_pass_run(swap)
+    excl = kg.delta(after, before)
+    assert excl["pers_exclusive_gets"] > 0, f"no load took its copy out: {excl}"
+    # nearly every load: the pool is above 1% of its limit after a few stores
+    assert excl["pers_exclusive_gets"] * 10 >= excl["pers_gets"] * 9, excl
+    assert excl["failed_pers_gets"] == 0, f"loads failed after exclusive loads: {excl}"
+    assert excl["pers_puts"] > keep["pers_puts"], \
+        f"pages taken out were not stored again: {excl['pers_puts']} stores, " \
+        f"{keep['pers_puts']} keeping every copy"
 
 
 FAIL_LOAD = kg.DEBUGFS / "kztmem_fail_load"
