@@ -27,7 +27,7 @@ moved the way the pages' compressibility says they must:
 - a swap-in from a pool at exclusive_load_percent of its limit takes the
   page's copy out (pers_exclusive_gets): the page is dirty then, is stored
   again when it is reclaimed, and reads back intact on a second pass; with
-  0 every copy stays.
+  0 (the default) every copy stays.
 """
 
 from __future__ import annotations
@@ -498,7 +498,7 @@ def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load) -> None:
     would read garbage or fail.  A page taken out is stored again when it
     is reclaimed, so the run stores more than the same run with 0, where
     every copy stays and a page reclaimed unchanged costs no store."""
-    assert excl_load.original.strip() == "90", \
+    assert excl_load.original.strip() == "0", \
         f"default exclusive_load_percent {excl_load.original!r}"
     excl_load.write("0")
     before, after, res = two_pass_run(swap)
