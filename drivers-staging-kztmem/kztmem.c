@@ -1559,6 +1559,7 @@ static int kzt_frontswap_load(unsigned int type, pgoff_t offset,
 			      struct page *page, bool *exclusive)
 {
 	struct tmem_pool *pool = kzt_swap_pool(type);
+	unsigned int excl = READ_ONCE(kzt_excl_load_percent);
 	struct tmem_oid oid;
 	pgoff_t index;
 	int ret;
@@ -1577,11 +1578,11 @@ static int kzt_frontswap_load(unsigned int type, pgoff_t offset,
 	 * stores or invalidates this slot until the page leaves it, so the
 	 * copy just read is the one freed.  A device that skips the swap
 	 * cache (SWP_SYNCHRONOUS_IO) may have two faults read one slot at
-	 * once; there the copy stays until the slot is freed.
+	 * once; there the copy stays until the slot is freed.  The pool's
+	 * size is summed only when exclusive loads are on.
 	 */
-	if (kzt_excl_load_wanted(PageSwapCache(page),
-				 READ_ONCE(kzt_excl_load_percent),
-				 kzt_pool_total_bytes()) &&
+	if (excl && kzt_excl_load_wanted(PageSwapCache(page), excl,
+					 kzt_pool_total_bytes()) &&
 	    !tmem_flush_page(pool, &oid, index)) {
 		atomic_long_inc(&kzt_pers_exclusive_gets);
 		*exclusive = true;
