@@ -309,6 +309,10 @@ static atomic_long_t kzt_failed_eph_puts;	/* puts declined */
 static atomic_long_t kzt_eph_gets;		/* gets that hit */
 static atomic_long_t kzt_eph_get_misses;	/* gets that missed */
 static atomic_long_t kzt_eph_compress_poor;	/* too big for zbud */
+static atomic_long_t kzt_eph_cheap_rejects;	/* ... told from a sample */
+/* Same-filled pages held as their value, and the cache of their entries */
+static atomic_long_t kzt_eph_same_filled_pages;
+static struct kmem_cache *kzt_eph_same_cache;
 static atomic_long_t kzt_eph_pool_limit_hit;	/* at max_pool_percent */
 static atomic_long_t kzt_eph_flush_found;	/* invalidate_page hits */
 static atomic_long_t kzt_eph_flobj_found;	/* invalidate_inode hits */
@@ -715,10 +719,29 @@ static u64 kzt_pers_pool_bytes(void)
 /* The zbud pool of all ephemeral pools, NULL without the cleancache half */
 static struct zbud_pool *kzt_zbud;
 
+#ifdef CONFIG_CLEANCACHE
+/* The entries of same-filled ephemeral pages (see struct kzt_eph_same) */
+static u64 kzt_eph_same_bytes(void)
+{
+	if (!kzt_eph_same_cache)
+		return 0;
+	return (u64)atomic_long_read(&kzt_eph_same_filled_pages) *
+		kmem_cache_size(kzt_eph_same_cache);
+}
+#else
+static u64 kzt_eph_same_bytes(void)
+{
+	return 0;
+}
+#endif
+
+static unsigned long kzt_eph_shrink(unsigned long nr);
+
 /*
  * Metadata, from the counts kept anyway: tmem's objects and index-tree
- * nodes of both halves and the persistent pampds (an ephemeral page's
- * pampd is its zbud handle), at their caches' object sizes.
+ * nodes of both halves, the persistent pampds and the entries of
+ * same-filled ephemeral pages (any other ephemeral page's pampd is its
+ * zbud handle), at their caches' object sizes.
  */
 static u64 kzt_meta_bytes(void)
 {
@@ -727,7 +750,8 @@ static u64 kzt_meta_bytes(void)
 	       (u64)atomic_long_read(&kzt_curr_objnode_count) *
 		kmem_cache_size(kzt_objnode_cache) +
 	       (u64)atomic_long_read(&kzt_curr_pers_pampd_count) *
-		kmem_cache_size(kzt_pampd_cache);
+		kmem_cache_size(kzt_pampd_cache) +
+	       kzt_eph_same_bytes();
 }
 
 /* Both halves' memory: data, zbud frames and metadata */
@@ -876,9 +900,13 @@ static void kzt_share_vote(long vote)
 		       &kzt_eph_share_shrunk);
 }
 
+/* The ephemeral half's pages: zbud frames and same-filled entries */
 static unsigned long kzt_eph_pages(void)
 {
-	return kzt_zbud ? zbud_reclaimable(kzt_zbud) : 0;
+	if (!kzt_zbud)
+		return 0;
+	return zbud_reclaimable(kzt_zbud) +
+	       (unsigned long)(kzt_eph_same_bytes() >> PAGE_SHIFT);
 }
 
 static unsigned long kzt_eph_share_pages(void)
@@ -892,7 +920,7 @@ static bool kzt_eph_above_share(void)
 	return kzt_eph_pages() > kzt_eph_share_pages();
 }
 
-/* Everything but the zbud frames: data, raw pages and all metadata */
+/* Everything but the ephemeral half: data, raw pages and metadata */
 static unsigned long kzt_pers_pages(void)
 {
 	unsigned long total = kzt_pool_total_bytes() >> PAGE_SHIFT;
@@ -912,8 +940,9 @@ static bool kzt_eph_claiming(void)
 }
 
 /*
- * At the pool limit: give the oldest zbud frame back and tell whether
- * that made room.  For a persistent store only while the ephemeral half
+ * At the pool limit: give the oldest zbud frame back (or a frame's worth
+ * of same-filled entries, see kzt_eph_shrink()) and tell whether that
+ * made room.  For a persistent store only while the ephemeral half
  * holds more than its share.  Takes no lock of its own; see
  * zbud_shrink().
  */
@@ -923,7 +952,7 @@ static bool kzt_make_room(bool pers)
 		return false;
 	if (pers && !kzt_eph_above_share())
 		return false;
-	if (!zbud_shrink(kzt_zbud, 1))
+	if (!kzt_eph_shrink(1))
 		return false;
 	return !kzt_pool_at_limit();
 }
@@ -1824,30 +1853,148 @@ static bool kzt_eph_room(void)
 	return false;
 }
 
-/* Compress @page with @ctx, held by the caller, into a zbud frame. */
+/*
+ * Same-filled ephemeral pages
+ *
+ * A page whose words are all equal (a hole read back as zeroes, a
+ * preallocated or zero-filled file) compresses to a few bytes, but zbud
+ * would still give it half a frame.  It is kept as its value instead,
+ * in a struct kzt_eph_same of its own (64 bytes); its pampd is the
+ * entry's address with bit 1 set.  zbud handles are frame addresses
+ * with the buddy number in bit 0, so bit 1 tells the two apart.  The
+ * entries count as the ephemeral half's memory, in the metadata of the
+ * limit.
+ *
+ * They hold no frame, so zbud's shrinker cannot find them: they sit on
+ * kzt_eph_same_lru, oldest first, and kzt_eph_shrink() evicts them
+ * alongside the frames, in proportion to the memory each kind holds.
+ * Ownership and eviction follow zbud's protocol (zbud.c, "Eviction").
+ * The evictor takes the oldest entry off the list, marks it evicting
+ * and copies its name, all under kzt_eph_same_lock; it then asks tmem
+ * to drop the entry if its slot still holds this very pampd.  A free
+ * of an evicting entry (tmem's, on that eviction, or a concurrent get's
+ * or flush's) only marks it dead.  When tmem returns, the evictor frees
+ * a dead entry and puts any other back at the tail of the list: a put
+ * prepared before the i_pages lock that was not committed yet, which
+ * then stays evictable.  kzt_eph_same_lock is a leaf lock, taken with
+ * interrupts off: entries are freed under tmem's bucket locks and the
+ * i_pages lock.
+ */
+struct kzt_eph_same {
+	struct list_head lru;
+	struct zbud_bref bref;
+	unsigned long value;
+	bool evicting;
+	bool dead;
+};
+
+#define KZT_EPH_SAME_TAG	2UL
+
+static LIST_HEAD(kzt_eph_same_lru);
+static DEFINE_SPINLOCK(kzt_eph_same_lock);
+
+static bool kzt_eph_is_same(const void *pampd)
+{
+	return (unsigned long)pampd & KZT_EPH_SAME_TAG;
+}
+
+static struct kzt_eph_same *kzt_eph_same_entry(const void *pampd)
+{
+	return (struct kzt_eph_same *)((unsigned long)pampd &
+				       ~KZT_EPH_SAME_TAG);
+}
+
+static int kzt_eph_same_store(const struct zbud_bref *bref,
+			      unsigned long value, unsigned long *handle)
+{
+	struct kzt_eph_same *same;
+	unsigned long flags;
+
+	BUILD_BUG_ON(__alignof__(struct kzt_eph_same) <= KZT_EPH_SAME_TAG);
+	same = kmem_cache_alloc(kzt_eph_same_cache, KZT_EPH_GFP);
+	if (!same)
+		return -ENOMEM;
+	same->bref = *bref;
+	same->value = value;
+	same->evicting = false;
+	same->dead = false;
+	spin_lock_irqsave(&kzt_eph_same_lock, flags);
+	list_add_tail(&same->lru, &kzt_eph_same_lru);
+	spin_unlock_irqrestore(&kzt_eph_same_lock, flags);
+	atomic_long_inc(&kzt_eph_same_filled_pages);
+	*handle = (unsigned long)same | KZT_EPH_SAME_TAG;
+	return 0;
+}
+
+static void kzt_eph_same_release(struct kzt_eph_same *same)
+{
+	kmem_cache_free(kzt_eph_same_cache, same);
+	atomic_long_dec(&kzt_eph_same_filled_pages);
+}
+
+/* Free an entry, or leave it to the evictor that holds it */
+static void kzt_eph_same_free(struct kzt_eph_same *same)
+{
+	unsigned long flags;
+	bool evicting;
+
+	spin_lock_irqsave(&kzt_eph_same_lock, flags);
+	evicting = same->evicting;
+	if (evicting)
+		same->dead = true;
+	else
+		list_del(&same->lru);
+	spin_unlock_irqrestore(&kzt_eph_same_lock, flags);
+	if (!evicting)
+		kzt_eph_same_release(same);
+}
+
+/*
+ * Store @page for @bref as its value if it is same-filled, else compress
+ * it with @ctx, held by the caller, into a zbud frame.  A page that the
+ * cheap reject (see kzt_cheap_reject()) shows will not fit is declined
+ * without being compressed.
+ */
 static int kzt_eph_compress_store(struct kzt_comp_ctx *ctx,
 				  const struct zbud_bref *bref,
 				  struct page *page, unsigned long *handle)
 {
+	unsigned int limit = kzt_eph_compress_limit();
+	unsigned long value;
 	unsigned int len;
 	void *src;
 	int ret;
 
 	src = kmap_local_page(page);
-	ret = kzt_compress(ctx, src, &len);
+	if (kzt_page_same_filled(src, &value)) {
+		ret = kzt_eph_same_store(bref, value, handle);
+		kunmap_local(src);
+		if (ret) {
+			atomic_long_inc(&kzt_failed_alloc);
+			return ret;
+		}
+		goto stored;
+	}
+	if (kzt_cheap_reject(src, limit)) {
+		ret = -E2BIG;
+		atomic_long_inc(&kzt_eph_cheap_rejects);
+	} else {
+		ret = kzt_compress(ctx, src, &len);
+		if (!ret && len > limit)
+			ret = -E2BIG;
+	}
 	kunmap_local(src);
+	if (ret == -E2BIG)
+		atomic_long_inc(&kzt_eph_compress_poor);
 	if (ret)
 		return ret;
-	if (len > kzt_eph_compress_limit()) {
-		atomic_long_inc(&kzt_eph_compress_poor);
-		return -E2BIG;
-	}
 	ret = zbud_store(kzt_zbud, ctx->dst, len, bref, KZT_EPH_GFP, handle);
 	if (ret) {
 		atomic_long_inc(&kzt_failed_alloc);
 		kzt_cc_admit_event(false);
 		return ret;
 	}
+stored:
 	kzt_stat_inc(&kzt_curr_eph_pampd_count, &kzt_curr_eph_pampd_count_max);
 	return 0;
 }
@@ -1893,6 +2040,13 @@ static int kzt_eph_pampd_get_data(struct tmem_pool *pool, void *pampd,
 	void *dst;
 	int ret;
 
+	if (kzt_eph_is_same(pampd)) {
+		dst = kmap_local_page(page);
+		memset_l(dst, kzt_eph_same_entry(pampd)->value,
+			 PAGE_SIZE / sizeof(unsigned long));
+		kunmap_local(dst);
+		return 0;
+	}
 	ctx = kzt_pers_ctx_lock();
 	src = zbud_data((unsigned long)pampd, &size);
 	dst = kmap_local_page(page);
@@ -1904,7 +2058,10 @@ static int kzt_eph_pampd_get_data(struct tmem_pool *pool, void *pampd,
 
 static void kzt_eph_pampd_free(struct tmem_pool *pool, void *pampd)
 {
-	zbud_free(kzt_zbud, (unsigned long)pampd);
+	if (kzt_eph_is_same(pampd))
+		kzt_eph_same_free(kzt_eph_same_entry(pampd));
+	else
+		zbud_free(kzt_zbud, (unsigned long)pampd);
 	atomic_long_dec(&kzt_curr_eph_pampd_count);
 }
 
@@ -1941,9 +2098,83 @@ static const struct zbud_ops kzt_zbud_ops = {
 	.evict = kzt_zbud_evict,
 };
 
+/* Evict up to @nr same-filled entries, oldest first; return how many */
+static unsigned long kzt_eph_same_evict(unsigned long nr)
+{
+	struct kzt_eph_same *same;
+	struct zbud_bref bref;
+	unsigned long flags, freed = 0;
+	bool dead;
+
+	while (nr--) {
+		spin_lock_irqsave(&kzt_eph_same_lock, flags);
+		same = list_first_entry_or_null(&kzt_eph_same_lru,
+						struct kzt_eph_same, lru);
+		if (same) {
+			list_del(&same->lru);
+			same->evicting = true;
+			bref = same->bref;
+		}
+		spin_unlock_irqrestore(&kzt_eph_same_lock, flags);
+		if (!same)
+			break;
+
+		kzt_zbud_evict(kzt_zbud, &bref,
+			       (unsigned long)same | KZT_EPH_SAME_TAG);
+
+		spin_lock_irqsave(&kzt_eph_same_lock, flags);
+		same->evicting = false;
+		dead = same->dead;
+		if (!dead)
+			list_add_tail(&same->lru, &kzt_eph_same_lru);
+		spin_unlock_irqrestore(&kzt_eph_same_lock, flags);
+		if (dead) {
+			kzt_eph_same_release(same);
+			freed++;
+		}
+	}
+	return freed;
+}
+
+/* Same-filled entries to a frame's worth of memory, at least one */
+static unsigned long kzt_eph_same_per_frame(void)
+{
+	return max_t(unsigned long, 1,
+		     PAGE_SIZE / kmem_cache_size(kzt_eph_same_cache));
+}
+
+/* The frames' worth of memory the same-filled entries take */
+static unsigned long kzt_eph_same_frames(void)
+{
+	return DIV_ROUND_UP((unsigned long)kzt_eph_same_bytes(), PAGE_SIZE);
+}
+
 /*
- * The shrinker counts and frees zbud frames; frames that are being
- * evicted already are not counted.  A frame holds up to two pages, each
+ * Give back @nr frames' worth of the ephemeral half: zbud frames and
+ * same-filled entries in proportion to the memory each kind holds, the
+ * entries a frame's worth for each frame asked of them.  Returns the
+ * frames' worth freed.  Takes no lock of its own across calls into
+ * tmem; see zbud_shrink() and kzt_eph_same_evict().
+ */
+static unsigned long kzt_eph_shrink(unsigned long nr)
+{
+	unsigned long same = kzt_eph_same_frames();
+	unsigned long frames = zbud_reclaimable(kzt_zbud);
+	unsigned long nr_same = 0, per = kzt_eph_same_per_frame();
+	unsigned long freed;
+
+	if (same)
+		nr_same = min(nr, DIV_ROUND_UP(nr * same, frames + same));
+	freed = DIV_ROUND_UP(kzt_eph_same_evict(nr_same * per), per);
+	if (nr > nr_same)
+		freed += zbud_shrink(kzt_zbud, nr - nr_same);
+	return freed;
+}
+
+/*
+ * The shrinker counts and frees zbud frames, and same-filled entries a
+ * frame's worth at a time; frames that are being evicted already are
+ * not counted.  A frame holds up to two pages, each
  * of which costs a disk read to get back, hence twice the default seek
  * cost: under streaming reads reclaim would otherwise turn the whole
  * pool over about twice for each pass over the page cache LRU.
@@ -1954,13 +2185,13 @@ static const struct zbud_ops kzt_zbud_ops = {
 static unsigned long kzt_shrink_count(struct shrinker *shrinker,
 				      struct shrink_control *sc)
 {
-	return zbud_reclaimable(kzt_zbud);
+	return zbud_reclaimable(kzt_zbud) + kzt_eph_same_frames();
 }
 
 static unsigned long kzt_shrink_scan(struct shrinker *shrinker,
 				     struct shrink_control *sc)
 {
-	unsigned long freed = zbud_shrink(kzt_zbud, sc->nr_to_scan);
+	unsigned long freed = kzt_eph_shrink(sc->nr_to_scan);
 
 	return freed ? freed : SHRINK_STOP;
 }
@@ -2557,6 +2788,8 @@ KZT_STAT_ATTR(failed_eph_puts);
 KZT_STAT_ATTR(eph_gets);
 KZT_STAT_ATTR(eph_get_misses);
 KZT_STAT_ATTR(eph_compress_poor);
+KZT_STAT_ATTR(eph_cheap_rejects);
+KZT_STAT_ATTR(eph_same_filled_pages);
 KZT_STAT_ATTR(eph_pool_limit_hit);
 KZT_STAT_ATTR(eph_flush_found);
 KZT_STAT_ATTR(eph_flobj_found);
@@ -2712,6 +2945,8 @@ static struct attribute *kzt_eph_attrs[] = {
 	&kzt_attr_eph_gets.kattr.attr,
 	&kzt_attr_eph_get_misses.kattr.attr,
 	&kzt_attr_eph_compress_poor.kattr.attr,
+	&kzt_attr_eph_cheap_rejects.kattr.attr,
+	&kzt_attr_eph_same_filled_pages.kattr.attr,
 	&kzt_attr_eph_pool_limit_hit.kattr.attr,
 	&kzt_attr_eph_flush_found.kattr.attr,
 	&kzt_attr_eph_flobj_found.kattr.attr,
@@ -2803,14 +3038,22 @@ static int __init kzt_eph_init(void)
 {
 	int ret;
 
-	kzt_zbud = zbud_create_pool(&kzt_zbud_ops, KZT_ZBUD_MAX_UNUSED);
-	if (!kzt_zbud)
+	kzt_eph_same_cache = KMEM_CACHE(kzt_eph_same, 0);
+	if (!kzt_eph_same_cache)
 		return -ENOMEM;
-	ret = register_shrinker(&kzt_shrinker, "kztmem-zbud");
-	if (ret) {
-		zbud_destroy_pool(kzt_zbud);
-		kzt_zbud = NULL;
+	kzt_zbud = zbud_create_pool(&kzt_zbud_ops, KZT_ZBUD_MAX_UNUSED);
+	if (!kzt_zbud) {
+		ret = -ENOMEM;
+		goto cache;
 	}
+	ret = register_shrinker(&kzt_shrinker, "kztmem-zbud");
+	if (!ret)
+		return 0;
+	zbud_destroy_pool(kzt_zbud);
+	kzt_zbud = NULL;
+cache:
+	kmem_cache_destroy(kzt_eph_same_cache);
+	kzt_eph_same_cache = NULL;
 	return ret;
 }
 
@@ -2819,6 +3062,8 @@ static void __init kzt_eph_exit(void)
 	unregister_shrinker(&kzt_shrinker);
 	zbud_destroy_pool(kzt_zbud);
 	kzt_zbud = NULL;
+	kmem_cache_destroy(kzt_eph_same_cache);
+	kzt_eph_same_cache = NULL;
 }
 
 static int __init kzt_cleancache_register(void)
@@ -2832,6 +3077,11 @@ static int __init kzt_cleancache_register(void)
 	return cleancache_register_ops(&kzt_cleancache_ops);
 }
 #else
+static unsigned long kzt_eph_shrink(unsigned long nr)
+{
+	return 0;
+}
+
 static int __init kzt_eph_init(void)
 {
 	return 0;

@@ -272,6 +272,116 @@ static void kzt_pam_test_damaged_eph(struct kunit *test)
 	__free_page(out);
 	__free_page(page);
 }
+
+/* Fill @page with @value, word by word */
+static void kzt_pt_fill_same(struct page *page, unsigned long value)
+{
+	void *p = kmap_local_page(page);
+
+	memset_l(p, value, PAGE_SIZE / sizeof(unsigned long));
+	kunmap_local(p);
+}
+
+/*
+ * Evict every same-filled entry there is.  At boot, where kzt kunit runs
+ * the suite, no file system is mounted yet, so the test's are the only
+ * ones.
+ */
+static void kzt_pt_evict_same(void)
+{
+	kzt_eph_same_evict(atomic_long_read(&kzt_eph_same_filled_pages) + 1);
+}
+
+/*
+ * A same-filled page put through cleancache takes no zbud frame: it is
+ * kept as its value in an entry counted in the metadata and in the
+ * shrinker's count, and read back whole.  The evictor drops an entry
+ * that is in tmem, and puts one that is only prepared back on its list,
+ * so that it is still there, and evictable, once committed.  The file
+ * system is a pool of the test's own, under a free id, so that the
+ * evictor finds it; admission is off meanwhile.
+ */
+static void kzt_pam_test_eph_same(struct kunit *test)
+{
+	const unsigned long value = 0x0123456789abcdefUL;
+	const struct cleancache_filekey key = { .u.inode.ino = 13 };
+	unsigned int max_shift = READ_ONCE(kzt_cc_admit_max_shift);
+	struct page *page = alloc_page(GFP_KERNEL);
+	struct page *out = alloc_page(GFP_KERNEL);
+	struct zbud_stats before, after;
+	long same, entries, objs, nodes;
+	void *prepared;
+	u64 meta;
+	int id;
+
+	if (!kzt_zbud)
+		kunit_skip(test, "the cleancache half is off");
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_ASSERT_NOT_NULL(test, out);
+	id = kzt_cc_init_fs(PAGE_SIZE);
+	KUNIT_ASSERT_GE(test, id, 0);
+	WRITE_ONCE(kzt_cc_admit_max_shift, 0);
+
+	kzt_pt_fill_same(page, value);
+	zbud_get_stats(kzt_zbud, &before);
+	same = atomic_long_read(&kzt_eph_same_filled_pages);
+	meta = kzt_meta_bytes();
+	objs = atomic_long_read(&kzt_curr_obj_count);
+	nodes = atomic_long_read(&kzt_curr_objnode_count);
+	kzt_cc_put_page(id, key, 0, page);
+	zbud_get_stats(kzt_zbud, &after);
+	objs = atomic_long_read(&kzt_curr_obj_count) - objs;
+	nodes = atomic_long_read(&kzt_curr_objnode_count) - nodes;
+	KUNIT_EXPECT_EQ(test, objs, 1L);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_same_filled_pages),
+			same + 1);
+	KUNIT_EXPECT_EQ(test, after.cumul_zpages, before.cumul_zpages);
+	KUNIT_EXPECT_EQ(test, kzt_meta_bytes() - meta,
+			(u64)kmem_cache_size(kzt_eph_same_cache) +
+			objs * kmem_cache_size(kzt_obj_cache) +
+			nodes * kmem_cache_size(kzt_objnode_cache));
+	KUNIT_EXPECT_GE(test, kzt_shrink_count(NULL, NULL), 1UL);
+
+	/* A get takes the page out: every word comes back. */
+	kzt_pt_fill_same(out, ~value);
+	KUNIT_EXPECT_EQ(test, kzt_cc_get_page(id, key, 0, out), 0);
+	KUNIT_EXPECT_TRUE(test, kzt_pt_same(page, out));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_same_filled_pages),
+			same);
+	KUNIT_EXPECT_EQ(test, kzt_cc_get_page(id, key, 0, out), -ENODATA);
+
+	/* Evicted while in tmem: gone, and its entry freed. */
+	kzt_cc_put_page(id, key, 1, page);
+	entries = atomic_long_read(&kzt_eph_same_filled_pages);
+	KUNIT_EXPECT_EQ(test, entries, same + 1);
+	kzt_pt_evict_same();
+	KUNIT_EXPECT_EQ(test, kzt_cc_get_page(id, key, 1, out), -ENODATA);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_same_filled_pages), 0L);
+
+	/* Prepared, not committed: the evictor must leave it alone. */
+	prepared = kzt_cc_prepare_page(id, key, 2, page);
+	KUNIT_ASSERT_NOT_NULL(test, prepared);
+	KUNIT_EXPECT_TRUE(test, kzt_eph_is_same(prepared));
+	kzt_pt_evict_same();
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_same_filled_pages), 1L);
+	kzt_cc_commit_page(id, key, 2, prepared);
+	kzt_pt_fill_same(out, ~value);
+	KUNIT_EXPECT_EQ(test, kzt_cc_get_page(id, key, 2, out), 0);
+	KUNIT_EXPECT_TRUE(test, kzt_pt_same(page, out));
+
+	/* ... and once committed, it can be evicted. */
+	prepared = kzt_cc_prepare_page(id, key, 3, page);
+	KUNIT_ASSERT_NOT_NULL(test, prepared);
+	kzt_cc_commit_page(id, key, 3, prepared);
+	kzt_pt_evict_same();
+	KUNIT_EXPECT_EQ(test, kzt_cc_get_page(id, key, 3, out), -ENODATA);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_same_filled_pages), 0L);
+
+	WRITE_ONCE(kzt_cc_admit_max_shift, max_shift);
+	kzt_cc_invalidate_fs(id);
+	__free_page(out);
+	__free_page(page);
+}
 #endif
 
 /*
@@ -653,6 +763,7 @@ static struct kunit_case kzt_pam_cases[] = {
 	KUNIT_CASE(kzt_pam_test_excl_load),
 #ifdef CONFIG_CLEANCACHE
 	KUNIT_CASE(kzt_pam_test_damaged_eph),
+	KUNIT_CASE(kzt_pam_test_eph_same),
 	KUNIT_CASE(kzt_pam_test_admit),
 #endif
 	{}

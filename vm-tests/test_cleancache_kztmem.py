@@ -8,7 +8,9 @@ small disks), mounts it, and checks through /sys/kernel/mm/kztmem/ that:
 - clean pages evicted from the page cache are stored (eph_puts) and a
   re-read is served from kztmem (eph_gets), every byte verified by
   vm-tests/workloads/filecheck; pages that do not compress are refused
-  and counted (eph_compress_poor);
+  and counted (eph_compress_poor), most without being compressed
+  (eph_cheap_rejects); same-filled pages are kept as their value, in no
+  zbud frame (eph_same_filled_pages), and the shrinker evicts them too;
 - overwriting in place, truncating, unlinking, renaming over and
   remounting between the eviction and the re-read never return stale
   data: each read is compared byte for byte with the new content;
@@ -68,6 +70,7 @@ EPH_COUNTERS = (
     "eph_share_percent", "eph_share_grown", "eph_share_shrunk", "eph_room_claims",
     "pers_split_declined", "eph_prepared", "eph_prepare_aborted", "eph_locked_calls",
     "eph_locked_ns", "eph_not_admitted", "cc_admit_raised", "cc_admit_lowered",
+    "eph_cheap_rejects", "eph_same_filled_pages",
 )
 HISTOGRAMS = ("zbud_unbuddied_list_counts", "zbud_cumul_chunk_counts")
 #: Callbacks under the i_pages lock by duration: < 256 ns, then powers of two.
@@ -271,13 +274,18 @@ def test_put_get_roundtrip_filecheck(workloads, ext4_4k: Ext4, pattern: str) -> 
     pages = FILES * FILE_PAGES
     if pattern == "text":
         assert_stored(d_put, pages)
+        assert d_put["eph_same_filled_pages"] == 0, d_put
     else:
-        # mix: a fifth of the pages is random and must be refused, counted
+        # mix: a fifth of the pages is random and must be refused, counted,
+        # and caught from a sample; two fifths are same-filled: no frame
         assert d_put["eph_puts"] >= pages // 2, d_put
         assert d_put["eph_compress_poor"] >= pages // 10, d_put
+        assert d_put["eph_cheap_rejects"] >= pages // 10, d_put
         assert d_put["failed_eph_puts"] >= d_put["eph_compress_poor"], d_put
-    assert d_put["zbud_cumul_zpages"] >= d_put["eph_puts"], d_put
-    assert stored["zbud_curr_zpages"] == stored["curr_eph_pampd_count"], stored
+        assert d_put["eph_same_filled_pages"] >= pages * 2 // 5 * 8 // 10, d_put
+    assert d_put["zbud_cumul_zpages"] + d_put["eph_same_filled_pages"] >= d_put["eph_puts"], d_put
+    assert stored["zbud_curr_zpages"] + stored["eph_same_filled_pages"] \
+        == stored["curr_eph_pampd_count"], stored
     assert stored["zbud_curr_raw_pages"] * 2 >= stored["zbud_curr_zpages"], \
         f"more than two compressed pages per zbud frame: {stored}"
     assert stored["zbud_curr_zbytes"] <= stored["zbud_curr_raw_pages"] * PAGE_SIZE, stored
@@ -435,6 +443,51 @@ def test_drop_slab_runs_the_shrinker(ext4_4k: Ext4) -> None:
     assert after["zbud_evicting_pages"] == 0, after
     # evicted pages come from the disk again, byte for byte
     check_files(files)
+
+
+@pytest.mark.parametrize("pattern", ["zero", "same"])
+def test_same_filled_pages_take_no_frame(workloads, ext4_4k: Ext4, pattern: str) -> None:
+    """A same-filled page (all zero, or one word repeated) is kept as its
+    value: it takes no zbud frame, reads back whole, and the shrinker
+    (drop_caches level 2) evicts it like a frame. Before, each took half a
+    zbud frame."""
+    pages = FILES * FILE_PAGES
+
+    def verify() -> None:
+        r = kg.run_filecheck("verify", ext4_4k.mnt, files=FILES, size="1M", pattern=pattern,
+                             seed=5)
+        assert r.returncode == 0 and r.mismatches == 0, r.describe()
+
+    w = kg.run_filecheck("write", ext4_4k.mnt, files=FILES, size="1M", pattern=pattern, seed=5)
+    assert w.returncode == 0, w.describe()
+    os.sync()
+    kg.drop_caches(1)
+    verify()
+    before = kg.kztmem_ints()
+    kg.drop_caches(1)
+    stored = kg.kztmem_ints()
+    d = kg.delta(stored, before)
+    assert_stored(d, pages)
+    assert d["eph_same_filled_pages"] >= d["eph_puts"], d
+    assert d["zbud_cumul_zpages"] == 0 and d["zbud_curr_raw_pages"] <= 0, \
+        f"same-filled pages went to zbud: {d}"
+
+    verify()
+    d = kg.delta(kg.kztmem_ints(), stored)
+    assert d["eph_gets"] >= pages * 8 // 10, \
+        f"re-reading {pages} same-filled pages got only {d['eph_gets']} from kztmem: {d}"
+    assert d["eph_same_filled_pages"] <= -d["eph_gets"], d
+
+    kg.drop_caches(1)
+    stored = kg.kztmem_ints()
+    assert stored["eph_same_filled_pages"] >= pages * 8 // 10, stored
+    kg.write_sysfs("/proc/sys/vm/drop_caches", "2")
+    after = kg.kztmem_ints()
+    assert after["eph_same_filled_pages"] <= stored["eph_same_filled_pages"] // 10, \
+        f"the shrinker left same-filled pages: {stored} -> {after}"
+    assert after["curr_eph_pampd_count"] <= stored["curr_eph_pampd_count"] // 10, (stored, after)
+    # evicted pages come from the disk again, byte for byte
+    verify()
 
 
 def test_fewer_block_reads_with_kztmem(workloads, ext4_4k: Ext4) -> None:

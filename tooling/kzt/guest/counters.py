@@ -137,7 +137,9 @@ def derive(snap: Snapshot) -> dict[str, float | None]:
     # both halves: the xvmalloc pool and the zbud frames
     d["kztmem.pool_share_of_ram"] = ratio(None if pool is None else pool + (eph or 0) * PAGE_SIZE,
                                            ram)
-    d["kztmem.eph_ratio"] = ratio(k.get("curr_eph_pampd_count"), eph)
+    # compressed clean pages per zbud frame: same-filled ones hold no frame
+    held, same = k.get("curr_eph_pampd_count"), k.get("eph_same_filled_pages") or 0
+    d["kztmem.eph_ratio"] = ratio(None if held is None else held - same, eph)
     d.update(_rejects(k, "kztmem.eph_reject_rate", "eph_puts", "failed_eph_puts",
                       "eph_compress_poor", "eph_pool_limit_hit"))
     gets = k.get("eph_gets")
