@@ -2152,8 +2152,12 @@ static unsigned long kzt_eph_same_frames(void)
 /*
  * Give back @nr frames' worth of the ephemeral half: zbud frames and
  * same-filled entries in proportion to the memory each kind holds, the
- * entries a frame's worth for each frame asked of them.  Returns the
- * frames' worth freed.  Takes no lock of its own across calls into
+ * entries a frame's worth for each frame asked of them, so that both
+ * kinds age at the same pace and an admitted run keeps its pages of
+ * either kind together.  The entries' part is rounded down: a store at
+ * the limit, which asks for one frame, takes entries only when there
+ * are no frames, rather than drain the cheapest pages first.  Returns
+ * the frames' worth freed.  Takes no lock of its own across calls into
  * tmem; see zbud_shrink() and kzt_eph_same_evict().
  */
 static unsigned long kzt_eph_shrink(unsigned long nr)
@@ -2164,7 +2168,7 @@ static unsigned long kzt_eph_shrink(unsigned long nr)
 	unsigned long freed;
 
 	if (same)
-		nr_same = min(nr, DIV_ROUND_UP(nr * same, frames + same));
+		nr_same = nr * same / (frames + same);
 	freed = DIV_ROUND_UP(kzt_eph_same_evict(nr_same * per), per);
 	if (nr > nr_same)
 		freed += zbud_shrink(kzt_zbud, nr - nr_same);
