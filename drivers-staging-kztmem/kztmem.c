@@ -63,6 +63,7 @@
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/sched/clock.h>
+#include <linux/sched/mm.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -318,6 +319,7 @@ static atomic_long_t kzt_eph_flush_found;	/* invalidate_page hits */
 static atomic_long_t kzt_eph_flobj_found;	/* invalidate_inode hits */
 static atomic_long_t kzt_eph_range_flushed;	/* pages invalidate_range dropped */
 static atomic_long_t kzt_eph_evict_missed;	/* victim owned elsewhere */
+static atomic_long_t kzt_eph_cgroup_limit_hit;	/* at memory.zswap.max */
 /* Puts compressed before the i_pages lock, and those then dropped */
 static atomic_long_t kzt_eph_prepared;
 static atomic_long_t kzt_eph_prepare_aborted;
@@ -1854,6 +1856,57 @@ static bool kzt_eph_room(void)
 }
 
 /*
+ * Memory cgroups
+ *
+ * A clean page is charged to its page's cgroup as a swapped-out page is
+ * (see the persistent PAM): memory.zswap.current and memory.stat's
+ * zswap and zswapped count what kztmem holds for a cgroup in both
+ * halves, and memory.zswap.max limits both.  The charge is the
+ * compressed size (none for a same-filled page, as for zswap's), taken
+ * when the page is stored and given back when its entry is freed,
+ * whoever frees it: a get, an invalidation, the shrinker.  The cgroup
+ * rides with the entry in its zbud back reference (@owner).
+ *
+ * The limit is checked by the two-step put, before the compression;
+ * the check flushes the cgroup's statistics and may sleep, so the
+ * one-step put (cc_prepare=0), which runs under the i_pages lock,
+ * charges without checking.  A put outside reclaim (drop_caches,
+ * fadvise) is charged as reclaim's are: forced, never reclaiming for
+ * room, since the page it copies is about to be freed.
+ */
+static struct obj_cgroup *kzt_eph_objcg(struct page *page, bool check)
+{
+	struct obj_cgroup *objcg = get_obj_cgroup_from_page(page);
+
+	if (objcg && check && !obj_cgroup_may_zswap(objcg)) {
+		obj_cgroup_put(objcg);
+		atomic_long_inc(&kzt_eph_cgroup_limit_hit);
+		return ERR_PTR(-ENOSPC);
+	}
+	return objcg;
+}
+
+static void kzt_eph_charge(struct obj_cgroup *objcg, size_t size)
+{
+	unsigned int flags;
+
+	if (!objcg)
+		return;
+	flags = memalloc_noreclaim_save();
+	obj_cgroup_charge_zswap(objcg, size);
+	memalloc_noreclaim_restore(flags);
+}
+
+/* Give a stored page's charge back and drop its reference on @objcg */
+static void kzt_eph_uncharge(struct obj_cgroup *objcg, size_t size)
+{
+	if (!objcg)
+		return;
+	obj_cgroup_uncharge_zswap(objcg, size);
+	obj_cgroup_put(objcg);
+}
+
+/*
  * Same-filled ephemeral pages
  *
  * A page whose words are all equal (a hole read back as zeroes, a
@@ -1938,6 +1991,9 @@ static void kzt_eph_same_free(struct kzt_eph_same *same)
 	unsigned long flags;
 	bool evicting;
 
+	/* The entry is the caller's: the evictor only reads its name. */
+	kzt_eph_uncharge(same->bref.owner, 0);
+	same->bref.owner = NULL;
 	spin_lock_irqsave(&kzt_eph_same_lock, flags);
 	evicting = same->evicting;
 	if (evicting)
@@ -1953,7 +2009,8 @@ static void kzt_eph_same_free(struct kzt_eph_same *same)
  * Store @page for @bref as its value if it is same-filled, else compress
  * it with @ctx, held by the caller, into a zbud frame.  A page that the
  * cheap reject (see kzt_cheap_reject()) shows will not fit is declined
- * without being compressed.
+ * without being compressed.  A stored page is charged to @bref->owner,
+ * whose reference it takes over; on failure the caller keeps it.
  */
 static int kzt_eph_compress_store(struct kzt_comp_ctx *ctx,
 				  const struct zbud_bref *bref,
@@ -1973,6 +2030,7 @@ static int kzt_eph_compress_store(struct kzt_comp_ctx *ctx,
 			atomic_long_inc(&kzt_failed_alloc);
 			return ret;
 		}
+		len = 0;
 		goto stored;
 	}
 	if (kzt_cheap_reject(src, limit)) {
@@ -1995,6 +2053,7 @@ static int kzt_eph_compress_store(struct kzt_comp_ctx *ctx,
 		return ret;
 	}
 stored:
+	kzt_eph_charge(bref->owner, len);
 	kzt_stat_inc(&kzt_curr_eph_pampd_count, &kzt_curr_eph_pampd_count_max);
 	return 0;
 }
@@ -2019,11 +2078,14 @@ static void *kzt_eph_pampd_create(struct tmem_pool *pool,
 		return ERR_PTR(-ENOSPC);
 
 	/* Interrupts are off already (i_pages lock): no mutex here. */
+	bref.owner = kzt_eph_objcg(page, false);
 	local_lock_irqsave(&kzt_pcpu.lock, flags);
 	ret = kzt_eph_compress_store(this_cpu_ptr(&kzt_pcpu.eph), &bref, page,
 				     &handle);
 	local_unlock_irqrestore(&kzt_pcpu.lock, flags);
 
+	if (ret && bref.owner)
+		obj_cgroup_put(bref.owner);
 	return ret ? ERR_PTR(ret) : (void *)handle;
 }
 
@@ -2058,10 +2120,16 @@ static int kzt_eph_pampd_get_data(struct tmem_pool *pool, void *pampd,
 
 static void kzt_eph_pampd_free(struct tmem_pool *pool, void *pampd)
 {
-	if (kzt_eph_is_same(pampd))
+	unsigned long handle = (unsigned long)pampd;
+	unsigned int size;
+
+	if (kzt_eph_is_same(pampd)) {
 		kzt_eph_same_free(kzt_eph_same_entry(pampd));
-	else
-		zbud_free(kzt_zbud, (unsigned long)pampd);
+	} else {
+		zbud_data(handle, &size);
+		kzt_eph_uncharge(zbud_handle_bref(handle)->owner, size);
+		zbud_free(kzt_zbud, handle);
+	}
 	atomic_long_dec(&kzt_curr_eph_pampd_count);
 }
 
@@ -2352,10 +2420,17 @@ static void *kzt_cc_prepare_page(int pool_id, struct cleancache_filekey key,
 	kzt_cc_oid(&key, &bref.oid);
 	if (!kzt_cc_admitted(&bref.oid, index)) {
 		ret = -EPERM;
-	} else if (kzt_eph_room()) {
-		ctx = kzt_pers_ctx_lock();
-		ret = kzt_eph_compress_store(ctx, &bref, page, &handle);
-		kzt_pers_ctx_unlock(ctx);
+	} else {
+		bref.owner = kzt_eph_objcg(page, true);
+		if (IS_ERR(bref.owner)) {
+			bref.owner = NULL;
+		} else if (kzt_eph_room()) {
+			ctx = kzt_pers_ctx_lock();
+			ret = kzt_eph_compress_store(ctx, &bref, page, &handle);
+			kzt_pers_ctx_unlock(ctx);
+		}
+		if (ret && bref.owner)
+			obj_cgroup_put(bref.owner);
 	}
 	kzt_eph_pool_put(ep);
 
@@ -2793,6 +2868,7 @@ KZT_STAT_ATTR(eph_gets);
 KZT_STAT_ATTR(eph_get_misses);
 KZT_STAT_ATTR(eph_compress_poor);
 KZT_STAT_ATTR(eph_cheap_rejects);
+KZT_STAT_ATTR(eph_cgroup_limit_hit);
 KZT_STAT_ATTR(eph_same_filled_pages);
 KZT_STAT_ATTR(eph_pool_limit_hit);
 KZT_STAT_ATTR(eph_flush_found);
@@ -2950,6 +3026,7 @@ static struct attribute *kzt_eph_attrs[] = {
 	&kzt_attr_eph_get_misses.kattr.attr,
 	&kzt_attr_eph_compress_poor.kattr.attr,
 	&kzt_attr_eph_cheap_rejects.kattr.attr,
+	&kzt_attr_eph_cgroup_limit_hit.kattr.attr,
 	&kzt_attr_eph_same_filled_pages.kattr.attr,
 	&kzt_attr_eph_pool_limit_hit.kattr.attr,
 	&kzt_attr_eph_flush_found.kattr.attr,

@@ -323,6 +323,17 @@ const void *zbud_data(unsigned long handle, unsigned int *size)
 }
 
 /**
+ * zbud_handle_bref - the back reference a zpage was stored with
+ * @handle:	the zpage, owned by the caller
+ *
+ * Return: the back reference, valid until the zpage is freed.
+ */
+const struct zbud_bref *zbud_handle_bref(unsigned long handle)
+{
+	return &zbud_handle_frame(handle)->buddy[zbud_handle_buddy(handle)].bref;
+}
+
+/**
  * zbud_free - free a zpage
  * @pool:	the pool
  * @handle:	the zpage, owned by the caller

@@ -32,11 +32,14 @@
  * @oid:	tmem object id
  * @index:	index in the object
  * @pool_id:	the user's id of the tmem pool
+ * @owner:	the user's own, kept with the zpage and never read by zbud
+ *		(kztmem: the memory cgroup charged for it, or NULL)
  */
 struct zbud_bref {
 	struct tmem_oid oid;
 	pgoff_t index;
 	u32 pool_id;
+	void *owner;
 };
 
 struct zbud_pool;
@@ -97,6 +100,7 @@ int zbud_store(struct zbud_pool *pool, const void *data, unsigned int size,
 	       const struct zbud_bref *bref, gfp_t gfp,
 	       unsigned long *handle);
 const void *zbud_data(unsigned long handle, unsigned int *size);
+const struct zbud_bref *zbud_handle_bref(unsigned long handle);
 void zbud_free(struct zbud_pool *pool, unsigned long handle);
 
 unsigned long zbud_shrink(struct zbud_pool *pool, unsigned long nr);

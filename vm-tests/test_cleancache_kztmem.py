@@ -70,7 +70,7 @@ EPH_COUNTERS = (
     "eph_share_percent", "eph_share_grown", "eph_share_shrunk", "eph_room_claims",
     "pers_split_declined", "eph_prepared", "eph_prepare_aborted", "eph_locked_calls",
     "eph_locked_ns", "eph_not_admitted", "cc_admit_raised", "cc_admit_lowered",
-    "eph_cheap_rejects", "eph_same_filled_pages",
+    "eph_cheap_rejects", "eph_same_filled_pages", "eph_cgroup_limit_hit",
 )
 HISTOGRAMS = ("zbud_unbuddied_list_counts", "zbud_cumul_chunk_counts")
 #: Callbacks under the i_pages lock by duration: < 256 ns, then powers of two.
@@ -488,6 +488,111 @@ def test_same_filled_pages_take_no_frame(workloads, ext4_4k: Ext4, pattern: str)
     assert after["curr_eph_pampd_count"] <= stored["curr_eph_pampd_count"] // 10, (stored, after)
     # evicted pages come from the disk again, byte for byte
     verify()
+
+
+@pytest.fixture
+def cc_cgroups() -> Iterator[tuple[Path, Path]]:
+    """(limited, unlimited) memory cgroups; the first gets its
+    memory.zswap.max in the test."""
+    made: list[Path] = []
+    try:
+        for name in ("kzt-cc-limited", "kzt-cc-unlimited"):
+            made.append(kg.make_memory_cgroup(name, {}))
+        if not (made[0] / "memory.zswap.max").exists():
+            pytest.fail(f"{made[0]}/memory.zswap.max missing: the kernel lacks the series' "
+                        "'mm: memcontrol' patch or CONFIG_MEMCG_KMEM")
+        yield made[0], made[1]
+    finally:
+        for cg in made:
+            kg.remove_cgroup(cg)
+
+
+CC_LIMIT = 256 * 1024
+#: the limit is checked before a page is compressed (one put at a time here)
+CC_SLACK = 2 * PAGE_SIZE
+
+
+def filecheck_in(ext4: Ext4, cg: Path, seed: int, mode: str) -> None:
+    """filecheck ``mode`` on FILES text files of cgroup ``cg``'s own
+    directory, run inside ``cg`` (so the page cache it reads is charged there)."""
+    r = kg.run_filecheck(mode, ext4.mnt / cg.name, files=FILES, size="1M", pattern="text",
+                         seed=seed, cgroup=cg)
+    assert r.returncode == 0 and r.mismatches == 0, r.describe()
+
+
+def assert_charged_roundtrip(ext4: Ext4, cg: Path, seed: int) -> None:
+    """``cg``'s files, read inside it and evicted from outside it, are stored
+    and charged to it at their compressed size (memory.zswap.current,
+    memory.stat's zswap, and zswapped in bytes: pages times PAGE_SIZE);
+    reading them back from kztmem gives the charge back."""
+    pages = FILES * FILE_PAGES
+    filecheck_in(ext4, cg, seed, "verify")
+    before = kg.kztmem_ints()
+    kg.drop_caches(1)
+    d = kg.delta(kg.kztmem_ints(), before)
+    held = kg.cgroup_ints(cg)
+    assert_stored(d, pages)
+    assert held["stat.zswapped"] // PAGE_SIZE >= pages * 8 // 10, \
+        f"{cg}'s pages were not charged: {held}"
+    assert held["memory.zswap.current"] == held["stat.zswap"], held
+    # charged at their compressed size: what zbud holds for them, not a page each
+    assert 0 < held["memory.zswap.current"] <= d["zbud_curr_zbytes"] + CC_SLACK, (held, d)
+    assert held["memory.zswap.current"] < pages * PAGE_SIZE // 2, held
+    assert d["eph_cgroup_limit_hit"] == 0, d
+
+    filecheck_in(ext4, cg, seed, "verify")
+    got = kg.cgroup_ints(cg)
+    assert got["memory.zswap.current"] <= CC_SLACK and got["stat.zswapped"] <= CC_SLACK, \
+        f"reading the pages back from kztmem left {cg} charged: {got}"
+
+
+def write_cgroup_files(ext4: Ext4, cgs: dict[Path, int]) -> None:
+    for cg, seed in cgs.items():
+        (ext4.mnt / cg.name).mkdir()
+        filecheck_in(ext4, cg, seed, "write")
+    os.sync()
+    kg.drop_caches(1)
+
+
+def test_cleancache_pages_charge_their_cgroup(workloads, ext4_4k: Ext4, cc_cgroups) -> None:
+    """Clean pages kztmem stores are charged to the cgroup of their page, at
+    their compressed size, and a get gives the charge back. At its
+    memory.zswap.max a cgroup's puts are declined (eph_cgroup_limit_hit) and
+    it holds no more than the limit, while another cgroup's pages are stored
+    and charged as before."""
+    limited, free = cc_cgroups
+    pages = FILES * FILE_PAGES
+    write_cgroup_files(ext4_4k, {limited: 41, free: 42})
+    assert_charged_roundtrip(ext4_4k, limited, 41)
+
+    kg.write_sysfs(limited / "memory.zswap.max", str(CC_LIMIT))
+    filecheck_in(ext4_4k, limited, 41, "verify")
+    filecheck_in(ext4_4k, free, 42, "verify")
+    before = kg.kztmem_ints()
+    kg.drop_caches(1)
+    d = kg.delta(kg.kztmem_ints(), before)
+    a, b = kg.cgroup_ints(limited), kg.cgroup_ints(free)
+    assert d["eph_cgroup_limit_hit"] >= pages // 2, \
+        f"{limited} at memory.zswap.max {CC_LIMIT} had only {d['eph_cgroup_limit_hit']} puts declined: {d}"
+    assert 0 < a["memory.zswap.current"] <= CC_LIMIT + CC_SLACK, \
+        f"{limited} holds {a['memory.zswap.current']} bytes with memory.zswap.max {CC_LIMIT}"
+    assert b["stat.zswapped"] // PAGE_SIZE >= pages * 8 // 10, f"{free}'s pages were not stored: {b}"
+    assert b["memory.zswap.current"] > 2 * CC_LIMIT, b
+    assert d["eph_puts"] >= b["stat.zswapped"] // PAGE_SIZE, (d, b)
+    # every byte of both comes back, the stored ones from kztmem
+    filecheck_in(ext4_4k, limited, 41, "verify")
+    filecheck_in(ext4_4k, free, 42, "verify")
+    after = kg.cgroup_ints(limited), kg.cgroup_ints(free)
+    assert all(c["memory.zswap.current"] <= CC_SLACK for c in after), after
+
+
+@ONESTEP
+def test_onestep_puts_charge_their_cgroup(workloads, ext4_4k: Ext4, cc_cgroups) -> None:
+    """The one-step put, under the i_pages lock with interrupts off, charges
+    the same way (it does not check memory.zswap.max: that check may sleep)."""
+    cg = cc_cgroups[1]
+    write_cgroup_files(ext4_4k, {cg: 43})
+    assert_charged_roundtrip(ext4_4k, cg, 43)
 
 
 def test_fewer_block_reads_with_kztmem(workloads, ext4_4k: Ext4) -> None:

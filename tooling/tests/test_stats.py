@@ -63,7 +63,19 @@ def test_cgroup_limit_is_a_reason_of_the_swap_half() -> None:
     reasons = sum(d[f"kztmem.reject_rate.{r}"] for r in ("compress_poor", "pool_limit",
                                                           "failed_alloc", "cgroup_limit"))
     assert reasons == pytest.approx(d["kztmem.reject_rate"])
-    assert "kztmem.eph_reject_rate.cgroup_limit" not in d
+
+
+
+def test_cgroup_limit_is_a_reason_of_the_cleancache_half() -> None:
+    snap = {**DURING, "kztmem": {**DURING["kztmem"], "eph_cgroup_limit_hit": "500",
+                                 "failed_eph_puts": str(k("failed_eph_puts") + 500)}}
+    d = stats.derive(snap)
+    tries = k("eph_puts") + k("failed_eph_puts") + 500
+    assert d["kztmem.eph_reject_rate.cgroup_limit"] == pytest.approx(500 / tries)
+    assert d["kztmem.eph_reject_rate.failed_alloc"] * tries == pytest.approx(k("failed_alloc"))
+    reasons = sum(d[f"kztmem.eph_reject_rate.{r}"] for r in ("compress_poor", "pool_limit",
+                                                              "failed_alloc", "cgroup_limit"))
+    assert reasons == pytest.approx(d["kztmem.eph_reject_rate"])
 
 
 def test_failed_alloc_is_split_between_the_halves() -> None:

@@ -98,8 +98,8 @@ def _rejects(k: dict[str, int | None], name: str, puts: str, failed: str,
     """Reject rate of one half of kztmem and its share by reason.
 
     Every store is a put or a declined one, and each decline has one
-    reason: too poorly compressible, the pool at its limit, (swap half)
-    the page's cgroup at its memory.zswap.max, or an allocation that
+    reason: too poorly compressible, the pool at its limit, the page's
+    cgroup at its memory.zswap.max, or an allocation that
     failed.  failed_alloc counts both halves together, so a half's
     allocation failures are what its other reasons leave."""
     p, f = k.get(puts), k.get(failed)
@@ -141,7 +141,7 @@ def derive(snap: Snapshot) -> dict[str, float | None]:
     held, same = k.get("curr_eph_pampd_count"), k.get("eph_same_filled_pages") or 0
     d["kztmem.eph_ratio"] = ratio(None if held is None else held - same, eph)
     d.update(_rejects(k, "kztmem.eph_reject_rate", "eph_puts", "failed_eph_puts",
-                      "eph_compress_poor", "eph_pool_limit_hit"))
+                      "eph_compress_poor", "eph_pool_limit_hit", "eph_cgroup_limit_hit"))
     gets = k.get("eph_gets")
     d["kztmem.eph_hit_rate"] = ratio(gets, None if gets is None else
                                       gets + (k.get("eph_get_misses") or 0))

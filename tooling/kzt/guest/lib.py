@@ -536,13 +536,16 @@ def run_memhog(size_mib: int, pattern: str = "mix", timeout: float = WORKLOAD_TI
 
 def run_filecheck(mode: str, directory: Union[str, Path], files: int = 8, size: str = "1M",
                   pattern: str = "mix", seed: int = 1, self_test: bool = False,
-                  timeout: float = WORKLOAD_TIMEOUT, passes: int = 1) -> WorkloadResult:
+                  timeout: float = WORKLOAD_TIMEOUT, passes: int = 1,
+                  cgroup: Optional[Path] = None) -> WorkloadResult:
+    """Run filecheck to completion, inside ``cgroup`` if given (the page
+    cache it fills is then charged there)."""
     argv = [str(workload("filecheck")), mode, str(directory), "--files", str(files),
             "--size", size, "--pattern", pattern, "--seed", str(seed), "--passes", str(passes),
             "--json", "--quiet"]
     if self_test:
         argv.append("--self-test")
-    with Workload(argv) as w:
+    with Workload(argv, cgroup=cgroup) as w:
         return w.finish(timeout)
 
 
