@@ -9,9 +9,11 @@ import os
 import selectors
 import signal
 import subprocess
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Callable, Iterator, Mapping, Sequence, TextIO
 
 from .datafiles import install_hint, package_of
@@ -63,6 +65,43 @@ def out_of_space(res: Completed) -> bool:
     return res.returncode != 0 and any(s in res.output for s in NO_SPACE)
 
 
+@dataclass
+class _HeldSignals:
+    """SIGINT and SIGTERM held back while a child is being started.
+
+    A signal that arrives inside subprocess.Popen() raises there
+    (KeyboardInterrupt, or SystemExit after cli.terminate_like_interrupt())
+    once the child may already run but before its Popen object exists, so
+    nobody could kill its process group: a kzt killed at that moment left
+    QEMU, make or a workload running.  While held, the handlers only record
+    the signal; release() puts them back and delivers what was recorded,
+    where the caller can clean up.  Handlers can only be changed in the main
+    thread; elsewhere nothing is held.
+    """
+    saved: dict[int, object] = field(default_factory=dict)
+    pending: list[int] = field(default_factory=list)
+
+    def hold(self) -> "_HeldSignals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous = signal.getsignal(sig)
+                if previous is not None:        # None: not installed from Python
+                    self.saved[sig] = previous
+                    signal.signal(sig, self._record)
+        return self
+
+    def _record(self, signum: int, frame: FrameType | None) -> None:
+        self.pending.append(signum)
+
+    def release(self) -> None:
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        self.saved = {}
+        pending, self.pending = self.pending, []
+        for sig in pending:
+            signal.raise_signal(sig)
+
+
 def stream(argv: Sequence[str], *, cwd: Path | None = None,
            env: Mapping[str, str] | None = None, timeout: float,
            on_line: Callable[[str], None] | None = None,
@@ -80,6 +119,7 @@ def stream(argv: Sequence[str], *, cwd: Path | None = None,
     lines: list[str] = []
     logf = open(log, "w", encoding="utf-8") if log else None
     try:
+        held = _HeldSignals().hold()
         try:
             p = subprocess.Popen(list(argv), cwd=cwd, env=_env(env),
                                  stdout=subprocess.PIPE,
@@ -87,13 +127,19 @@ def stream(argv: Sequence[str], *, cwd: Path | None = None,
                                  stdin=subprocess.DEVNULL,
                                  start_new_session=True)
         except FileNotFoundError as e:
+            held.release()
             if cwd is not None and not Path(cwd).is_dir():
                 raise InfraError(f"cannot run {argv[0]} in {cwd}: no such directory") from e
             raise _missing_program(argv[0]) from e
         except PermissionError as e:
+            held.release()
             raise InfraError(f"{argv[0]}: cannot run it ({e.strerror})") from e
+        except BaseException:
+            held.release()
+            raise
         timed_out = False
         try:
+            held.release()      # a signal that came meanwhile is raised here
             _pump(p, start + timeout, lines, logf, on_line, on_err)
         except BaseException:
             # Ctrl-C or a callback's error: never leave QEMU or make behind

@@ -41,3 +41,35 @@ def test_sigterm_kills_the_started_process_group(tmp_path: Path) -> None:
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(child), "sleep outlived the kzt that started it"
+
+
+def test_sigterm_while_the_child_starts_kills_it(monkeypatch) -> None:
+    """SIGTERM that arrives inside subprocess.Popen(), after the child was
+    started but before its Popen object exists, still takes the child's
+    process group with it: the signal is held until stream() can clean up.
+    (A heavily loaded host once let a kzt die at that moment and leave its
+    child running.)"""
+    from kzt import cli, proc
+
+    started: list[int] = []
+    real_popen = subprocess.Popen
+
+    def popen_then_sigterm(*args, **kwargs):  # type: ignore[no-untyped-def]
+        p = real_popen(*args, **kwargs)
+        started.append(p.pid)
+        os.kill(os.getpid(), signal.SIGTERM)   # as if it came during Popen()
+        return p
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        cli.terminate_like_interrupt()
+        monkeypatch.setattr(proc.subprocess, "Popen", popen_then_sigterm)
+        try:
+            proc.stream(["sleep", "300"], timeout=600)
+        except SystemExit as e:
+            assert e.code == 128 + signal.SIGTERM
+        else:
+            raise AssertionError("SIGTERM was lost")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert started and not _alive(started[0]), "sleep outlived the stream() that started it"
