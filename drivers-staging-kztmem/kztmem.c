@@ -313,7 +313,8 @@ static atomic_long_t kzt_eph_compress_poor;	/* too big for zbud */
 static atomic_long_t kzt_eph_cheap_rejects;	/* ... told from a sample */
 /* Same-filled pages held as their value, and the cache of their entries */
 static atomic_long_t kzt_eph_same_filled_pages;
-static struct kmem_cache *kzt_eph_same_cache;
+static atomic_long_t kzt_eph_raw_pages;	/* kept raw (kzt_eph_raw) */
+static struct kmem_cache *kzt_eph_entry_cache;
 static atomic_long_t kzt_eph_pool_limit_hit;	/* at max_pool_percent */
 static atomic_long_t kzt_eph_flush_found;	/* invalidate_page hits */
 static atomic_long_t kzt_eph_flobj_found;	/* invalidate_inode hits */
@@ -722,16 +723,18 @@ static u64 kzt_pers_pool_bytes(void)
 static struct zbud_pool *kzt_zbud;
 
 #ifdef CONFIG_CLEANCACHE
-/* The entries of same-filled ephemeral pages (see struct kzt_eph_same) */
-static u64 kzt_eph_same_bytes(void)
+/* The ephemeral entries: same-filled and raw pages (struct kzt_eph_entry) */
+static u64 kzt_eph_entry_bytes(void)
 {
-	if (!kzt_eph_same_cache)
+	if (!kzt_eph_entry_cache)
 		return 0;
-	return (u64)atomic_long_read(&kzt_eph_same_filled_pages) *
-		kmem_cache_size(kzt_eph_same_cache);
+	return (u64)(atomic_long_read(&kzt_eph_same_filled_pages) +
+		     atomic_long_read(&kzt_eph_raw_pages)) *
+		kmem_cache_size(kzt_eph_entry_cache) +
+	       ((u64)atomic_long_read(&kzt_eph_raw_pages) << PAGE_SHIFT);
 }
 #else
-static u64 kzt_eph_same_bytes(void)
+static u64 kzt_eph_entry_bytes(void)
 {
 	return 0;
 }
@@ -753,7 +756,7 @@ static u64 kzt_meta_bytes(void)
 		kmem_cache_size(kzt_objnode_cache) +
 	       (u64)atomic_long_read(&kzt_curr_pers_pampd_count) *
 		kmem_cache_size(kzt_pampd_cache) +
-	       kzt_eph_same_bytes();
+	       kzt_eph_entry_bytes();
 }
 
 /* Both halves' memory: data, zbud frames and metadata */
@@ -908,7 +911,7 @@ static unsigned long kzt_eph_pages(void)
 	if (!kzt_zbud)
 		return 0;
 	return zbud_reclaimable(kzt_zbud) +
-	       (unsigned long)(kzt_eph_same_bytes() >> PAGE_SHIFT);
+	       (unsigned long)(kzt_eph_entry_bytes() >> PAGE_SHIFT);
 }
 
 static unsigned long kzt_eph_share_pages(void)
@@ -1907,110 +1910,151 @@ static void kzt_eph_uncharge(struct obj_cgroup *objcg, size_t size)
 }
 
 /*
- * Same-filled ephemeral pages
+ * Ephemeral entries: same-filled and raw pages
  *
  * A page whose words are all equal (a hole read back as zeroes, a
  * preallocated or zero-filled file) compresses to a few bytes, but zbud
  * would still give it half a frame.  It is kept as its value instead,
- * in a struct kzt_eph_same of its own (64 bytes); its pampd is the
- * entry's address with bit 1 set.  zbud handles are frame addresses
- * with the buddy number in bit 0, so bit 1 tells the two apart.  The
- * entries count as the ephemeral half's memory, in the metadata of the
- * limit.
+ * in a struct kzt_eph_entry of its own (64 bytes).
  *
- * They hold no frame, so zbud's shrinker cannot find them: they sit on
- * kzt_eph_same_lru, oldest first, and kzt_eph_shrink() evicts them
- * alongside the frames, in proportion to the memory each kind holds.
+ * A page that will not compress (the cheap reject, or more than the
+ * limit once compressed) is kept raw, in a page of its own, when
+ * kzt_eph_raw is on (default).  Such pages sit between compressible
+ * ones in a file; declining them leaves holes in what cleancache holds,
+ * and a hit between two pages the disk must supply ends the readahead
+ * request there: on filecheck-reread-512, whose pages are incompressible
+ * one in five, kztmem made 2.95x plain swap's disk requests and took
+ * 1.19x its modeled time.  Kept raw, an admitted run hits whole.
+ *
+ * An entry's pampd is its address with bit 1 set.  zbud handles are
+ * frame addresses with the buddy number in bit 0, so bit 1 tells the
+ * two apart.  Entries and raw pages count as the ephemeral half's
+ * memory (the entries in the metadata of the limit).
+ *
+ * They hold no zbud frame, so zbud's shrinker cannot find them: they
+ * sit on kzt_eph_entry_lru, oldest first, and kzt_eph_shrink() evicts
+ * them alongside the frames, in proportion to the memory each kind
+ * holds.
  * Ownership and eviction follow zbud's protocol (zbud.c, "Eviction").
  * The evictor takes the oldest entry off the list, marks it evicting
- * and copies its name, all under kzt_eph_same_lock; it then asks tmem
+ * and copies its name, all under kzt_eph_entry_lock; it then asks tmem
  * to drop the entry if its slot still holds this very pampd.  A free
  * of an evicting entry (tmem's, on that eviction, or a concurrent get's
  * or flush's) only marks it dead.  When tmem returns, the evictor frees
  * a dead entry and puts any other back at the tail of the list: a put
  * prepared before the i_pages lock that was not committed yet, which
- * then stays evictable.  kzt_eph_same_lock is a leaf lock, taken with
+ * then stays evictable.  kzt_eph_entry_lock is a leaf lock, taken with
  * interrupts off: entries are freed under tmem's bucket locks and the
  * i_pages lock.
  */
-struct kzt_eph_same {
+struct kzt_eph_entry {
 	struct list_head lru;
 	struct zbud_bref bref;
 	unsigned long value;
+	struct page *raw;
 	bool evicting;
 	bool dead;
 };
 
-#define KZT_EPH_SAME_TAG	2UL
+#define KZT_EPH_ENTRY_TAG	2UL
+#define KZT_EPH_RAW_DEFAULT	1
 
-static LIST_HEAD(kzt_eph_same_lru);
-static DEFINE_SPINLOCK(kzt_eph_same_lock);
+static unsigned int kzt_eph_raw = KZT_EPH_RAW_DEFAULT;
 
-static bool kzt_eph_is_same(const void *pampd)
+static LIST_HEAD(kzt_eph_entry_lru);
+static DEFINE_SPINLOCK(kzt_eph_entry_lock);
+
+static bool kzt_eph_is_entry(const void *pampd)
 {
-	return (unsigned long)pampd & KZT_EPH_SAME_TAG;
+	return (unsigned long)pampd & KZT_EPH_ENTRY_TAG;
 }
 
-static struct kzt_eph_same *kzt_eph_same_entry(const void *pampd)
+static struct kzt_eph_entry *kzt_eph_entry_of(const void *pampd)
 {
-	return (struct kzt_eph_same *)((unsigned long)pampd &
-				       ~KZT_EPH_SAME_TAG);
+	return (struct kzt_eph_entry *)((unsigned long)pampd &
+				       ~KZT_EPH_ENTRY_TAG);
 }
 
-static int kzt_eph_same_store(const struct zbud_bref *bref,
-			      unsigned long value, unsigned long *handle)
+/* Keep @value, or @raw (which the entry takes over), for @bref */
+static int kzt_eph_entry_store(const struct zbud_bref *bref,
+			       unsigned long value, struct page *raw,
+			       unsigned long *handle)
 {
-	struct kzt_eph_same *same;
+	struct kzt_eph_entry *ent;
 	unsigned long flags;
 
-	BUILD_BUG_ON(__alignof__(struct kzt_eph_same) <= KZT_EPH_SAME_TAG);
-	same = kmem_cache_alloc(kzt_eph_same_cache, KZT_EPH_GFP);
-	if (!same)
+	BUILD_BUG_ON(__alignof__(struct kzt_eph_entry) <= KZT_EPH_ENTRY_TAG);
+	ent = kmem_cache_alloc(kzt_eph_entry_cache, KZT_EPH_GFP);
+	if (!ent)
 		return -ENOMEM;
-	same->bref = *bref;
-	same->value = value;
-	same->evicting = false;
-	same->dead = false;
-	spin_lock_irqsave(&kzt_eph_same_lock, flags);
-	list_add_tail(&same->lru, &kzt_eph_same_lru);
-	spin_unlock_irqrestore(&kzt_eph_same_lock, flags);
-	atomic_long_inc(&kzt_eph_same_filled_pages);
-	*handle = (unsigned long)same | KZT_EPH_SAME_TAG;
+	ent->bref = *bref;
+	ent->value = value;
+	ent->raw = raw;
+	ent->evicting = false;
+	ent->dead = false;
+	spin_lock_irqsave(&kzt_eph_entry_lock, flags);
+	list_add_tail(&ent->lru, &kzt_eph_entry_lru);
+	spin_unlock_irqrestore(&kzt_eph_entry_lock, flags);
+	atomic_long_inc(raw ? &kzt_eph_raw_pages : &kzt_eph_same_filled_pages);
+	*handle = (unsigned long)ent | KZT_EPH_ENTRY_TAG;
 	return 0;
 }
 
-static void kzt_eph_same_release(struct kzt_eph_same *same)
+static void kzt_eph_entry_release(struct kzt_eph_entry *ent)
 {
-	kmem_cache_free(kzt_eph_same_cache, same);
-	atomic_long_dec(&kzt_eph_same_filled_pages);
+	if (ent->raw) {
+		__free_page(ent->raw);
+		atomic_long_dec(&kzt_eph_raw_pages);
+	} else {
+		atomic_long_dec(&kzt_eph_same_filled_pages);
+	}
+	kmem_cache_free(kzt_eph_entry_cache, ent);
 }
 
 /* Free an entry, or leave it to the evictor that holds it */
-static void kzt_eph_same_free(struct kzt_eph_same *same)
+static void kzt_eph_entry_free(struct kzt_eph_entry *ent)
 {
 	unsigned long flags;
 	bool evicting;
 
 	/* The entry is the caller's: the evictor only reads its name. */
-	kzt_eph_uncharge(same->bref.owner, 0);
-	same->bref.owner = NULL;
-	spin_lock_irqsave(&kzt_eph_same_lock, flags);
-	evicting = same->evicting;
+	kzt_eph_uncharge(ent->bref.owner, ent->raw ? PAGE_SIZE : 0);
+	ent->bref.owner = NULL;
+	spin_lock_irqsave(&kzt_eph_entry_lock, flags);
+	evicting = ent->evicting;
 	if (evicting)
-		same->dead = true;
+		ent->dead = true;
 	else
-		list_del(&same->lru);
-	spin_unlock_irqrestore(&kzt_eph_same_lock, flags);
+		list_del(&ent->lru);
+	spin_unlock_irqrestore(&kzt_eph_entry_lock, flags);
 	if (!evicting)
-		kzt_eph_same_release(same);
+		kzt_eph_entry_release(ent);
+}
+
+/* Keep @page raw for @bref; @src is its mapping */
+static int kzt_eph_raw_store(const struct zbud_bref *bref, const void *src,
+			     unsigned long *handle)
+{
+	struct page *raw = alloc_page(KZT_EPH_GFP);
+	int ret;
+
+	if (!raw)
+		return -ENOMEM;
+	memcpy_to_page(raw, 0, src, PAGE_SIZE);
+	ret = kzt_eph_entry_store(bref, 0, raw, handle);
+	if (ret)
+		__free_page(raw);
+	return ret;
 }
 
 /*
  * Store @page for @bref as its value if it is same-filled, else compress
- * it with @ctx, held by the caller, into a zbud frame.  A page that the
- * cheap reject (see kzt_cheap_reject()) shows will not fit is declined
- * without being compressed.  A stored page is charged to @bref->owner,
- * whose reference it takes over; on failure the caller keeps it.
+ * it with @ctx, held by the caller, into a zbud frame.  A page that does
+ * not compress below the limit (most of them found by the cheap reject,
+ * see kzt_cheap_reject(), without a compression) is kept raw if
+ * kzt_eph_raw is on, else declined.  A stored page is charged to
+ * @bref->owner, whose reference it takes over; on failure the caller
+ * keeps it.
  */
 static int kzt_eph_compress_store(struct kzt_comp_ctx *ctx,
 				  const struct zbud_bref *bref,
@@ -2024,7 +2068,7 @@ static int kzt_eph_compress_store(struct kzt_comp_ctx *ctx,
 
 	src = kmap_local_page(page);
 	if (kzt_page_same_filled(src, &value)) {
-		ret = kzt_eph_same_store(bref, value, handle);
+		ret = kzt_eph_entry_store(bref, value, NULL, handle);
 		kunmap_local(src);
 		if (ret) {
 			atomic_long_inc(&kzt_failed_alloc);
@@ -2040,6 +2084,16 @@ static int kzt_eph_compress_store(struct kzt_comp_ctx *ctx,
 		ret = kzt_compress(ctx, src, &len);
 		if (!ret && len > limit)
 			ret = -E2BIG;
+	}
+	if (ret == -E2BIG && READ_ONCE(kzt_eph_raw)) {
+		ret = kzt_eph_raw_store(bref, src, handle);
+		kunmap_local(src);
+		if (ret) {
+			atomic_long_inc(&kzt_failed_alloc);
+			return ret;
+		}
+		len = PAGE_SIZE;
+		goto stored;
 	}
 	kunmap_local(src);
 	if (ret == -E2BIG)
@@ -2102,10 +2156,15 @@ static int kzt_eph_pampd_get_data(struct tmem_pool *pool, void *pampd,
 	void *dst;
 	int ret;
 
-	if (kzt_eph_is_same(pampd)) {
+	if (kzt_eph_is_entry(pampd)) {
 		dst = kmap_local_page(page);
-		memset_l(dst, kzt_eph_same_entry(pampd)->value,
-			 PAGE_SIZE / sizeof(unsigned long));
+		const struct kzt_eph_entry *ent = kzt_eph_entry_of(pampd);
+
+		if (ent->raw)
+			memcpy_from_page(dst, ent->raw, 0, PAGE_SIZE);
+		else
+			memset_l(dst, ent->value,
+				 PAGE_SIZE / sizeof(unsigned long));
 		kunmap_local(dst);
 		return 0;
 	}
@@ -2123,8 +2182,8 @@ static void kzt_eph_pampd_free(struct tmem_pool *pool, void *pampd)
 	unsigned long handle = (unsigned long)pampd;
 	unsigned int size;
 
-	if (kzt_eph_is_same(pampd)) {
-		kzt_eph_same_free(kzt_eph_same_entry(pampd));
+	if (kzt_eph_is_entry(pampd)) {
+		kzt_eph_entry_free(kzt_eph_entry_of(pampd));
 	} else {
 		zbud_data(handle, &size);
 		kzt_eph_uncharge(zbud_handle_bref(handle)->owner, size);
@@ -2166,87 +2225,91 @@ static const struct zbud_ops kzt_zbud_ops = {
 	.evict = kzt_zbud_evict,
 };
 
-/* Evict up to @nr same-filled entries, oldest first; return how many */
-static unsigned long kzt_eph_same_evict(unsigned long nr)
+/* The memory an entry holds: itself, and its raw page if it has one */
+static unsigned long kzt_eph_entry_size(const struct kzt_eph_entry *ent)
 {
-	struct kzt_eph_same *same;
+	return kmem_cache_size(kzt_eph_entry_cache) +
+	       (ent->raw ? PAGE_SIZE : 0);
+}
+
+/*
+ * Evict entries, oldest first, until @budget bytes were freed or as many
+ * entries were tried as the smallest ones would take to free it (entries
+ * put back, owned elsewhere, free nothing).  Returns the bytes freed.
+ */
+static unsigned long kzt_eph_entry_evict(unsigned long budget)
+{
+	unsigned long tries = budget / kmem_cache_size(kzt_eph_entry_cache) + 1;
+	struct kzt_eph_entry *ent;
 	struct zbud_bref bref;
 	unsigned long flags, freed = 0;
 	bool dead;
 
-	while (nr--) {
-		spin_lock_irqsave(&kzt_eph_same_lock, flags);
-		same = list_first_entry_or_null(&kzt_eph_same_lru,
-						struct kzt_eph_same, lru);
-		if (same) {
-			list_del(&same->lru);
-			same->evicting = true;
-			bref = same->bref;
+	while (freed < budget && tries--) {
+		spin_lock_irqsave(&kzt_eph_entry_lock, flags);
+		ent = list_first_entry_or_null(&kzt_eph_entry_lru,
+					       struct kzt_eph_entry, lru);
+		if (ent) {
+			list_del(&ent->lru);
+			ent->evicting = true;
+			bref = ent->bref;
 		}
-		spin_unlock_irqrestore(&kzt_eph_same_lock, flags);
-		if (!same)
+		spin_unlock_irqrestore(&kzt_eph_entry_lock, flags);
+		if (!ent)
 			break;
 
 		kzt_zbud_evict(kzt_zbud, &bref,
-			       (unsigned long)same | KZT_EPH_SAME_TAG);
+			       (unsigned long)ent | KZT_EPH_ENTRY_TAG);
 
-		spin_lock_irqsave(&kzt_eph_same_lock, flags);
-		same->evicting = false;
-		dead = same->dead;
+		spin_lock_irqsave(&kzt_eph_entry_lock, flags);
+		ent->evicting = false;
+		dead = ent->dead;
 		if (!dead)
-			list_add_tail(&same->lru, &kzt_eph_same_lru);
-		spin_unlock_irqrestore(&kzt_eph_same_lock, flags);
+			list_add_tail(&ent->lru, &kzt_eph_entry_lru);
+		spin_unlock_irqrestore(&kzt_eph_entry_lock, flags);
 		if (dead) {
-			kzt_eph_same_release(same);
-			freed++;
+			freed += kzt_eph_entry_size(ent);
+			kzt_eph_entry_release(ent);
 		}
 	}
 	return freed;
 }
 
-/* Same-filled entries to a frame's worth of memory, at least one */
-static unsigned long kzt_eph_same_per_frame(void)
+/* The frames' worth of memory the entries and their raw pages take */
+static unsigned long kzt_eph_entry_frames(void)
 {
-	return max_t(unsigned long, 1,
-		     PAGE_SIZE / kmem_cache_size(kzt_eph_same_cache));
-}
-
-/* The frames' worth of memory the same-filled entries take */
-static unsigned long kzt_eph_same_frames(void)
-{
-	return DIV_ROUND_UP((unsigned long)kzt_eph_same_bytes(), PAGE_SIZE);
+	return DIV_ROUND_UP((unsigned long)kzt_eph_entry_bytes(), PAGE_SIZE);
 }
 
 /*
  * Give back @nr frames' worth of the ephemeral half: zbud frames and
- * same-filled entries in proportion to the memory each kind holds, the
- * entries a frame's worth for each frame asked of them, so that both
+ * entries in proportion to the memory each kind holds, so that all
  * kinds age at the same pace and an admitted run keeps its pages of
- * either kind together.  The entries' part is rounded down: a store at
+ * every kind together.  The entries' part is rounded down: a store at
  * the limit, which asks for one frame, takes entries only when there
  * are no frames, rather than drain the cheapest pages first.  Returns
  * the frames' worth freed.  Takes no lock of its own across calls into
- * tmem; see zbud_shrink() and kzt_eph_same_evict().
+ * tmem; see zbud_shrink() and kzt_eph_entry_evict().
  */
 static unsigned long kzt_eph_shrink(unsigned long nr)
 {
-	unsigned long same = kzt_eph_same_frames();
+	unsigned long ents = kzt_eph_entry_frames();
 	unsigned long frames = zbud_reclaimable(kzt_zbud);
-	unsigned long nr_same = 0, per = kzt_eph_same_per_frame();
-	unsigned long freed;
+	unsigned long nr_ents = 0, freed;
 
-	if (same)
-		nr_same = nr * same / (frames + same);
-	freed = DIV_ROUND_UP(kzt_eph_same_evict(nr_same * per), per);
-	if (nr > nr_same)
-		freed += zbud_shrink(kzt_zbud, nr - nr_same);
+	if (ents)
+		nr_ents = nr * ents / (frames + ents);
+	freed = DIV_ROUND_UP(kzt_eph_entry_evict(nr_ents * PAGE_SIZE),
+			     PAGE_SIZE);
+	if (nr > nr_ents)
+		freed += zbud_shrink(kzt_zbud, nr - nr_ents);
 	return freed;
 }
 
 /*
- * The shrinker counts and frees zbud frames, and same-filled entries a
- * frame's worth at a time; frames that are being evicted already are
- * not counted.  A frame holds up to two pages, each
+ * The shrinker counts and frees zbud frames, and entries a frame's worth
+ * of memory at a time; frames that are being evicted already are not
+ * counted.  A frame holds up to two pages, each
  * of which costs a disk read to get back, hence twice the default seek
  * cost: under streaming reads reclaim would otherwise turn the whole
  * pool over about twice for each pass over the page cache LRU.
@@ -2257,7 +2320,7 @@ static unsigned long kzt_eph_shrink(unsigned long nr)
 static unsigned long kzt_shrink_count(struct shrinker *shrinker,
 				      struct shrink_control *sc)
 {
-	return zbud_reclaimable(kzt_zbud) + kzt_eph_same_frames();
+	return zbud_reclaimable(kzt_zbud) + kzt_eph_entry_frames();
 }
 
 static unsigned long kzt_shrink_scan(struct shrinker *shrinker,
@@ -2750,8 +2813,8 @@ KZT_TUNABLE_ATTR(exclusive_load_percent, kzt_excl_load_percent, 0, 100);
  * kztmem.writeback_min_raw_percent=N,
  * kztmem.writeback_start_percent=N, kztmem.exclusive_load_percent=N
  * and, with the cleancache half,
- * kztmem.eph_min_percent=N, kztmem.eph_max_percent=N and
- * kztmem.cc_admit_max_shift=N, with the same
+ * kztmem.eph_min_percent=N, kztmem.eph_max_percent=N,
+ * kztmem.cc_admit_max_shift=N and kztmem.eph_raw=0|1, with the same
  * checks as the sysfs files: kp->arg is the tunable's kzt_tunable_attr.
  * On a bad value the set handler fails, the kernel logs "`VALUE' invalid
  * for parameter `NAME'" and the default stays.  No /sys/module file:
@@ -2870,6 +2933,7 @@ KZT_STAT_ATTR(eph_compress_poor);
 KZT_STAT_ATTR(eph_cheap_rejects);
 KZT_STAT_ATTR(eph_cgroup_limit_hit);
 KZT_STAT_ATTR(eph_same_filled_pages);
+KZT_STAT_ATTR(eph_raw_pages);
 KZT_STAT_ATTR(eph_pool_limit_hit);
 KZT_STAT_ATTR(eph_flush_found);
 KZT_STAT_ATTR(eph_flobj_found);
@@ -2924,6 +2988,8 @@ KZT_TUNABLE_ATTR_CB(cc_admit_max_shift, kzt_cc_admit_max_shift, 0,
 		    KZT_CC_ADMIT_SHIFT_MAX, kzt_cc_admit_max_changed);
 module_param_cb(cc_admit_max_shift, &kzt_tunable_param_ops,
 		&kzt_attr_cc_admit_max_shift, 0);
+KZT_TUNABLE_ATTR(eph_raw, kzt_eph_raw, 0, 1);
+module_param_cb(eph_raw, &kzt_tunable_param_ops, &kzt_attr_eph_raw, 0);
 
 struct kzt_zbud_attr {
 	struct kobj_attribute kattr;
@@ -3028,6 +3094,8 @@ static struct attribute *kzt_eph_attrs[] = {
 	&kzt_attr_eph_cheap_rejects.kattr.attr,
 	&kzt_attr_eph_cgroup_limit_hit.kattr.attr,
 	&kzt_attr_eph_same_filled_pages.kattr.attr,
+	&kzt_attr_eph_raw_pages.kattr.attr,
+	&kzt_attr_eph_raw.kattr.attr,
 	&kzt_attr_eph_pool_limit_hit.kattr.attr,
 	&kzt_attr_eph_flush_found.kattr.attr,
 	&kzt_attr_eph_flobj_found.kattr.attr,
@@ -3119,8 +3187,8 @@ static int __init kzt_eph_init(void)
 {
 	int ret;
 
-	kzt_eph_same_cache = KMEM_CACHE(kzt_eph_same, 0);
-	if (!kzt_eph_same_cache)
+	kzt_eph_entry_cache = KMEM_CACHE(kzt_eph_entry, 0);
+	if (!kzt_eph_entry_cache)
 		return -ENOMEM;
 	kzt_zbud = zbud_create_pool(&kzt_zbud_ops, KZT_ZBUD_MAX_UNUSED);
 	if (!kzt_zbud) {
@@ -3133,8 +3201,8 @@ static int __init kzt_eph_init(void)
 	zbud_destroy_pool(kzt_zbud);
 	kzt_zbud = NULL;
 cache:
-	kmem_cache_destroy(kzt_eph_same_cache);
-	kzt_eph_same_cache = NULL;
+	kmem_cache_destroy(kzt_eph_entry_cache);
+	kzt_eph_entry_cache = NULL;
 	return ret;
 }
 
@@ -3143,8 +3211,8 @@ static void __init kzt_eph_exit(void)
 	unregister_shrinker(&kzt_shrinker);
 	zbud_destroy_pool(kzt_zbud);
 	kzt_zbud = NULL;
-	kmem_cache_destroy(kzt_eph_same_cache);
-	kzt_eph_same_cache = NULL;
+	kmem_cache_destroy(kzt_eph_entry_cache);
+	kzt_eph_entry_cache = NULL;
 }
 
 static int __init kzt_cleancache_register(void)

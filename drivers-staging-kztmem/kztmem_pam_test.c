@@ -17,6 +17,7 @@
  */
 
 #include <kunit/test.h>
+#include <linux/random.h>
 
 /* Text-like data: compresses to well under half a page. */
 static void kzt_pt_fill(struct page *page, u32 seed)
@@ -283,13 +284,13 @@ static void kzt_pt_fill_same(struct page *page, unsigned long value)
 }
 
 /*
- * Evict every same-filled entry there is.  At boot, where kzt kunit runs
- * the suite, no file system is mounted yet, so the test's are the only
- * ones.
+ * Evict every entry there is: as many bytes as they hold, each tried
+ * once.  At boot, where kzt kunit runs the suite, no file system is
+ * mounted yet, so the test's are the only ones.
  */
 static void kzt_pt_evict_same(void)
 {
-	kzt_eph_same_evict(atomic_long_read(&kzt_eph_same_filled_pages) + 1);
+	kzt_eph_entry_evict(kzt_eph_entry_bytes());
 }
 
 /*
@@ -337,7 +338,7 @@ static void kzt_pam_test_eph_same(struct kunit *test)
 			same + 1);
 	KUNIT_EXPECT_EQ(test, after.cumul_zpages, before.cumul_zpages);
 	KUNIT_EXPECT_EQ(test, kzt_meta_bytes() - meta,
-			(u64)kmem_cache_size(kzt_eph_same_cache) +
+			(u64)kmem_cache_size(kzt_eph_entry_cache) +
 			objs * kmem_cache_size(kzt_obj_cache) +
 			nodes * kmem_cache_size(kzt_objnode_cache));
 	KUNIT_EXPECT_GE(test, kzt_shrink_count(NULL, NULL), 1UL);
@@ -361,7 +362,7 @@ static void kzt_pam_test_eph_same(struct kunit *test)
 	/* Prepared, not committed: the evictor must leave it alone. */
 	prepared = kzt_cc_prepare_page(id, key, 2, page);
 	KUNIT_ASSERT_NOT_NULL(test, prepared);
-	KUNIT_EXPECT_TRUE(test, kzt_eph_is_same(prepared));
+	KUNIT_EXPECT_TRUE(test, kzt_eph_is_entry(prepared));
 	kzt_pt_evict_same();
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_same_filled_pages), 1L);
 	kzt_cc_commit_page(id, key, 2, prepared);
@@ -377,6 +378,61 @@ static void kzt_pam_test_eph_same(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kzt_cc_get_page(id, key, 3, out), -ENODATA);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_same_filled_pages), 0L);
 
+	WRITE_ONCE(kzt_cc_admit_max_shift, max_shift);
+	kzt_cc_invalidate_fs(id);
+	__free_page(out);
+	__free_page(page);
+}
+
+/*
+ * A page that does not compress is kept raw, in a page of its own counted
+ * in the ephemeral half's memory, and read back whole; evicting it frees
+ * that page.  With eph_raw at 0 it is declined instead.
+ */
+static void kzt_pam_test_eph_raw(struct kunit *test)
+{
+	const struct cleancache_filekey key = { .u.inode.ino = 14 };
+	unsigned int max_shift = READ_ONCE(kzt_cc_admit_max_shift);
+	unsigned int keep_raw = READ_ONCE(kzt_eph_raw);
+	struct page *page = alloc_page(GFP_KERNEL);
+	struct page *out = alloc_page(GFP_KERNEL);
+	u64 bytes;
+	void *p;
+	int id;
+
+	if (!kzt_zbud)
+		kunit_skip(test, "the cleancache half is off");
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_ASSERT_NOT_NULL(test, out);
+	id = kzt_cc_init_fs(PAGE_SIZE);
+	KUNIT_ASSERT_GE(test, id, 0);
+	WRITE_ONCE(kzt_cc_admit_max_shift, 0);
+	p = kmap_local_page(page);
+	get_random_bytes(p, PAGE_SIZE);
+	kunmap_local(p);
+
+	WRITE_ONCE(kzt_eph_raw, 1);
+	bytes = kzt_eph_entry_bytes();
+	kzt_cc_put_page(id, key, 0, page);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_raw_pages), 1L);
+	KUNIT_EXPECT_EQ(test, kzt_eph_entry_bytes() - bytes,
+			(u64)PAGE_SIZE + kmem_cache_size(kzt_eph_entry_cache));
+	KUNIT_EXPECT_EQ(test, kzt_cc_get_page(id, key, 0, out), 0);
+	KUNIT_EXPECT_TRUE(test, kzt_pt_same(page, out));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_raw_pages), 0L);
+
+	kzt_cc_put_page(id, key, 1, page);
+	KUNIT_EXPECT_EQ(test, kzt_eph_entry_evict(PAGE_SIZE),
+			(unsigned long)PAGE_SIZE +
+			kmem_cache_size(kzt_eph_entry_cache));
+	KUNIT_EXPECT_EQ(test, kzt_cc_get_page(id, key, 1, out), -ENODATA);
+
+	WRITE_ONCE(kzt_eph_raw, 0);
+	kzt_cc_put_page(id, key, 2, page);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_raw_pages), 0L);
+	KUNIT_EXPECT_EQ(test, kzt_cc_get_page(id, key, 2, out), -ENODATA);
+
+	WRITE_ONCE(kzt_eph_raw, keep_raw);
 	WRITE_ONCE(kzt_cc_admit_max_shift, max_shift);
 	kzt_cc_invalidate_fs(id);
 	__free_page(out);
@@ -764,6 +820,7 @@ static struct kunit_case kzt_pam_cases[] = {
 #ifdef CONFIG_CLEANCACHE
 	KUNIT_CASE(kzt_pam_test_damaged_eph),
 	KUNIT_CASE(kzt_pam_test_eph_same),
+	KUNIT_CASE(kzt_pam_test_eph_raw),
 	KUNIT_CASE(kzt_pam_test_admit),
 #endif
 	{}

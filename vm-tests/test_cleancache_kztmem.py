@@ -7,10 +7,11 @@ small disks), mounts it, and checks through /sys/kernel/mm/kztmem/ that:
 
 - clean pages evicted from the page cache are stored (eph_puts) and a
   re-read is served from kztmem (eph_gets), every byte verified by
-  vm-tests/workloads/filecheck; pages that do not compress are refused
-  and counted (eph_compress_poor), most without being compressed
-  (eph_cheap_rejects); same-filled pages are kept as their value, in no
-  zbud frame (eph_same_filled_pages), and the shrinker evicts them too;
+  vm-tests/workloads/filecheck; pages that do not compress are kept raw
+  (eph_raw_pages), most found without being compressed
+  (eph_cheap_rejects), or refused with eph_raw=0 (eph_compress_poor);
+  same-filled pages are kept as their value, in no zbud frame
+  (eph_same_filled_pages), and the shrinker evicts both kinds too;
 - overwriting in place, truncating, unlinking, renaming over and
   remounting between the eviction and the re-read never return stale
   data: each read is compared byte for byte with the new content;
@@ -70,7 +71,7 @@ EPH_COUNTERS = (
     "eph_share_percent", "eph_share_grown", "eph_share_shrunk", "eph_room_claims",
     "pers_split_declined", "eph_prepared", "eph_prepare_aborted", "eph_locked_calls",
     "eph_locked_ns", "eph_not_admitted", "cc_admit_raised", "cc_admit_lowered",
-    "eph_cheap_rejects", "eph_same_filled_pages", "eph_cgroup_limit_hit",
+    "eph_cheap_rejects", "eph_same_filled_pages", "eph_cgroup_limit_hit", "eph_raw_pages",
 )
 HISTOGRAMS = ("zbud_unbuddied_list_counts", "zbud_cumul_chunk_counts")
 #: Callbacks under the i_pages lock by duration: < 256 ns, then powers of two.
@@ -276,16 +277,17 @@ def test_put_get_roundtrip_filecheck(workloads, ext4_4k: Ext4, pattern: str) -> 
         assert_stored(d_put, pages)
         assert d_put["eph_same_filled_pages"] == 0, d_put
     else:
-        # mix: a fifth of the pages is random and must be refused, counted,
-        # and caught from a sample; two fifths are same-filled: no frame
-        assert d_put["eph_puts"] >= pages // 2, d_put
-        assert d_put["eph_compress_poor"] >= pages // 10, d_put
+        # mix: a fifth of the pages is random, caught from a sample and
+        # kept raw; two fifths are same-filled: no zbud frame for either
+        assert_stored(d_put, pages)
         assert d_put["eph_cheap_rejects"] >= pages // 10, d_put
-        assert d_put["failed_eph_puts"] >= d_put["eph_compress_poor"], d_put
+        assert d_put["eph_raw_pages"] >= pages // 10, d_put
+        assert d_put["eph_compress_poor"] == 0, d_put
         assert d_put["eph_same_filled_pages"] >= pages * 2 // 5 * 8 // 10, d_put
-    assert d_put["zbud_cumul_zpages"] + d_put["eph_same_filled_pages"] >= d_put["eph_puts"], d_put
+    entries = d_put["eph_same_filled_pages"] + d_put["eph_raw_pages"]
+    assert d_put["zbud_cumul_zpages"] + entries >= d_put["eph_puts"], d_put
     assert stored["zbud_curr_zpages"] + stored["eph_same_filled_pages"] \
-        == stored["curr_eph_pampd_count"], stored
+        + stored["eph_raw_pages"] == stored["curr_eph_pampd_count"], stored
     assert stored["zbud_curr_raw_pages"] * 2 >= stored["zbud_curr_zpages"], \
         f"more than two compressed pages per zbud frame: {stored}"
     assert stored["zbud_curr_zbytes"] <= stored["zbud_curr_raw_pages"] * PAGE_SIZE, stored
@@ -593,6 +595,60 @@ def test_onestep_puts_charge_their_cgroup(workloads, ext4_4k: Ext4, cc_cgroups) 
     cg = cc_cgroups[1]
     write_cgroup_files(ext4_4k, {cg: 43})
     assert_charged_roundtrip(ext4_4k, cg, 43)
+
+
+@pytest.fixture
+def eph_raw() -> Iterator[kg.Tunable]:
+    with kg.Tunable(kg.KZTMEM_SYSFS / "eph_raw") as t:
+        yield t
+
+
+def test_incompressible_pages_kept_raw_or_refused(workloads, ext4_4k: Ext4, eph_raw) -> None:
+    """Random pages are kept raw (eph_raw=1, the default): no zbud frame,
+    read back whole from kztmem, and drop_caches level 2 evicts them; with
+    eph_raw=0 they are refused, found from a sample without a compression,
+    and the re-read comes from the disk."""
+    pages = FILES * FILE_PAGES
+
+    def verify() -> None:
+        r = kg.run_filecheck("verify", ext4_4k.mnt, files=FILES, size="1M", pattern="random",
+                             seed=7)
+        assert r.returncode == 0 and r.mismatches == 0, r.describe()
+
+    w = kg.run_filecheck("write", ext4_4k.mnt, files=FILES, size="1M", pattern="random", seed=7)
+    assert w.returncode == 0, w.describe()
+    os.sync()
+    kg.drop_caches(1)
+
+    eph_raw.write("1")
+    verify()
+    before = kg.kztmem_ints()
+    kg.drop_caches(1)
+    stored = kg.kztmem_ints()
+    d = kg.delta(stored, before)
+    assert_stored(d, pages)
+    assert d["eph_raw_pages"] >= d["eph_puts"] * 9 // 10, d
+    assert d["eph_cheap_rejects"] >= d["eph_raw_pages"] * 9 // 10, d
+    assert d["zbud_cumul_zpages"] <= pages // 100 and d["eph_compress_poor"] == 0, d
+    verify()
+    got = kg.delta(kg.kztmem_ints(), stored)
+    assert got["eph_gets"] >= pages * 8 // 10, got
+    kg.drop_caches(1)
+    held = kg.kztmem_ints()
+    kg.write_sysfs("/proc/sys/vm/drop_caches", "2")
+    after = kg.kztmem_ints()
+    assert after["eph_raw_pages"] <= held["eph_raw_pages"] // 10, (held, after)
+
+    eph_raw.write("0")
+    verify()
+    before = kg.kztmem_ints()
+    kg.drop_caches(1)
+    d = kg.delta(kg.kztmem_ints(), before)
+    assert d["eph_puts"] <= pages // 100 and d["eph_raw_pages"] == 0, d
+    assert d["eph_compress_poor"] >= pages * 8 // 10, d
+    assert d["eph_cheap_rejects"] >= pages * 8 // 10, d
+    verify()
+    assert kg.delta(kg.kztmem_ints(), before)["eph_gets"] == 0
 
 
 def test_fewer_block_reads_with_kztmem(workloads, ext4_4k: Ext4) -> None:
@@ -928,7 +984,8 @@ def test_prepared_puts_race_readers(workloads, ext4_4k: Ext4) -> None:
     ext4_4k.umount()
     try:
         left = kg.kztmem_ints()
-        assert left["curr_eph_pampd_count"] == 0 and left["zbud_curr_zpages"] == 0, \
+        assert left["curr_eph_pampd_count"] == 0 and left["zbud_curr_zpages"] == 0 \
+            and left["eph_raw_pages"] == 0 and left["eph_same_filled_pages"] == 0, \
             f"pages left in kztmem after the pool went away: {left}; {info}"
     finally:
         ext4_4k.mount()

@@ -75,6 +75,8 @@ TUNABLES = {
     # cleancache admission (test_cleancache_kztmem.py)
     "cc_admit_shift": (0, 6),
     "cc_admit_max_shift": (0, 6),
+    # clean pages that do not compress kept raw (test_cleancache_kztmem.py)
+    "eph_raw": (0, 1),
 }
 
 #: A declined store and its reason.

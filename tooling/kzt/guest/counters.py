@@ -134,12 +134,14 @@ def derive(snap: Snapshot) -> dict[str, float | None]:
         k.get("pers_cheap_rejects"),
         None if puts is None or declined is None else puts + declined)
     eph = k.get("zbud_curr_raw_pages")
-    # both halves: the xvmalloc pool and the zbud frames
-    d["kztmem.pool_share_of_ram"] = ratio(None if pool is None else pool + (eph or 0) * PAGE_SIZE,
+    # both halves: the persistent store, the zbud frames and raw clean pages
+    eph_pages = (eph or 0) + (k.get("eph_raw_pages") or 0)
+    d["kztmem.pool_share_of_ram"] = ratio(None if pool is None else pool + eph_pages * PAGE_SIZE,
                                            ram)
-    # compressed clean pages per zbud frame: same-filled ones hold no frame
-    held, same = k.get("curr_eph_pampd_count"), k.get("eph_same_filled_pages") or 0
-    d["kztmem.eph_ratio"] = ratio(None if held is None else held - same, eph)
+    # compressed clean pages per zbud frame: same-filled and raw ones hold none
+    held = k.get("curr_eph_pampd_count")
+    entries = (k.get("eph_same_filled_pages") or 0) + (k.get("eph_raw_pages") or 0)
+    d["kztmem.eph_ratio"] = ratio(None if held is None else held - entries, eph)
     d.update(_rejects(k, "kztmem.eph_reject_rate", "eph_puts", "failed_eph_puts",
                       "eph_compress_poor", "eph_pool_limit_hit", "eph_cgroup_limit_hit"))
     gets = k.get("eph_gets")

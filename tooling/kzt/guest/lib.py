@@ -615,7 +615,7 @@ def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
 FAULT_ATTRS = ("failslab", "fail_page_alloc")
 SLAB_SYSFS = Path("/sys/kernel/slab")
 #: The slab caches kztmem allocates from while storing a page.
-KZTMEM_SLAB_CACHES = ("tmem_obj", "tmem_objnode", "kzt_pampd")
+KZTMEM_SLAB_CACHES = ("tmem_obj", "tmem_objnode", "kzt_pampd", "kzt_eph_entry")
 #: Boot argument that marks them for failslab's cache-filter (flag A).
 SLUB_DEBUG_FAILSLAB = "slub_debug=A," + ",".join(KZTMEM_SLAB_CACHES)
 
