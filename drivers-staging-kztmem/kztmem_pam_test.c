@@ -294,6 +294,26 @@ static void kzt_pt_evict_same(void)
 }
 
 /*
+ * A cleancache pool of the test's own, under a free id so that the
+ * evictor finds it, with admission off (the caller restores it); skips
+ * the test without the cleancache half.  Returns the pool's id.
+ */
+static int kzt_pt_cc_pool(struct kunit *test, struct page *page,
+			  struct page *out)
+{
+	int id;
+
+	if (!kzt_zbud)
+		kunit_skip(test, "the cleancache half is off");
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_ASSERT_NOT_NULL(test, out);
+	id = kzt_cc_init_fs(PAGE_SIZE);
+	KUNIT_ASSERT_GE(test, id, 0);
+	WRITE_ONCE(kzt_cc_admit_max_shift, 0);
+	return id;
+}
+
+/*
  * A same-filled page put through cleancache takes no zbud frame: it is
  * kept as its value in an entry counted in the metadata and in the
  * shrinker's count, and read back whole.  The evictor drops an entry
@@ -315,13 +335,7 @@ static void kzt_pam_test_eph_same(struct kunit *test)
 	u64 meta;
 	int id;
 
-	if (!kzt_zbud)
-		kunit_skip(test, "the cleancache half is off");
-	KUNIT_ASSERT_NOT_NULL(test, page);
-	KUNIT_ASSERT_NOT_NULL(test, out);
-	id = kzt_cc_init_fs(PAGE_SIZE);
-	KUNIT_ASSERT_GE(test, id, 0);
-	WRITE_ONCE(kzt_cc_admit_max_shift, 0);
+	id = kzt_pt_cc_pool(test, page, out);
 
 	kzt_pt_fill_same(page, value);
 	zbud_get_stats(kzt_zbud, &before);
@@ -400,13 +414,7 @@ static void kzt_pam_test_eph_raw(struct kunit *test)
 	void *p;
 	int id;
 
-	if (!kzt_zbud)
-		kunit_skip(test, "the cleancache half is off");
-	KUNIT_ASSERT_NOT_NULL(test, page);
-	KUNIT_ASSERT_NOT_NULL(test, out);
-	id = kzt_cc_init_fs(PAGE_SIZE);
-	KUNIT_ASSERT_GE(test, id, 0);
-	WRITE_ONCE(kzt_cc_admit_max_shift, 0);
+	id = kzt_pt_cc_pool(test, page, out);
 	p = kmap_local_page(page);
 	get_random_bytes(p, PAGE_SIZE);
 	kunmap_local(p);

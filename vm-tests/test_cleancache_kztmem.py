@@ -51,7 +51,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -447,6 +447,29 @@ def test_drop_slab_runs_the_shrinker(ext4_4k: Ext4) -> None:
     check_files(files)
 
 
+def evict_counted() -> tuple[dict[str, int], dict[str, int]]:
+    """drop_caches level 1: kztmem's counters after it, and how they moved."""
+    before = kg.kztmem_ints()
+    kg.drop_caches(1)
+    after = kg.kztmem_ints()
+    return after, kg.delta(after, before)
+
+
+def filecheck_files(ext4: Ext4, pattern: str, seed: int) -> Callable[[], None]:
+    """Write FILES filecheck files of ``pattern`` on ``ext4``, sync them and
+    drop them from the page cache; return what verifies them byte for byte."""
+    def verify() -> None:
+        r = kg.run_filecheck("verify", ext4.mnt, files=FILES, size="1M", pattern=pattern,
+                             seed=seed)
+        assert r.returncode == 0 and r.mismatches == 0, r.describe()
+
+    w = kg.run_filecheck("write", ext4.mnt, files=FILES, size="1M", pattern=pattern, seed=seed)
+    assert w.returncode == 0, w.describe()
+    os.sync()
+    kg.drop_caches(1)
+    return verify
+
+
 @pytest.mark.parametrize("pattern", ["zero", "same"])
 def test_same_filled_pages_take_no_frame(workloads, ext4_4k: Ext4, pattern: str) -> None:
     """A same-filled page (all zero, or one word repeated) is kept as its
@@ -454,21 +477,9 @@ def test_same_filled_pages_take_no_frame(workloads, ext4_4k: Ext4, pattern: str)
     (drop_caches level 2) evicts it like a frame. Before, each took half a
     zbud frame."""
     pages = FILES * FILE_PAGES
-
-    def verify() -> None:
-        r = kg.run_filecheck("verify", ext4_4k.mnt, files=FILES, size="1M", pattern=pattern,
-                             seed=5)
-        assert r.returncode == 0 and r.mismatches == 0, r.describe()
-
-    w = kg.run_filecheck("write", ext4_4k.mnt, files=FILES, size="1M", pattern=pattern, seed=5)
-    assert w.returncode == 0, w.describe()
-    os.sync()
-    kg.drop_caches(1)
+    verify = filecheck_files(ext4_4k, pattern, seed=5)
     verify()
-    before = kg.kztmem_ints()
-    kg.drop_caches(1)
-    stored = kg.kztmem_ints()
-    d = kg.delta(stored, before)
+    stored, d = evict_counted()
     assert_stored(d, pages)
     assert d["eph_same_filled_pages"] >= d["eph_puts"], d
     assert d["zbud_cumul_zpages"] == 0 and d["zbud_curr_raw_pages"] <= 0, \
@@ -609,23 +620,11 @@ def test_incompressible_pages_kept_raw_or_refused(workloads, ext4_4k: Ext4, eph_
     eph_raw=0 they are refused, found from a sample without a compression,
     and the re-read comes from the disk."""
     pages = FILES * FILE_PAGES
-
-    def verify() -> None:
-        r = kg.run_filecheck("verify", ext4_4k.mnt, files=FILES, size="1M", pattern="random",
-                             seed=7)
-        assert r.returncode == 0 and r.mismatches == 0, r.describe()
-
-    w = kg.run_filecheck("write", ext4_4k.mnt, files=FILES, size="1M", pattern="random", seed=7)
-    assert w.returncode == 0, w.describe()
-    os.sync()
-    kg.drop_caches(1)
+    verify = filecheck_files(ext4_4k, "random", seed=7)
 
     eph_raw.write("1")
     verify()
-    before = kg.kztmem_ints()
-    kg.drop_caches(1)
-    stored = kg.kztmem_ints()
-    d = kg.delta(stored, before)
+    stored, d = evict_counted()
     assert_stored(d, pages)
     assert d["eph_raw_pages"] >= d["eph_puts"] * 9 // 10, d
     assert d["eph_cheap_rejects"] >= d["eph_raw_pages"] * 9 // 10, d
