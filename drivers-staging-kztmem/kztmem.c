@@ -311,7 +311,7 @@ static atomic_long_t kzt_eph_gets;		/* gets that hit */
 static atomic_long_t kzt_eph_get_misses;	/* gets that missed */
 static atomic_long_t kzt_eph_compress_poor;	/* too big for zbud */
 static atomic_long_t kzt_eph_cheap_rejects;	/* ... told from a sample */
-/* Same-filled pages held as their value, and the cache of their entries */
+/* Same-filled and raw clean pages held by entries, and their cache */
 static atomic_long_t kzt_eph_same_filled_pages;
 static atomic_long_t kzt_eph_raw_pages;	/* kept raw (kzt_eph_raw) */
 static struct kmem_cache *kzt_eph_entry_cache;
@@ -723,29 +723,48 @@ static u64 kzt_pers_pool_bytes(void)
 static struct zbud_pool *kzt_zbud;
 
 #ifdef CONFIG_CLEANCACHE
-/* The ephemeral entries: same-filled and raw pages (struct kzt_eph_entry) */
-static u64 kzt_eph_entry_bytes(void)
+/*
+ * The ephemeral entries of same-filled and raw pages (struct
+ * kzt_eph_entry): the entries themselves, which are metadata, and the
+ * raw pages they hold, which are data.
+ */
+static u64 kzt_eph_entry_meta_bytes(void)
 {
 	if (!kzt_eph_entry_cache)
 		return 0;
 	return (u64)(atomic_long_read(&kzt_eph_same_filled_pages) +
 		     atomic_long_read(&kzt_eph_raw_pages)) *
-		kmem_cache_size(kzt_eph_entry_cache) +
-	       ((u64)atomic_long_read(&kzt_eph_raw_pages) << PAGE_SHIFT);
+		kmem_cache_size(kzt_eph_entry_cache);
+}
+
+static u64 kzt_eph_raw_bytes(void)
+{
+	return (u64)atomic_long_read(&kzt_eph_raw_pages) << PAGE_SHIFT;
 }
 #else
-static u64 kzt_eph_entry_bytes(void)
+static u64 kzt_eph_entry_meta_bytes(void)
+{
+	return 0;
+}
+
+static u64 kzt_eph_raw_bytes(void)
 {
 	return 0;
 }
 #endif
 
+/* Everything the entries take: themselves and their raw pages */
+static u64 kzt_eph_entry_bytes(void)
+{
+	return kzt_eph_entry_meta_bytes() + kzt_eph_raw_bytes();
+}
+
 static unsigned long kzt_eph_shrink(unsigned long nr);
 
 /*
  * Metadata, from the counts kept anyway: tmem's objects and index-tree
- * nodes of both halves, the persistent pampds and the entries of
- * same-filled ephemeral pages (any other ephemeral page's pampd is its
+ * nodes of both halves, the persistent pampds and the ephemeral entries
+ * of same-filled and raw pages (any other ephemeral page's pampd is its
  * zbud handle), at their caches' object sizes.
  */
 static u64 kzt_meta_bytes(void)
@@ -756,13 +775,14 @@ static u64 kzt_meta_bytes(void)
 		kmem_cache_size(kzt_objnode_cache) +
 	       (u64)atomic_long_read(&kzt_curr_pers_pampd_count) *
 		kmem_cache_size(kzt_pampd_cache) +
-	       kzt_eph_entry_bytes();
+	       kzt_eph_entry_meta_bytes();
 }
 
-/* Both halves' memory: data, zbud frames and metadata */
+/* Both halves' memory: data, zbud frames, raw clean pages and metadata */
 static u64 kzt_pool_total_bytes(void)
 {
-	u64 bytes = kzt_pers_pool_bytes() + kzt_meta_bytes();
+	u64 bytes = kzt_pers_pool_bytes() + kzt_meta_bytes() +
+		    kzt_eph_raw_bytes();
 
 	if (kzt_zbud)
 		bytes += (u64)zbud_reclaimable(kzt_zbud) << PAGE_SHIFT;
@@ -905,7 +925,7 @@ static void kzt_share_vote(long vote)
 		       &kzt_eph_share_shrunk);
 }
 
-/* The ephemeral half's pages: zbud frames and same-filled entries */
+/* The ephemeral half's pages: zbud frames, entries and raw pages */
 static unsigned long kzt_eph_pages(void)
 {
 	if (!kzt_zbud)
@@ -946,8 +966,8 @@ static bool kzt_eph_claiming(void)
 
 /*
  * At the pool limit: give the oldest zbud frame back (or a frame's worth
- * of same-filled entries, see kzt_eph_shrink()) and tell whether that
- * made room.  For a persistent store only while the ephemeral half
+ * of same-filled and raw entries, see kzt_eph_shrink()) and tell whether
+ * that made room.  For a persistent store only while the ephemeral half
  * holds more than its share.  Takes no lock of its own; see
  * zbud_shrink().
  */
@@ -2157,9 +2177,9 @@ static int kzt_eph_pampd_get_data(struct tmem_pool *pool, void *pampd,
 	int ret;
 
 	if (kzt_eph_is_entry(pampd)) {
-		dst = kmap_local_page(page);
 		const struct kzt_eph_entry *ent = kzt_eph_entry_of(pampd);
 
+		dst = kmap_local_page(page);
 		if (ent->raw)
 			memcpy_from_page(dst, ent->raw, 0, PAGE_SIZE);
 		else
@@ -2258,6 +2278,7 @@ static unsigned long kzt_eph_entry_evict(unsigned long budget)
 		if (!ent)
 			break;
 
+		/* zbud's callback: an entry is dropped as a zpage is */
 		kzt_zbud_evict(kzt_zbud, &bref,
 			       (unsigned long)ent | KZT_EPH_ENTRY_TAG);
 

@@ -288,7 +288,7 @@ static void kzt_pt_fill_same(struct page *page, unsigned long value)
  * once.  At boot, where kzt kunit runs the suite, no file system is
  * mounted yet, so the test's are the only ones.
  */
-static void kzt_pt_evict_same(void)
+static void kzt_pt_evict_entries(void)
 {
 	kzt_eph_entry_evict(kzt_eph_entry_bytes());
 }
@@ -369,7 +369,7 @@ static void kzt_pam_test_eph_same(struct kunit *test)
 	kzt_cc_put_page(id, key, 1, page);
 	entries = atomic_long_read(&kzt_eph_same_filled_pages);
 	KUNIT_EXPECT_EQ(test, entries, same + 1);
-	kzt_pt_evict_same();
+	kzt_pt_evict_entries();
 	KUNIT_EXPECT_EQ(test, kzt_cc_get_page(id, key, 1, out), -ENODATA);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_same_filled_pages), 0L);
 
@@ -377,7 +377,7 @@ static void kzt_pam_test_eph_same(struct kunit *test)
 	prepared = kzt_cc_prepare_page(id, key, 2, page);
 	KUNIT_ASSERT_NOT_NULL(test, prepared);
 	KUNIT_EXPECT_TRUE(test, kzt_eph_is_entry(prepared));
-	kzt_pt_evict_same();
+	kzt_pt_evict_entries();
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_same_filled_pages), 1L);
 	kzt_cc_commit_page(id, key, 2, prepared);
 	kzt_pt_fill_same(out, ~value);
@@ -388,7 +388,7 @@ static void kzt_pam_test_eph_same(struct kunit *test)
 	prepared = kzt_cc_prepare_page(id, key, 3, page);
 	KUNIT_ASSERT_NOT_NULL(test, prepared);
 	kzt_cc_commit_page(id, key, 3, prepared);
-	kzt_pt_evict_same();
+	kzt_pt_evict_entries();
 	KUNIT_EXPECT_EQ(test, kzt_cc_get_page(id, key, 3, out), -ENODATA);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_same_filled_pages), 0L);
 
