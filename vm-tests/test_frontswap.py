@@ -191,7 +191,7 @@ KZT = str(kg.VM_TESTS_DIR.parent / "kzt")
 
 def test_kzt_stats_reads_what_the_driver_counts(workloads, swap) -> None:
     """`kzt stats` in the guest: JSON, the table and --watch, while memhog
-    holds its pages in swap (paused, so the counters hold almost still)."""
+    holds its pages in swap (paused, so most counters hold still)."""
     size = kg.swap_pressure_mib(swap, 64)
     with kg.Workload(kg.memhog_argv(size, "text", pause=True)) as w:
         w.wait_stage("filled")
@@ -216,8 +216,14 @@ def test_kzt_stats_reads_what_the_driver_counts(workloads, swap) -> None:
     assert res.returncode == 0 and res.mismatches == 0, res.describe()
     # kzt stats keeps each file's text as it read it
     got = {n: int(v) for n, v in doc["counters"]["kztmem"].items() if str(v).isdigit()}
-    for name in ("pers_puts", "pers_gets", "curr_pers_pampd_count"):
+    for name in ("pers_puts", "pers_gets"):
         assert lo[name] <= got[name] <= hi[name], (name, lo[name], got[name], hi[name])
+    # A gauge is not monotonic: background writeback frees entries while
+    # memhog is paused.  Bound it by its maximum and by what can free one.
+    freed = sum(hi[n] - lo[n] for n in ("pers_gets", "flush_found", "pers_written_back"))
+    name = "curr_pers_pampd_count"
+    assert lo[name] - freed <= got[name] <= hi[name + "_max"], \
+        (name, lo[name], freed, got[name], hi[name + "_max"])
     assert got["pers_puts"] > 0
     # text pages compress well: more bytes stored than the pool takes
     assert doc["derived"]["kztmem.pers_ratio"] > 1.5, doc["derived"]
