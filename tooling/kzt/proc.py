@@ -66,7 +66,7 @@ def out_of_space(res: Completed) -> bool:
 
 
 @dataclass
-class _HeldSignals:
+class HeldSignals:
     """SIGINT and SIGTERM held back while a child is being started.
 
     A signal that arrives inside subprocess.Popen() raises there
@@ -81,7 +81,7 @@ class _HeldSignals:
     saved: dict[int, object] = field(default_factory=dict)
     pending: list[int] = field(default_factory=list)
 
-    def hold(self) -> "_HeldSignals":
+    def hold(self) -> "HeldSignals":
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 previous = signal.getsignal(sig)
@@ -119,7 +119,7 @@ def stream(argv: Sequence[str], *, cwd: Path | None = None,
     lines: list[str] = []
     logf = open(log, "w", encoding="utf-8") if log else None
     try:
-        held = _HeldSignals().hold()
+        held = HeldSignals().hold()
         try:
             p = subprocess.Popen(list(argv), cwd=cwd, env=_env(env),
                                  stdout=subprocess.PIPE,

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from . import console, proc, ui
 from .errors import GuestError, KztError
@@ -366,10 +367,19 @@ def shell(layout: Layout, req: BootRequest, deadline: float | None = None) -> Sh
     with tempfile.TemporaryDirectory(prefix="kzt-disks-") as diskdir:
         for d in req.disks:
             os.symlink(d.path, Path(diskdir) / d.name)
-        p = subprocess.Popen(argv, cwd=diskdir, env=env)
-        # Ctrl-C belongs to the guest's shell, not to kzt
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # A signal that comes while vng starts must still stop it: held
+        # until the try below, whose finally kills what was started.
+        held = proc.HeldSignals().hold()
         try:
+            p = subprocess.Popen(argv, cwd=diskdir, env=env)
+        except BaseException:
+            held.release()
+            raise
+        old: Any = None
+        try:
+            held.release()
+            # Ctrl-C belongs to the guest's shell, not to kzt
+            old = signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:
                 rc = p.wait(timeout=deadline)
             except subprocess.TimeoutExpired:
@@ -381,7 +391,8 @@ def shell(layout: Layout, req: BootRequest, deadline: float | None = None) -> Sh
                     p.kill()
                     rc = p.wait()
         finally:
-            signal.signal(signal.SIGINT, old)
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
             if p.poll() is None:
                 p.kill()
                 p.wait()

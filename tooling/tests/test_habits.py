@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -157,6 +158,37 @@ def test_shell_deadline_stops_the_guest(repo: Layout, capsys: pytest.CaptureFixt
     assert cli.main(["shell", "--accel", "tcg", "--timeout", "1"]) == 4
     assert time.monotonic() - t0 < 15
     assert "deadline of 1 s passed" in capsys.readouterr().err
+
+
+def test_shell_sigterm_while_vng_starts_stops_it(repo: Layout,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM that arrives inside subprocess.Popen(), once vng runs but
+    before kzt shell holds its Popen object, still stops vng."""
+    fake_vng(repo, "exec sleep 300\n")
+    started: list[int] = []
+    real_popen = subprocess.Popen
+
+    def popen_then_sigterm(*args: Any, **kwargs: Any) -> Any:
+        p = real_popen(*args, **kwargs)
+        started.append(p.pid)
+        os.kill(os.getpid(), signal.SIGTERM)   # as if it came during Popen()
+        return p
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        monkeypatch.setattr(subprocess, "Popen", popen_then_sigterm)
+        with pytest.raises(SystemExit) as e:
+            cli.main(["shell", "--accel", "tcg"])
+        assert e.value.code == 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert started, "vng was never started"
+    try:
+        os.kill(started[0], 0)
+    except ProcessLookupError:
+        pass
+    else:
+        raise AssertionError("vng outlived the kzt shell that started it")
 
 
 # --- --qemu-opt ------------------------------------------------------------
