@@ -233,6 +233,24 @@ def test_classify() -> None:
     assert classify(failed_cmd, nosum)[0] == FAILED
 
 
+def test_classify_names_an_oom_kill_in_the_workloads_cgroup() -> None:
+    """sort-16's awk, OOM-killed in its 8M cgroup, exited 1 without a
+    summary: that is an error of the run, named as such, not a mismatch."""
+    failed_cmd = vm.BootStatus.COMMAND_FAILED.value
+    doc = result_doc(exit_code=1)
+    doc["summary"] = {}
+    doc["cgroup"] = {"path": "/sys/fs/cgroup/kzt-workload", "memory.max": "8388608",
+                     "memory.events": {"max": 1498, "oom": 2, "oom_kill": 1}}
+    st, why = classify(failed_cmd, doc)
+    assert st == ERROR and "OOM-killed 1 process" in why and "8388608" in why, why
+    doc["cgroup"]["memory.events"]["oom_kill"] = 0
+    assert classify(failed_cmd, doc)[0] == FAILED
+    # a run that verified is not spoiled by an OOM kill it survived
+    survived = result_doc()
+    survived["cgroup"] = doc["cgroup"] | {"memory.events": {"oom_kill": 1}}
+    assert classify(vm.BootStatus.OK.value, survived) == (OK, "")
+
+
 # ------------------------------------------------------------ aggregation
 
 

@@ -129,6 +129,17 @@ def peak_pool(data: dict[str, Any]) -> tuple[int, int] | None:
     return best
 
 
+def _cgroup_oom_kills(data: dict[str, Any]) -> int:
+    cg = data.get("cgroup")
+    events = cg.get("memory.events") if isinstance(cg, dict) else None
+    return int(events.get("oom_kill") or 0) if isinstance(events, dict) else 0
+
+
+def _cgroup_max(data: dict[str, Any]) -> str:
+    cg = data.get("cgroup")
+    return str(cg.get("memory.max", "?")) if isinstance(cg, dict) else "?"
+
+
 def classify(boot_status: str, data: dict[str, Any] | None,
              explain: str = "") -> tuple[str, str]:
     """(status, reason) of one run.
@@ -148,6 +159,11 @@ def classify(boot_status: str, data: dict[str, Any] | None,
         return FAILED, (f"DATA DID NOT VERIFY: {mism} mismatch(es), first bad "
                         f"{summary.get('first_bad')}")
     rc = data.get("exit_code")
+    oom = _cgroup_oom_kills(data)
+    if rc != 0 and oom:
+        return ERROR, (f"the workload's cgroup OOM-killed {oom} process(es) (memory.events "
+                       f"oom_kill; memory.max {_cgroup_max(data)}): the configuration could "
+                       f"not run it in that cgroup; see the run's console.log")
     if rc == 1 and mism is None:
         return FAILED, "DATA DID NOT VERIFY: the workload exited 1 (mismatches) without a summary"
     if rc == 124:
