@@ -321,6 +321,7 @@ static atomic_long_t kzt_eph_flobj_found;	/* invalidate_inode hits */
 static atomic_long_t kzt_eph_range_flushed;	/* pages invalidate_range dropped */
 static atomic_long_t kzt_eph_evict_missed;	/* victim owned elsewhere */
 static atomic_long_t kzt_eph_cgroup_limit_hit;	/* at memory.zswap.max */
+static atomic_long_t kzt_eph_memcg_full_hit;	/* kzt_eph_memcg_full() */
 /* Puts compressed before the i_pages lock, and those then dropped */
 static atomic_long_t kzt_eph_prepared;
 static atomic_long_t kzt_eph_prepare_aborted;
@@ -1897,11 +1898,78 @@ static bool kzt_eph_room(void)
  * fadvise) is charged as reclaim's are: forced, never reclaiming for
  * room, since the page it copies is about to be freed.
  */
+#define KZT_EPH_MEMCG_MAX_PERCENT_DEFAULT	50
+
+static unsigned int kzt_eph_memcg_max_percent =
+	KZT_EPH_MEMCG_MAX_PERCENT_DEFAULT;
+
+#ifdef CONFIG_MEMCG
+/*
+ * kztmem's shrinker is not memcg-aware: reclaim on behalf of a cgroup at
+ * its memory.max cannot take that cgroup's clean pages back out of
+ * kztmem.  Charged without bound, they would end up filling memory.max
+ * on their own and the cgroup would be OOM-killed.  So a clean page is
+ * declined while its cgroup, or an ancestor, with a memory.max
+ * - has less than a page of room under it: such a cgroup is evicting
+ *   its own pages to make room, and storing them would charge that room
+ *   straight back; or
+ * - has eph_memcg_max_percent of it held by kztmem already (both
+ *   halves, as memory.zswap.current counts them).
+ * Neither test sleeps, so both puts make them.  The second reads the
+ * cgroup's statistics as they stand, without a flush, and so lags them
+ * by up to the memcg's flush period; the first is exact.
+ */
+static bool kzt_eph_memcg_full(struct obj_cgroup *objcg)
+{
+	unsigned int pct = READ_ONCE(kzt_eph_memcg_max_percent);
+	struct mem_cgroup *memcg;
+	bool full = false;
+
+	if (!cgroup_subsys_on_dfl(memory_cgrp_subsys))
+		return false;
+	rcu_read_lock();
+	for (memcg = obj_cgroup_memcg(objcg);
+	     memcg && memcg != root_mem_cgroup;
+	     memcg = parent_mem_cgroup(memcg)) {
+		unsigned long max = READ_ONCE(memcg->memory.max);
+
+		if (max == PAGE_COUNTER_MAX)
+			continue;
+		if (page_counter_read(&memcg->memory) + 1 >= max ||
+		    memcg_page_state(memcg, MEMCG_ZSWAP_B) >=
+		    (u64)max * pct / 100 * PAGE_SIZE) {
+			full = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return full;
+}
+#else
+static bool kzt_eph_memcg_full(struct obj_cgroup *objcg)
+{
+	return false;
+}
+#endif
+
+/*
+ * The cgroup to charge for @page, with a reference; NULL if none, or
+ * ERR_PTR(-ENOSPC) when the page must be declined for its cgroup's
+ * sake: its memory.max (kzt_eph_memcg_full(), both puts) or, if @check,
+ * its memory.zswap.max (the two-step put only: the check may sleep).
+ */
 static struct obj_cgroup *kzt_eph_objcg(struct page *page, bool check)
 {
 	struct obj_cgroup *objcg = get_obj_cgroup_from_page(page);
 
-	if (objcg && check && !obj_cgroup_may_zswap(objcg)) {
+	if (!objcg)
+		return NULL;
+	if (kzt_eph_memcg_full(objcg)) {
+		obj_cgroup_put(objcg);
+		atomic_long_inc(&kzt_eph_memcg_full_hit);
+		return ERR_PTR(-ENOSPC);
+	}
+	if (check && !obj_cgroup_may_zswap(objcg)) {
 		obj_cgroup_put(objcg);
 		atomic_long_inc(&kzt_eph_cgroup_limit_hit);
 		return ERR_PTR(-ENOSPC);
@@ -2153,6 +2221,8 @@ static void *kzt_eph_pampd_create(struct tmem_pool *pool,
 
 	/* Interrupts are off already (i_pages lock): no mutex here. */
 	bref.owner = kzt_eph_objcg(page, false);
+	if (IS_ERR(bref.owner))
+		return ERR_CAST(bref.owner);
 	local_lock_irqsave(&kzt_pcpu.lock, flags);
 	ret = kzt_eph_compress_store(this_cpu_ptr(&kzt_pcpu.eph), &bref, page,
 				     &handle);
@@ -2835,7 +2905,8 @@ KZT_TUNABLE_ATTR(exclusive_load_percent, kzt_excl_load_percent, 0, 100);
  * kztmem.writeback_start_percent=N, kztmem.exclusive_load_percent=N
  * and, with the cleancache half,
  * kztmem.eph_min_percent=N, kztmem.eph_max_percent=N,
- * kztmem.cc_admit_max_shift=N and kztmem.eph_raw=0|1, with the same
+ * kztmem.cc_admit_max_shift=N, kztmem.eph_raw=0|1 and
+ * kztmem.eph_memcg_max_percent=N, with the same
  * checks as the sysfs files: kp->arg is the tunable's kzt_tunable_attr.
  * On a bad value the set handler fails, the kernel logs "`VALUE' invalid
  * for parameter `NAME'" and the default stays.  No /sys/module file:
@@ -2953,6 +3024,7 @@ KZT_STAT_ATTR(eph_get_misses);
 KZT_STAT_ATTR(eph_compress_poor);
 KZT_STAT_ATTR(eph_cheap_rejects);
 KZT_STAT_ATTR(eph_cgroup_limit_hit);
+KZT_STAT_ATTR(eph_memcg_full_hit);
 KZT_STAT_ATTR(eph_same_filled_pages);
 KZT_STAT_ATTR(eph_raw_pages);
 KZT_STAT_ATTR(eph_pool_limit_hit);
@@ -3011,6 +3083,9 @@ module_param_cb(cc_admit_max_shift, &kzt_tunable_param_ops,
 		&kzt_attr_cc_admit_max_shift, 0);
 KZT_TUNABLE_ATTR(eph_raw, kzt_eph_raw, 0, 1);
 module_param_cb(eph_raw, &kzt_tunable_param_ops, &kzt_attr_eph_raw, 0);
+KZT_TUNABLE_ATTR(eph_memcg_max_percent, kzt_eph_memcg_max_percent, 0, 100);
+module_param_cb(eph_memcg_max_percent, &kzt_tunable_param_ops,
+		&kzt_attr_eph_memcg_max_percent, 0);
 
 struct kzt_zbud_attr {
 	struct kobj_attribute kattr;
@@ -3114,9 +3189,11 @@ static struct attribute *kzt_eph_attrs[] = {
 	&kzt_attr_eph_compress_poor.kattr.attr,
 	&kzt_attr_eph_cheap_rejects.kattr.attr,
 	&kzt_attr_eph_cgroup_limit_hit.kattr.attr,
+	&kzt_attr_eph_memcg_full_hit.kattr.attr,
 	&kzt_attr_eph_same_filled_pages.kattr.attr,
 	&kzt_attr_eph_raw_pages.kattr.attr,
 	&kzt_attr_eph_raw.kattr.attr,
+	&kzt_attr_eph_memcg_max_percent.kattr.attr,
 	&kzt_attr_eph_pool_limit_hit.kattr.attr,
 	&kzt_attr_eph_flush_found.kattr.attr,
 	&kzt_attr_eph_flobj_found.kattr.attr,

@@ -72,6 +72,7 @@ EPH_COUNTERS = (
     "pers_split_declined", "eph_prepared", "eph_prepare_aborted", "eph_locked_calls",
     "eph_locked_ns", "eph_not_admitted", "cc_admit_raised", "cc_admit_lowered",
     "eph_cheap_rejects", "eph_same_filled_pages", "eph_cgroup_limit_hit", "eph_raw_pages",
+    "eph_memcg_full_hit",
 )
 HISTOGRAMS = ("zbud_unbuddied_list_counts", "zbud_cumul_chunk_counts")
 #: Callbacks under the i_pages lock by duration: < 256 ns, then powers of two.
@@ -597,6 +598,49 @@ def test_cleancache_pages_charge_their_cgroup(workloads, ext4_4k: Ext4, cc_cgrou
     filecheck_in(ext4_4k, free, 42, "verify")
     after = kg.cgroup_ints(limited), kg.cgroup_ints(free)
     assert all(c["memory.zswap.current"] <= CC_SLACK for c in after), after
+
+
+def memory_events(cg: Path) -> dict[str, int]:
+    return {k: int(v) for k, v in
+            (ln.split() for ln in (cg / "memory.events").read_text().splitlines())}
+
+
+#: a cgroup as small as the bench's sort-16 runs in
+SMALL_MAX = 8 << 20
+
+
+def assert_small_cgroup_keeps_running(ext4: Ext4, cg: Path) -> None:
+    """A cgroup with memory.max 8M reads 48 MiB of its files twice. Clean
+    pages that memcg reclaim evicts are not stored while the cgroup is at
+    its memory.max (kztmem's shrinker cannot give them back to it), and
+    kztmem holds at most eph_memcg_max_percent of the max for it: the
+    reads finish, nothing is OOM-killed, every byte verifies. Before,
+    every evicted page was stored and charged until the charges alone
+    filled memory.max and the reader was OOM-killed."""
+    kg.write_sysfs(cg / "memory.max", str(SMALL_MAX))
+    (ext4.mnt / cg.name).mkdir()
+    before = kg.kztmem_ints()
+    r = kg.run_filecheck("cycle", ext4.mnt / cg.name, files=6, size="8M", pattern="mix",
+                         seed=51, passes=2, cgroup=cg)
+    events, held = memory_events(cg), kg.cgroup_ints(cg)
+    d = kg.delta(kg.kztmem_ints(), before)
+    info = f"memory.events {events}; {cg}: {held}; kztmem {d}"
+    assert events["oom_kill"] == 0 and r.returncode == 0 and r.mismatches == 0, \
+        f"{r.describe()}; {info}"
+    pct = kg.kztmem_ints()["eph_memcg_max_percent"]
+    assert held["memory.zswap.current"] <= SMALL_MAX * pct // 100 + CC_SLACK, info
+    assert d["eph_memcg_full_hit"] > 0, f"no clean page was declined for the cgroup: {info}"
+
+
+def test_cgroup_at_memory_max_keeps_running(workloads, ext4_4k: Ext4, cc_cgroups) -> None:
+    assert_small_cgroup_keeps_running(ext4_4k, cc_cgroups[0])
+
+
+@ONESTEP
+def test_onestep_cgroup_at_memory_max_keeps_running(workloads, ext4_4k: Ext4,
+                                                    cc_cgroups) -> None:
+    """As above, with the one-step put, which makes the same checks."""
+    assert_small_cgroup_keeps_running(ext4_4k, cc_cgroups[0])
 
 
 @ONESTEP

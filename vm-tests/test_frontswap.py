@@ -77,6 +77,8 @@ TUNABLES = {
     "cc_admit_max_shift": (0, 6),
     # clean pages that do not compress kept raw (test_cleancache_kztmem.py)
     "eph_raw": (0, 1),
+    # what kztmem may hold for a cgroup with a memory.max, in percent of it
+    "eph_memcg_max_percent": (0, 100),
 }
 
 #: A declined store and its reason.

@@ -78,6 +78,18 @@ def test_cgroup_limit_is_a_reason_of_the_cleancache_half() -> None:
     assert reasons == pytest.approx(d["kztmem.eph_reject_rate"])
 
 
+def test_memcg_full_is_a_cgroup_reason_of_the_cleancache_half() -> None:
+    """Clean pages declined near their cgroup's memory.max count with those
+    declined at its memory.zswap.max, not as failed allocations."""
+    snap = {**DURING, "kztmem": {**DURING["kztmem"], "eph_cgroup_limit_hit": "100",
+                                 "eph_memcg_full_hit": "300",
+                                 "failed_eph_puts": str(k("failed_eph_puts") + 400)}}
+    d = stats.derive(snap)
+    tries = k("eph_puts") + k("failed_eph_puts") + 400
+    assert d["kztmem.eph_reject_rate.cgroup_limit"] == pytest.approx(400 / tries)
+    assert d["kztmem.eph_reject_rate.failed_alloc"] * tries == pytest.approx(k("failed_alloc"))
+
+
 def test_failed_alloc_is_split_between_the_halves() -> None:
     # the driver's failed_alloc counts both halves: it is not the swap
     # half's reason (this snapshot: 17466 allocation failures, all of them

@@ -94,24 +94,26 @@ def cpu_busy(j: dict[str, int]) -> int:
 
 
 def _rejects(k: dict[str, int | None], name: str, puts: str, failed: str,
-             poor: str, limit: str, cgroup: str | None = None) -> dict[str, float | None]:
+             poor: str, limit: str, cgroup: tuple[str, ...] = ()) -> dict[str, float | None]:
     """Reject rate of one half of kztmem and its share by reason.
 
     Every store is a put or a declined one, and each decline has one
     reason: too poorly compressible, the pool at its limit, the page's
-    cgroup at its memory.zswap.max, or an allocation that
+    cgroup (at its memory.zswap.max, or for clean pages also near its
+    memory.max: the ``cgroup`` counters, summed), or an allocation that
     failed.  failed_alloc counts both halves together, so a half's
     allocation failures are what its other reasons leave."""
     p, f = k.get(puts), k.get(failed)
     tries = None if p is None or f is None else p + f
-    cg = (k.get(cgroup) or 0) if cgroup else 0
-    alloc = None if f is None else f - (k.get(poor) or 0) - (k.get(limit) or 0) - cg
+    present = [k[c] for c in cgroup if k.get(c) is not None]
+    cg: int | None = sum(v or 0 for v in present) if present else None
+    alloc = None if f is None else f - (k.get(poor) or 0) - (k.get(limit) or 0) - (cg or 0)
     out = {name: ratio(f, tries),
            f"{name}.compress_poor": ratio(k.get(poor), tries),
            f"{name}.pool_limit": ratio(k.get(limit), tries),
            f"{name}.failed_alloc": ratio(alloc, tries)}
     if cgroup:
-        out[f"{name}.cgroup_limit"] = ratio(k.get(cgroup), tries)
+        out[f"{name}.cgroup_limit"] = ratio(cg, tries)
     return out
 
 
@@ -127,7 +129,7 @@ def derive(snap: Snapshot) -> dict[str, float | None]:
     pool = k.get("pers_pool_bytes")
     d["kztmem.pers_ratio"] = ratio(stored * PAGE_SIZE if stored is not None else None, pool)
     d.update(_rejects(k, "kztmem.reject_rate", "pers_puts", "failed_pers_puts",
-                      "compress_poor", "pool_limit_hit", "cgroup_limit_hit"))
+                      "compress_poor", "pool_limit_hit", ("cgroup_limit_hit",)))
     # part of compress_poor: declined from a sample, without compressing
     puts, declined = k.get("pers_puts"), k.get("failed_pers_puts")
     d["kztmem.reject_rate.compress_poor_cheap"] = ratio(
@@ -143,7 +145,8 @@ def derive(snap: Snapshot) -> dict[str, float | None]:
     entries = (k.get("eph_same_filled_pages") or 0) + (k.get("eph_raw_pages") or 0)
     d["kztmem.eph_ratio"] = ratio(None if held is None else held - entries, eph)
     d.update(_rejects(k, "kztmem.eph_reject_rate", "eph_puts", "failed_eph_puts",
-                      "eph_compress_poor", "eph_pool_limit_hit", "eph_cgroup_limit_hit"))
+                      "eph_compress_poor", "eph_pool_limit_hit",
+                      ("eph_cgroup_limit_hit", "eph_memcg_full_hit")))
     gets = k.get("eph_gets")
     d["kztmem.eph_hit_rate"] = ratio(gets, None if gets is None else
                                       gets + (k.get("eph_get_misses") or 0))
