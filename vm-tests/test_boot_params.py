@@ -8,7 +8,9 @@ after ``kztmem=maybe`` is what enables the driver. Checked here:
 - ``kztmem=maybe`` is reported as malformed;
 - ``nofrontswap=please`` and ``nocleancache=0`` are reported (the switches
   take no value) and ignored: both halves stay on;
-- ``kztmem.max_pool_percent=33`` is valid and takes effect;
+- ``kztmem.max_pool_percent=33`` and ``kztmem.eph_reclaim_cost=5`` are
+  valid and take effect (the second is set before the shrinker it weighs
+  is registered);
 - ``kztmem.compress_limit=12abc`` is refused by the kernel's parameter
   parser with its own message, and the default stays;
 - ``kztmem.pers_pool=zbud`` names no persistent store: it is logged and
@@ -33,7 +35,7 @@ from kzt.guest import lib as kg
 
 CMDLINE = ("kztmem=maybe kztmem kztmem.max_pool_percent=33 kztmem.compress_limit=12abc "
            "nofrontswap=please nocleancache=0 kztmem.pers_pool=zbud kztmem.compressor=lz4hc "
-           "kztmem.cc_prepare=sometimes")
+           "kztmem.cc_prepare=sometimes kztmem.eph_reclaim_cost=5")
 
 pytestmark = pytest.mark.kzt_boot(append=CMDLINE)
 
@@ -79,6 +81,8 @@ def test_valid_parameter_applies_and_bad_one_keeps_default(kernel_log: str) -> N
     values = kg.kztmem_ints()
     assert values["max_pool_percent"] == 33, \
         f"kztmem.max_pool_percent=33 on the command line, sysfs says {values['max_pool_percent']}"
+    assert values["eph_reclaim_cost"] == 5, \
+        f"kztmem.eph_reclaim_cost=5 on the command line, sysfs says {values['eph_reclaim_cost']}"
     assert values["compress_limit"] == COMPRESS_LIMIT_DEFAULT, \
         f"kztmem.compress_limit=12abc was refused, but compress_limit is " \
         f"{values['compress_limit']} (default {COMPRESS_LIMIT_DEFAULT})"

@@ -17,6 +17,7 @@ small disks), mounts it, and checks through /sys/kernel/mm/kztmem/ that:
   data: each read is compared byte for byte with the new content;
 - memory pressure (memhog through swap) makes the zbud shrinker evict
   frames (evicted_* move), the files still verify, the guest stays up;
+  a higher eph_reclaim_cost keeps more of a file loop for its next pass;
 - re-reading a file set larger than the guest's page cache needs fewer
   block reads from the ext4 disk once its pages went through kztmem than
   the same read with nothing in cleancache yet;
@@ -897,6 +898,45 @@ def test_admission_follows_waste_and_hits(workloads, ext4_4k: Ext4, admit_tunabl
     assert d["eph_gets"] > 0 and d["cc_admit_lowered"] > 0, info
     assert shifts[-1] == 0, f"32 MiB of files that fit never brought the shift down: {info}"
     check_files(files)
+
+
+@pytest.fixture
+def reclaim_cost(admit_tunables) -> Iterator[kg.Tunable]:
+    """eph_reclaim_cost, restored afterwards, with every page admitted (so
+    that only the shrinker decides how long a page stays)."""
+    admit_tunables["cc_admit_max_shift"].write(0)
+    with kg.Tunable(kg.KZTMEM_SYSFS / "eph_reclaim_cost") as t:
+        yield t
+
+
+def test_reclaim_cost_keeps_clean_pages_longer(workloads, ext4_4k: Ext4, reclaim_cost) -> None:
+    """The same file loop, longer than the page cache, run with the
+    shrinker's cost per frame at 1 and at 16: at 16 reclaim takes fewer
+    frames back for each page-cache page it scans, so more of the loop's
+    pages are still in kztmem when it comes round to them again."""
+    got = {}
+    for cost in (1, 16):
+        reclaim_cost.write(cost)
+        loop = ext4_4k.mnt / f"cost{cost}"
+        loop.mkdir()
+        kg.drop_caches(3)
+        before = kg.kztmem_ints()
+        r = kg.run_filecheck("cycle", loop, files=48, size="8M", pattern="mix", seed=31,
+                             passes=2)
+        assert r.returncode == 0 and r.mismatches == 0, r.describe()
+        got[cost] = kg.delta(kg.kztmem_ints(), before)
+        shutil.rmtree(loop)    # its pages leave kztmem with the files
+        os.sync()
+    info = "; ".join(f"cost {c}: eph_gets {d['eph_gets']}, eph_puts {d['eph_puts']}, "
+                     f"evicted frames {d['evicted_buddied_pages'] + d['evicted_unbuddied_pages']}"
+                     for c, d in got.items())
+    print(info)
+    run_dir = os.environ.get("KZT_RUN_DIR")
+    if run_dir and os.access(run_dir, os.W_OK):
+        Path(run_dir, "cleancache-reclaim-cost.txt").write_text(info + "\n")
+    assert got[1]["eph_puts"] > 0 and got[16]["eph_puts"] > 0, info
+    assert got[16]["eph_gets"] > got[1]["eph_gets"] * 5 // 4, \
+        f"a 16 times higher reclaim cost did not keep more pages for the loop: {info}"
 
 
 def test_page_left_out_drops_its_older_copy(ext4_4k: Ext4, admit_tunables) -> None:

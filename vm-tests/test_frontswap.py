@@ -77,6 +77,8 @@ TUNABLES = {
     "cc_admit_max_shift": (0, 6),
     # clean pages that do not compress kept raw (test_cleancache_kztmem.py)
     "eph_raw": (0, 1),
+    # the cleancache shrinker's cost per frame, in DEFAULT_SEEKS
+    "eph_reclaim_cost": (1, 16),
     # what kztmem may hold for a cgroup with a memory.max, in percent of it
     "eph_memcg_max_percent": (0, 100),
 }
