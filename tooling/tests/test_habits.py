@@ -26,6 +26,7 @@ from kzt.guest.seam import WorkResult
 from kzt.errors import KztError
 from kzt.kconfig import Request
 from kzt.layout import Layout
+from test_sigterm import sigterm_inside_popen
 from test_vm import replay
 
 TOOLING = Path(__file__).resolve().parents[1]
@@ -166,17 +167,9 @@ def test_shell_sigterm_while_vng_starts_stops_it(repo: Layout,
     before kzt shell holds its Popen object, still stops vng."""
     fake_vng(repo, "exec sleep 300\n")
     started: list[int] = []
-    real_popen = subprocess.Popen
-
-    def popen_then_sigterm(*args: Any, **kwargs: Any) -> Any:
-        p = real_popen(*args, **kwargs)
-        started.append(p.pid)
-        os.kill(os.getpid(), signal.SIGTERM)   # as if it came during Popen()
-        return p
-
     previous = signal.getsignal(signal.SIGTERM)
     try:
-        monkeypatch.setattr(subprocess, "Popen", popen_then_sigterm)
+        monkeypatch.setattr(subprocess, "Popen", sigterm_inside_popen(started))
         with pytest.raises(SystemExit) as e:
             cli.main(["shell", "--accel", "tcg"])
         assert e.value.code == 128 + signal.SIGTERM

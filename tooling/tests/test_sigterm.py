@@ -8,6 +8,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 TOOLING = Path(__file__).resolve().parents[1]
 
@@ -43,6 +44,20 @@ def test_sigterm_kills_the_started_process_group(tmp_path: Path) -> None:
     assert not _alive(child), "sleep outlived the kzt that started it"
 
 
+def sigterm_inside_popen(started: list[int]) -> Callable[..., Any]:
+    """A subprocess.Popen that starts the child, notes its pid in
+    ``started`` and then sends this process SIGTERM: as if the signal had
+    come inside Popen(), once the child ran but before the caller held it."""
+    real_popen = subprocess.Popen
+
+    def popen(*args: Any, **kwargs: Any) -> Any:
+        p = real_popen(*args, **kwargs)
+        started.append(p.pid)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return p
+    return popen
+
+
 def test_sigterm_while_the_child_starts_kills_it(monkeypatch) -> None:
     """SIGTERM that arrives inside subprocess.Popen(), after the child was
     started but before its Popen object exists, still takes the child's
@@ -52,14 +67,7 @@ def test_sigterm_while_the_child_starts_kills_it(monkeypatch) -> None:
     from kzt import cli, proc
 
     started: list[int] = []
-    real_popen = subprocess.Popen
-
-    def popen_then_sigterm(*args, **kwargs):  # type: ignore[no-untyped-def]
-        p = real_popen(*args, **kwargs)
-        started.append(p.pid)
-        os.kill(os.getpid(), signal.SIGTERM)   # as if it came during Popen()
-        return p
-
+    popen_then_sigterm = sigterm_inside_popen(started)
     previous = signal.getsignal(signal.SIGTERM)
     try:
         cli.terminate_like_interrupt()
