@@ -1922,7 +1922,8 @@ static unsigned int kzt_eph_memcg_max_percent =
  * 50% took 1.15x the time of none, 10% 1.08x.
  * Neither test sleeps, so both puts make them.  The second reads the
  * cgroup's statistics as they stand, without a flush, and so lags them
- * by up to the memcg's flush period; the first is exact.
+ * by up to the memcg's flush period; the first is exact.  Both hold on
+ * cgroup v1 too, whose limit_in_bytes is the same counter's max.
  */
 static bool kzt_eph_memcg_full(struct obj_cgroup *objcg)
 {
@@ -1930,8 +1931,6 @@ static bool kzt_eph_memcg_full(struct obj_cgroup *objcg)
 	struct mem_cgroup *memcg;
 	bool full = false;
 
-	if (!cgroup_subsys_on_dfl(memory_cgrp_subsys))
-		return false;
 	rcu_read_lock();
 	for (memcg = obj_cgroup_memcg(objcg);
 	     memcg && memcg != root_mem_cgroup;
@@ -2412,14 +2411,18 @@ static unsigned long kzt_eph_shrink(unsigned long nr)
  * two pages, each of which costs a disk read to get back, so twice the
  * default cost would be the like-for-like price; at that price a file
  * loop longer than the page cache found most of its pages gone from the
- * pool before it came round to them.  The default, 8, was measured: on
- * the bench's filecheck-reread-512 it hit 1.8 times as often as at 2
- * (0.58 of plain swap's bytes read, in 0.99 of its time), and on
- * anon-file-mix-832 and swap-then-reread-832 it cost no time.  The pool
- * limit still caps what is kept.
+ * pool before it came round to them: on the bench's filecheck-reread-512
+ * a cost of 8 hit 1.8 times as often as 2 (0.58 of plain swap's bytes
+ * read, in 0.99 of its time) and cost no time elsewhere.  The default
+ * stays 2 all the same: drop_slab() asks for freeable * 4 / seeks
+ * objects, and do_shrink_slab() scans nothing while that is below one
+ * batch and below the count, so above 2 drop_caches level 2 leaves a
+ * small pool (a few hundred entries) in place.  Until reclaim and
+ * drop_caches are told apart, 2 keeps "drop_caches empties kztmem".
  *
  * drop_caches levels 2 and 3 run every shrinker, this one included, and
- * so empty the pool whatever the cost; level 1 (page cache only) feeds it.
+ * so empty the pool at the default cost; level 1 (page cache only)
+ * feeds it.
  */
 static unsigned long kzt_shrink_count(struct shrinker *shrinker,
 				      struct shrink_control *sc)
@@ -2435,7 +2438,7 @@ static unsigned long kzt_shrink_scan(struct shrinker *shrinker,
 	return freed ? freed : SHRINK_STOP;
 }
 
-#define KZT_EPH_RECLAIM_COST_DEFAULT	8
+#define KZT_EPH_RECLAIM_COST_DEFAULT	2
 #define KZT_EPH_RECLAIM_COST_MAX	16
 
 static struct shrinker kzt_shrinker = {
@@ -2936,8 +2939,8 @@ KZT_TUNABLE_ATTR(exclusive_load_percent, kzt_excl_load_percent, 0, 100);
  * kztmem.eph_min_percent=N, kztmem.eph_max_percent=N,
  * kztmem.cc_admit_max_shift=N, kztmem.eph_raw=0|1,
  * kztmem.eph_reclaim_cost=N and kztmem.eph_memcg_max_percent=N, with
- * the same
- * checks as the sysfs files: kp->arg is the tunable's kzt_tunable_attr.
+ * the same checks as the sysfs files: kp->arg is the tunable's
+ * kzt_tunable_attr.
  * On a bad value the set handler fails, the kernel logs "`VALUE' invalid
  * for parameter `NAME'" and the default stays.  No /sys/module file:
  * /sys/kernel/mm/kztmem/ is the one place to change them at run time.
