@@ -608,6 +608,10 @@ def memory_events(cg: Path) -> dict[str, int]:
 
 #: a cgroup as small as the bench's sort-16 runs in
 SMALL_MAX = 8 << 20
+#: The share is checked against the cgroup's statistics without a flush
+#: (the check must not sleep), which hide up to a charge batch (64 pages)
+#: per CPU: what kztmem holds may pass the share by that much.
+SHARE_SLACK = 2 * 64 * PAGE_SIZE
 
 
 def assert_small_cgroup_keeps_running(ext4: Ext4, cg: Path) -> None:
@@ -634,7 +638,7 @@ def assert_small_cgroup_keeps_running(ext4: Ext4, cg: Path) -> None:
             info = f"share {pct}%: memory.events {events}; {cg}: {held}; kztmem {d}"
             assert events["oom_kill"] == 0 and r.returncode == 0 and r.mismatches == 0, \
                 f"{r.describe()}; {info}"
-            assert held["memory.zswap.current"] <= SMALL_MAX * pct // 100 + CC_SLACK, info
+            assert held["memory.zswap.current"] <= SMALL_MAX * pct // 100 + SHARE_SLACK, info
             assert d["eph_memcg_full_hit"] > 0, f"no clean page was declined for the cgroup: {info}"
             if pct == 0:
                 assert held["memory.zswap.current"] == 0 and held["stat.zswapped"] == 0, \
