@@ -2401,35 +2401,54 @@ static unsigned long kzt_eph_shrink(unsigned long nr)
 	return freed;
 }
 
+#define KZT_EPH_RECLAIM_COST_DEFAULT	8
+#define KZT_EPH_RECLAIM_COST_MAX	16
+/* The cost at which the count is the pool's own size: a frame, two pages */
+#define KZT_EPH_RECLAIM_COST_BASE	2
+
+static unsigned int kzt_eph_reclaim_cost = KZT_EPH_RECLAIM_COST_DEFAULT;
+
 /*
  * The shrinker counts and frees zbud frames, and entries a frame's worth
  * of memory at a time; frames that are being evicted already are not
- * counted.  The tunable eph_reclaim_cost weighs a frame at that many
- * times the default seek cost (kzt_eph_reclaim_cost_changed()): the
- * higher it is, the fewer frames reclaim scans for each page-cache page,
- * and the longer a clean page stays in the pool.  A frame holds up to
- * two pages, each of which costs a disk read to get back, so twice the
- * default cost would be the like-for-like price; at that price a file
- * loop longer than the page cache found most of its pages gone from the
- * pool before it came round to them: on the bench's filecheck-reread-512
- * a cost of 8 hit 1.8 times as often as 2 (0.58 of plain swap's bytes
- * read, in 0.99 of its time) and cost no time elsewhere.  The default
- * stays 2 all the same: drop_slab() asks for freeable * 4 / seeks
- * objects, and do_shrink_slab() scans nothing while that is below one
- * batch and below the count, so above 2 drop_caches level 2 leaves a
- * small pool (a few hundred entries) in place.  Until reclaim and
- * drop_caches are told apart, 2 keeps "drop_caches empties kztmem".
+ * counted.  A frame holds up to two pages, each of which costs a disk
+ * read to get back, so the shrinker's seeks are twice the default, and
+ * the tunable eph_reclaim_cost weighs a frame further: reclaim sees the
+ * pool scaled by KZT_EPH_RECLAIM_COST_BASE / cost, so at 8 it scans a
+ * quarter as many frames for each page-cache page as at 2, and a clean
+ * page stays longer.  At 2 a file loop longer than the page cache found
+ * most of its pages gone from the pool before it came round to them: on
+ * the bench's filecheck-reread-512 a cost of 8 hit 1.8 times as often
+ * (0.58 of plain swap's bytes read, in 0.99 of its time) and cost no
+ * time on anon-file-mix-832 or swap-then-reread-832; 16 lost 1% on
+ * anon-file-mix-832.
  *
- * drop_caches levels 2 and 3 run every shrinker, this one included, and
- * so empty the pool at the default cost; level 1 (page cache only)
+ * The cost applies to reclaim only.  Every reclaim path (direct,
+ * kswapd, a memory cgroup's limit, node reclaim) runs with
+ * current->reclaim_state set; drop_caches (drop_slab()) runs without
+ * one, and there the count is the pool's own size.  drop_slab() asks
+ * for freeable * 4 / seeks objects, which at that size is the whole
+ * pool, while do_shrink_slab() scans nothing when that is less than a
+ * batch and less than the count: a scaled-down count would leave a
+ * small pool in place.  So drop_caches levels 2 and 3, which run every
+ * shrinker, empty the pool whatever the cost; level 1 (page cache only)
  * feeds it.
  */
 static unsigned long kzt_shrink_count(struct shrinker *shrinker,
 				      struct shrink_control *sc)
 {
-	return zbud_reclaimable(kzt_zbud) + kzt_eph_entry_frames();
+	unsigned long nr = zbud_reclaimable(kzt_zbud) + kzt_eph_entry_frames();
+
+	if (!nr || !current->reclaim_state)
+		return nr;
+	return DIV_ROUND_UP(nr * KZT_EPH_RECLAIM_COST_BASE,
+			    READ_ONCE(kzt_eph_reclaim_cost));
 }
 
+/*
+ * Frees sc->nr_to_scan frames' worth: reclaim asks for a share of the
+ * scaled count, so the cost scales what it takes as well.
+ */
 static unsigned long kzt_shrink_scan(struct shrinker *shrinker,
 				     struct shrink_control *sc)
 {
@@ -2438,27 +2457,11 @@ static unsigned long kzt_shrink_scan(struct shrinker *shrinker,
 	return freed ? freed : SHRINK_STOP;
 }
 
-#define KZT_EPH_RECLAIM_COST_DEFAULT	2
-#define KZT_EPH_RECLAIM_COST_MAX	16
-
 static struct shrinker kzt_shrinker = {
 	.count_objects = kzt_shrink_count,
 	.scan_objects = kzt_shrink_scan,
-	.seeks = KZT_EPH_RECLAIM_COST_DEFAULT * DEFAULT_SEEKS,
+	.seeks = KZT_EPH_RECLAIM_COST_BASE * DEFAULT_SEEKS,
 };
-
-static unsigned int kzt_eph_reclaim_cost = KZT_EPH_RECLAIM_COST_DEFAULT;
-
-/*
- * do_shrink_slab() reads ->seeks afresh on every call, so a new cost
- * takes effect at the next reclaim pass, registered or not (a boot
- * parameter is set before kztmem registers its shrinker).
- */
-static void kzt_eph_reclaim_cost_changed(void)
-{
-	WRITE_ONCE(kzt_shrinker.seeks,
-		   READ_ONCE(kzt_eph_reclaim_cost) * DEFAULT_SEEKS);
-}
 
 static void kzt_cc_oid(const struct cleancache_filekey *key,
 		       struct tmem_oid *oid)
@@ -3119,8 +3122,8 @@ module_param_cb(eph_raw, &kzt_tunable_param_ops, &kzt_attr_eph_raw, 0);
 KZT_TUNABLE_ATTR(eph_memcg_max_percent, kzt_eph_memcg_max_percent, 0, 100);
 module_param_cb(eph_memcg_max_percent, &kzt_tunable_param_ops,
 		&kzt_attr_eph_memcg_max_percent, 0);
-KZT_TUNABLE_ATTR_CB(eph_reclaim_cost, kzt_eph_reclaim_cost, 1,
-		    KZT_EPH_RECLAIM_COST_MAX, kzt_eph_reclaim_cost_changed);
+KZT_TUNABLE_ATTR(eph_reclaim_cost, kzt_eph_reclaim_cost, 1,
+		 KZT_EPH_RECLAIM_COST_MAX);
 module_param_cb(eph_reclaim_cost, &kzt_tunable_param_ops,
 		&kzt_attr_eph_reclaim_cost, 0);
 
