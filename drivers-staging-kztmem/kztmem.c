@@ -1908,22 +1908,26 @@ static unsigned int kzt_eph_memcg_max_percent =
  * kztmem's shrinker is not memcg-aware: reclaim on behalf of a cgroup at
  * its memory.max cannot take that cgroup's clean pages back out of
  * kztmem.  Charged without bound, they would end up filling memory.max
- * on their own and the cgroup would be OOM-killed.  So a clean page is
- * declined while its cgroup, or an ancestor, with a memory.max
+ * on their own and the cgroup would be OOM-killed; under a memory.high
+ * they would keep the cgroup over it, reclaiming its own pages and
+ * throttled on every return to user space.  So a clean page is declined
+ * while its cgroup, or an ancestor, with a limit (the lower of
+ * memory.max and memory.high)
  * - has less than a page of room under it: such a cgroup is evicting
  *   its own pages to make room, and storing them would charge that room
  *   straight back; or
  * - has eph_memcg_max_percent of it held by kztmem already (both
  *   halves, as memory.zswap.current counts them).
  * The default share is 0: no clean page is kept for a cgroup with a
- * memory.max.  What kztmem held for one could only leave through a hit,
+ * limit.  What kztmem held for one could only leave through a hit,
  * an invalidation or global reclaim, and took that much of the cgroup's
  * own memory meanwhile: on the bench's sort-16 (an 8M cgroup) a share of
  * 50% took 1.15x the time of none, 10% 1.08x.
  * Neither test sleeps, so both puts make them.  The second reads the
  * cgroup's statistics as they stand, without a flush, and so lags them
  * by up to the memcg's flush period; the first is exact.  Both hold on
- * cgroup v1 too, whose limit_in_bytes is the same counter's max.
+ * cgroup v1 too, whose limit_in_bytes is the same counter's max (v1 has
+ * no memory.high: it stays PAGE_COUNTER_MAX).
  */
 static bool kzt_eph_memcg_full(struct obj_cgroup *objcg)
 {
@@ -1935,7 +1939,8 @@ static bool kzt_eph_memcg_full(struct obj_cgroup *objcg)
 	for (memcg = obj_cgroup_memcg(objcg);
 	     memcg && memcg != root_mem_cgroup;
 	     memcg = parent_mem_cgroup(memcg)) {
-		unsigned long max = READ_ONCE(memcg->memory.max);
+		unsigned long max = min(READ_ONCE(memcg->memory.max),
+					READ_ONCE(memcg->memory.high));
 
 		if (max == PAGE_COUNTER_MAX)
 			continue;

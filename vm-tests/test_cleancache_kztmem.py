@@ -636,17 +636,18 @@ SMALL_MAX = 8 << 20
 SHARE_SLACK = 2 * 64 * PAGE_SIZE
 
 
-def assert_small_cgroup_keeps_running(ext4: Ext4, cg: Path) -> None:
-    """A cgroup with memory.max 8M reads its files. By default
-    (eph_memcg_max_percent 0) kztmem keeps none of its clean pages. With a
-    share of 50%, it reads 48 MiB twice: clean pages that memcg reclaim
-    evicts are not stored while the cgroup is at its memory.max
-    (kztmem's shrinker cannot give them back to it), and kztmem holds at
-    most half the max for it: the reads finish, nothing is OOM-killed,
-    every byte verifies. Before, every evicted page was stored and charged
-    until the charges alone filled memory.max and the reader was
-    OOM-killed."""
-    kg.write_sysfs(cg / "memory.max", str(SMALL_MAX))
+def assert_small_cgroup_keeps_running(ext4: Ext4, cg: Path, limit: str = "memory.max") -> None:
+    """A cgroup with ``limit`` (memory.max or memory.high) 8M reads its
+    files. By default (eph_memcg_max_percent 0) kztmem keeps none of its
+    clean pages. With a share of 50%, it reads 48 MiB twice: clean pages
+    that memcg reclaim evicts are not stored while the cgroup is at its
+    limit (kztmem's shrinker cannot give them back to it), and kztmem
+    holds at most half the limit for it: the reads finish, nothing is
+    OOM-killed, every byte verifies. Before, under memory.max, every
+    evicted page was stored and charged until the charges alone filled
+    it and the reader was OOM-killed; under memory.high alone they were
+    stored, charged and kept whatever the share."""
+    kg.write_sysfs(cg / limit, str(SMALL_MAX))
     with kg.Tunable(kg.KZTMEM_SYSFS / "eph_memcg_max_percent") as share:
         for pct, files in ((0, 2), (50, 6)):
             share.write(pct)
@@ -657,20 +658,27 @@ def assert_small_cgroup_keeps_running(ext4: Ext4, cg: Path) -> None:
                                  seed=51, passes=2, cgroup=cg)
             events, held = memory_events(cg), kg.cgroup_ints(cg)
             d = kg.delta(kg.kztmem_ints(), before)
-            info = f"share {pct}%: memory.events {events}; {cg}: {held}; kztmem {d}"
+            info = f"{limit}, share {pct}%: memory.events {events}; {cg}: {held}; kztmem {d}"
             assert events["oom_kill"] == 0 and r.returncode == 0 and r.mismatches == 0, \
                 f"{r.describe()}; {info}"
             assert held["memory.zswap.current"] <= SMALL_MAX * pct // 100 + SHARE_SLACK, info
             assert d["eph_memcg_full_hit"] > 0, f"no clean page was declined for the cgroup: {info}"
             if pct == 0:
                 assert held["memory.zswap.current"] == 0 and held["stat.zswapped"] == 0, \
-                    f"clean pages kept for a cgroup with a memory.max: {info}"
+                    f"clean pages kept for a cgroup with a {limit}: {info}"
             shutil.rmtree(top)
             os.sync()
 
 
 def test_cgroup_at_memory_max_keeps_running(workloads, ext4_4k: Ext4, cc_cgroups) -> None:
     assert_small_cgroup_keeps_running(ext4_4k, cc_cgroups[0])
+
+
+def test_cgroup_at_memory_high_keeps_no_clean_pages(workloads, ext4_4k: Ext4,
+                                                    cc_cgroups) -> None:
+    """The same with a memory.high and no memory.max: the lower of the two
+    is the cgroup's limit."""
+    assert_small_cgroup_keeps_running(ext4_4k, cc_cgroups[0], "memory.high")
 
 
 @ONESTEP
