@@ -1922,7 +1922,7 @@ static unsigned int kzt_eph_memcg_max_percent =
  * limit.  What kztmem held for one could only leave through a hit,
  * an invalidation or global reclaim, and took that much of the cgroup's
  * own memory meanwhile: on the bench's sort-16 (an 8M cgroup) a share of
- * 50% took 1.15x the time of none, 10% 1.08x.
+ * 50% took 1.16x the time of none, 10% 1.08x.
  * Neither test sleeps, so both puts make them.  The second reads the
  * cgroup's statistics as they stand, without a flush, and so lags them
  * by up to the memcg's flush period; the first is exact.  Both hold on
@@ -1939,14 +1939,14 @@ static bool kzt_eph_memcg_full(struct obj_cgroup *objcg)
 	for (memcg = obj_cgroup_memcg(objcg);
 	     memcg && memcg != root_mem_cgroup;
 	     memcg = parent_mem_cgroup(memcg)) {
-		unsigned long max = min(READ_ONCE(memcg->memory.max),
-					READ_ONCE(memcg->memory.high));
+		unsigned long limit = min(READ_ONCE(memcg->memory.max),
+					  READ_ONCE(memcg->memory.high));
 
-		if (max == PAGE_COUNTER_MAX)
+		if (limit == PAGE_COUNTER_MAX)
 			continue;
-		if (page_counter_read(&memcg->memory) + 1 >= max ||
+		if (page_counter_read(&memcg->memory) + 1 >= limit ||
 		    memcg_page_state(memcg, MEMCG_ZSWAP_B) >=
-		    (u64)max * pct / 100 * PAGE_SIZE) {
+		    (u64)limit * pct / 100 * PAGE_SIZE) {
 			full = true;
 			break;
 		}
