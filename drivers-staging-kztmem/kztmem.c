@@ -212,12 +212,6 @@ module_param_named(cc_prepare, kzt_cc_prepare, bool, 0444);
  * that does not 3% (memhog-mixed-480): the room it frees goes to pages
  * that were read once and are stored again, compressed a second time.
  *
- * kzt_release_copies (0..1, default 1): a persistent store that finds
- * the pool at its limit first gives up the copies of pages swapped in
- * and still in the swap cache, the most recently loaded first, before
- * it starts the writeback or is declined (see "Copies of swapped-in
- * pages" below; counted in pers_released).  0 keeps them.
- *
  * kzt_compress_limit: the largest compressed size accepted, in bytes;
  * worse pages are declined and counted in compress_poor (persistent) or
  * eph_compress_poor (ephemeral), except that with writeback on a
@@ -236,7 +230,6 @@ module_param_named(cc_prepare, kzt_cc_prepare, bool, 0444);
 #define KZT_WB_MIN_RAW_PERCENT_DEFAULT	10
 #define KZT_WB_START_PERCENT_DEFAULT	95
 #define KZT_EXCL_LOAD_PERCENT_DEFAULT	0
-#define KZT_RELEASE_COPIES_DEFAULT	1
 
 static unsigned int kzt_max_pool_percent = KZT_MAX_POOL_PERCENT_DEFAULT;
 static unsigned int kzt_compress_limit = KZT_COMPRESS_LIMIT_DEFAULT;
@@ -245,7 +238,6 @@ static unsigned int kzt_accept_percent = KZT_ACCEPT_PERCENT_DEFAULT;
 static unsigned int kzt_wb_min_raw_percent = KZT_WB_MIN_RAW_PERCENT_DEFAULT;
 static unsigned int kzt_wb_start_percent = KZT_WB_START_PERCENT_DEFAULT;
 static unsigned int kzt_excl_load_percent = KZT_EXCL_LOAD_PERCENT_DEFAULT;
-static unsigned int kzt_release_copies = KZT_RELEASE_COPIES_DEFAULT;
 
 /*
  * Statistics (/sys/kernel/mm/kztmem/, read-only)
@@ -305,9 +297,6 @@ static atomic_long_t kzt_pers_writeback_failed;
 static atomic_long_t kzt_pers_writeback_held_off;
 /* Writebacks started before the pool was full (kzt_wb_start_percent) */
 static atomic_long_t kzt_pers_writeback_early;
-/* copies of swapped-in pages given up for room, and those that were not */
-static atomic_long_t kzt_pers_released;
-static atomic_long_t kzt_pers_release_missed;
 
 #ifdef CONFIG_CLEANCACHE
 /*
@@ -654,8 +643,7 @@ static const struct tmem_hostops kzt_hostops = {
  * @refs:	references: one for tmem's slot, one for each load that
  *		is reading it (kzt_pers_pampd_hold())
  * @raw:	the page is kept uncompressed in the page @handle names
- * @loaded:	on kzt_pers_loaded rather than kzt_pers_lru
- * @lru:	place in kzt_pers_lru or kzt_pers_loaded
+ * @lru:	place in kzt_pers_lru
  * @entry:	the swap entry the page was stored for
  * @objcg:	the cgroup charged for it (its page's), or NULL
  *
@@ -678,7 +666,6 @@ struct kzt_pampd {
 	};
 	refcount_t refs;
 	bool raw;
-	bool loaded;
 	struct list_head lru;
 	swp_entry_t entry;
 	struct obj_cgroup *objcg;
@@ -1019,41 +1006,17 @@ static bool kzt_make_room(bool pers)
  * freed under one) and is never taken from interrupts.  The work copies
  * swap entries out under it and looks them up again through frontswap,
  * so it never touches a pampd after dropping the lock.
- *
- * Copies of swapped-in pages
- *
- * A page swapped in keeps its copy in the pool until its slot is freed:
- * reclaimed again unchanged, it then costs no store.  But while the page
- * is in RAM the pool holds its data a second time, and a pool that reads
- * its pages back in order fills up with such copies: on memhog-text-480
- * the writeback passed over 60,600 of them, and the stores declined
- * meanwhile went to the disk.  So a load of a page in the swap cache
- * moves its entry to kzt_pers_loaded, most recent last, and a store that
- * finds the pool at its limit gives up those copies, the most recently
- * loaded first, through frontswap_release(): the page is marked dirty,
- * and will be stored again only if it is reclaimed before it is freed.
- * The most recent load is the page that reclaim reaches last.  This is
- * tried before the writeback or a decline, since it costs neither a
- * decompression nor I/O.  An entry is moved back to the tail of
- * kzt_pers_lru before it is tried: if its page has left the swap cache
- * meanwhile, the pool holds the only copy again.  Exclusive loads
- * (kzt_excl_load_percent) give every copy up at once instead, whether
- * or not the room is needed.
  */
-#define KZT_WB_BATCH		64
-#define KZT_RELEASE_TRIES	8
+#define KZT_WB_BATCH	64
 
 static LIST_HEAD(kzt_pers_lru);
-static LIST_HEAD(kzt_pers_loaded);
 static DEFINE_SPINLOCK(kzt_pers_lru_lock);
 static unsigned long kzt_pers_lru_len;
-static unsigned long kzt_pers_loaded_len;
 static bool kzt_pers_full;
 static struct workqueue_struct *kzt_wb_wq;
 
 static void kzt_pers_lru_add(struct kzt_pampd *pampd)
 {
-	pampd->loaded = false;
 	spin_lock(&kzt_pers_lru_lock);
 	list_add_tail(&pampd->lru, &kzt_pers_lru);
 	kzt_pers_lru_len++;
@@ -1064,45 +1027,11 @@ static void kzt_pers_lru_del(struct kzt_pampd *pampd)
 {
 	spin_lock(&kzt_pers_lru_lock);
 	list_del(&pampd->lru);
-	if (pampd->loaded)
-		kzt_pers_loaded_len--;
-	else
-		kzt_pers_lru_len--;
+	kzt_pers_lru_len--;
 	spin_unlock(&kzt_pers_lru_lock);
 }
 
-/* Under kzt_pers_lru_lock: @pampd to the tail of kzt_pers_lru. */
-static void kzt_pers_lru_rotate(struct kzt_pampd *pampd)
-{
-	if (pampd->loaded) {
-		pampd->loaded = false;
-		kzt_pers_loaded_len--;
-		kzt_pers_lru_len++;
-	}
-	list_move_tail(&pampd->lru, &kzt_pers_lru);
-}
-
-/*
- * A load of @pampd's page into the swap cache: its copy is now held in
- * RAM as well.  Called with a reference on @pampd, which keeps it on
- * one of the lists.
- */
-static void kzt_pers_loaded_add(struct kzt_pampd *pampd)
-{
-	spin_lock(&kzt_pers_lru_lock);
-	if (!pampd->loaded) {
-		pampd->loaded = true;
-		kzt_pers_lru_len--;
-		kzt_pers_loaded_len++;
-	}
-	list_move_tail(&pampd->lru, &kzt_pers_loaded);
-	spin_unlock(&kzt_pers_lru_lock);
-}
-
-/*
- * Copy out up to KZT_WB_BATCH of the oldest entries and rotate them;
- * loaded ones, oldest load first, when the rest is too short.
- */
+/* Copy out up to KZT_WB_BATCH of the oldest entries; rotate them. */
 static unsigned int kzt_pers_lru_batch(swp_entry_t *batch)
 {
 	struct kzt_pampd *pampd;
@@ -1111,61 +1040,11 @@ static unsigned int kzt_pers_lru_batch(swp_entry_t *batch)
 	spin_lock(&kzt_pers_lru_lock);
 	while (n < KZT_WB_BATCH && n < kzt_pers_lru_len) {
 		pampd = list_first_entry(&kzt_pers_lru, struct kzt_pampd, lru);
-		kzt_pers_lru_rotate(pampd);
-		batch[n++] = pampd->entry;
-	}
-	while (n < KZT_WB_BATCH && kzt_pers_loaded_len) {
-		pampd = list_first_entry(&kzt_pers_loaded, struct kzt_pampd,
-					 lru);
-		kzt_pers_lru_rotate(pampd);
+		list_move_tail(&pampd->lru, &kzt_pers_lru);
 		batch[n++] = pampd->entry;
 	}
 	spin_unlock(&kzt_pers_lru_lock);
 	return n;
-}
-
-/* Copy out the most recently loaded entry and rotate it; false if none. */
-static bool kzt_pers_loaded_last(swp_entry_t *entry)
-{
-	struct kzt_pampd *pampd;
-
-	spin_lock(&kzt_pers_lru_lock);
-	if (!kzt_pers_loaded_len) {
-		spin_unlock(&kzt_pers_lru_lock);
-		return false;
-	}
-	pampd = list_last_entry(&kzt_pers_loaded, struct kzt_pampd, lru);
-	kzt_pers_lru_rotate(pampd);
-	*entry = pampd->entry;
-	spin_unlock(&kzt_pers_lru_lock);
-	return true;
-}
-
-/*
- * At the limit: give up copies of swapped-in pages until the pool is
- * below it, trying at most KZT_RELEASE_TRIES of them; tell whether that
- * made room.  Takes no lock across frontswap_release(), which calls
- * back into kzt_frontswap_invalidate_page().
- */
-static bool kzt_pers_release(void)
-{
-	unsigned int tries;
-	swp_entry_t entry;
-
-	if (!READ_ONCE(kzt_release_copies))
-		return false;
-	for (tries = 0; tries < KZT_RELEASE_TRIES; tries++) {
-		if (!kzt_pers_loaded_last(&entry))
-			return false;
-		if (frontswap_release(swp_type(entry), swp_offset(entry))) {
-			atomic_long_inc(&kzt_pers_release_missed);
-			continue;
-		}
-		atomic_long_inc(&kzt_pers_released);
-		if (!kzt_pool_at_limit())
-			return true;
-	}
-	return false;
 }
 
 static int kzt_entry_cmp(const void *a, const void *b)
@@ -1217,7 +1096,7 @@ static void kzt_writeback_work(struct work_struct *work)
 
 	/* Each page at most once per run, even if nothing gets freed. */
 	spin_lock(&kzt_pers_lru_lock);
-	budget = kzt_pers_lru_len + kzt_pers_loaded_len;
+	budget = kzt_pers_lru_len;
 	spin_unlock(&kzt_pers_lru_lock);
 
 	while (budget && READ_ONCE(kzt_writeback) &&
@@ -1298,7 +1177,7 @@ static bool kzt_pers_refuse(void)
 	u64 pool_bytes;
 
 	if (READ_ONCE(kzt_pers_full))
-		return !kzt_pers_release();
+		return true;
 	if (kzt_split_wanted()) {
 		atomic_long_inc(&kzt_pers_split_declined);
 		return true;
@@ -1308,7 +1187,7 @@ static bool kzt_pers_refuse(void)
 		kzt_writeback_early(pool_bytes);
 		return false;
 	}
-	if (kzt_make_room(true) || kzt_pers_release())
+	if (kzt_make_room(true))
 		return false;
 	if (!READ_ONCE(kzt_writeback) || !kzt_wb_wq)
 		return true;
@@ -1606,20 +1485,18 @@ static int kzt_pers_pampd_get_data(struct tmem_pool *pool, void *data,
 		dst = kmap_local_page(page);
 		memset_l(dst, pampd->value, PAGE_SIZE / sizeof(unsigned long));
 		kunmap_local(dst);
-		ret = 0;
-	} else if (pampd->raw) {
-		copy_highpage(page, (struct page *)pampd->handle);
-		ret = 0;
-	} else {
-		ctx = kzt_pers_ctx_lock();
-		dst = kmap_local_page(page);
-		ret = kzt_pers_decompress(ctx, pampd, dst);
-		kunmap_local(dst);
-		kzt_pers_ctx_unlock(ctx);
+		return 0;
 	}
-	/* The data is in RAM twice now, see "Copies of swapped-in pages" */
-	if (!ret && PageSwapCache(page))
-		kzt_pers_loaded_add(pampd);
+	if (pampd->raw) {
+		copy_highpage(page, (struct page *)pampd->handle);
+		return 0;
+	}
+
+	ctx = kzt_pers_ctx_lock();
+	dst = kmap_local_page(page);
+	ret = kzt_pers_decompress(ctx, pampd, dst);
+	kunmap_local(dst);
+	kzt_pers_ctx_unlock(ctx);
 	return ret;
 }
 
@@ -2926,8 +2803,6 @@ KZT_STAT_ATTR(pers_writeback_skipped);
 KZT_STAT_ATTR(pers_writeback_failed);
 KZT_STAT_ATTR(pers_writeback_held_off);
 KZT_STAT_ATTR(pers_writeback_early);
-KZT_STAT_ATTR(pers_released);
-KZT_STAT_ATTR(pers_release_missed);
 
 /* A read-only file showing one u64 figure computed on each read */
 #define KZT_U64_ATTR(_name, _value)					\
@@ -3061,15 +2936,14 @@ KZT_TUNABLE_ATTR(accept_threshold_percent, kzt_accept_percent, 1, 100);
 KZT_TUNABLE_ATTR(writeback_min_raw_percent, kzt_wb_min_raw_percent, 0, 100);
 KZT_TUNABLE_ATTR(writeback_start_percent, kzt_wb_start_percent, 1, 100);
 KZT_TUNABLE_ATTR(exclusive_load_percent, kzt_excl_load_percent, 0, 100);
-KZT_TUNABLE_ATTR(release_copies, kzt_release_copies, 0, 1);
 
 /*
  * The tunables can also be set on the kernel command line, as
  * kztmem.max_pool_percent=N, kztmem.compress_limit=N,
  * kztmem.writeback=0|1, kztmem.accept_threshold_percent=N,
  * kztmem.writeback_min_raw_percent=N,
- * kztmem.writeback_start_percent=N, kztmem.exclusive_load_percent=N,
- * kztmem.release_copies=0|1 and, with the cleancache half,
+ * kztmem.writeback_start_percent=N, kztmem.exclusive_load_percent=N
+ * and, with the cleancache half,
  * kztmem.eph_min_percent=N, kztmem.eph_max_percent=N,
  * kztmem.cc_admit_max_shift=N, kztmem.eph_raw=0|1,
  * kztmem.eph_reclaim_cost=N and kztmem.eph_memcg_max_percent=N, with
@@ -3118,8 +2992,6 @@ module_param_cb(writeback_start_percent, &kzt_tunable_param_ops,
 		&kzt_attr_writeback_start_percent, 0);
 module_param_cb(exclusive_load_percent, &kzt_tunable_param_ops,
 		&kzt_attr_exclusive_load_percent, 0);
-module_param_cb(release_copies, &kzt_tunable_param_ops,
-		&kzt_attr_release_copies, 0);
 
 static struct attribute *kzt_attrs[] = {
 	&kzt_attr_curr_obj_count.kattr.attr,
@@ -3151,8 +3023,6 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_pers_writeback_failed.kattr.attr,
 	&kzt_attr_pers_writeback_held_off.kattr.attr,
 	&kzt_attr_pers_writeback_early.kattr.attr,
-	&kzt_attr_pers_released.kattr.attr,
-	&kzt_attr_pers_release_missed.kattr.attr,
 	&kzt_attr_pers_pool_pages.attr,
 	&kzt_attr_pers_pool_bytes.attr,
 	&kzt_attr_meta_bytes.attr,
@@ -3165,7 +3035,6 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_writeback_min_raw_percent.kattr.attr,
 	&kzt_attr_writeback_start_percent.kattr.attr,
 	&kzt_attr_exclusive_load_percent.kattr.attr,
-	&kzt_attr_release_copies.kattr.attr,
 	&kzt_attr_compressor.attr,
 	NULL,
 };

@@ -27,11 +27,7 @@ moved the way the pages' compressibility says they must:
 - a swap-in from a pool at exclusive_load_percent of its limit takes the
   page's copy out (pers_exclusive_gets): the page is dirty then, is stored
   again when it is reclaimed, and reads back intact on a second pass; with
-  0 (the default) every copy stays;
-- a store that finds the pool full first gives up the copies of pages
-  swapped in and still in the swap cache (release_copies=1, the default;
-  pers_released): fewer stores are declined and fewer pages reach the
-  disk than with 0, and every page reads back intact on a second pass.
+  0 (the default) every copy stays.
 """
 
 from __future__ import annotations
@@ -62,7 +58,6 @@ COUNTERS = ("curr_pers_pampd_count", "pers_puts", "pers_gets", "pers_exclusive_g
             "pers_pool_bytes", "failed_pers_gets",
             "pers_written_back", "pers_writeback_skipped", "pers_writeback_failed",
             "pers_writeback_held_off", "pers_writeback_early",
-            "pers_released", "pers_release_missed",
             "pers_raw_pages", "pers_raw_pages_max")
 
 # name -> (smallest valid, largest valid)
@@ -74,7 +69,6 @@ TUNABLES = {
     "writeback_min_raw_percent": (0, 100),
     "writeback_start_percent": (1, 100),
     "exclusive_load_percent": (0, 100),
-    "release_copies": (0, 1),
     # the cleancache half's share of the limit (test_cleancache_kztmem.py)
     "eph_min_percent": (0, 100),
     "eph_max_percent": (0, 100),
@@ -535,45 +529,6 @@ def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load) -> None:
     assert excl["pers_puts"] > keep["pers_puts"], \
         f"pages taken out were not stored again: {excl['pers_puts']} stores, " \
         f"{keep['pers_puts']} keeping every copy"
-
-
-@pytest.fixture
-def release() -> Iterator[kg.Tunable]:
-    """release_copies, restored afterwards."""
-    with kg.Tunable(kg.KZTMEM_SYSFS / "release_copies") as rel:
-        yield rel
-
-
-def test_full_pool_gives_up_copies_of_swapped_in_pages(workloads, swap, small_pool,
-                                                       release) -> None:
-    """A store that finds the pool full gives up the copies of pages that
-    were swapped in and are still in the swap cache (release_copies=1, the
-    default) before it is declined.  The same two-pass run on a 4% pool
-    with 0 gives up none and declines more stores, which go to the disk.
-    A page whose copy was given up must be dirty: reclaimed clean, its
-    data would be lost (the device slot was never written) and the second
-    pass would read garbage or fail."""
-    pool, writeback = small_pool
-    assert release.original.strip() == "1", f"default release_copies {release.original!r}"
-    writeback.write("1")
-    pool.write("4")
-    release.write("0")
-    before, after, _ = two_pass_run(swap)
-    keep = kg.delta(after, before)
-    assert keep["pers_released"] == 0, f"release_copies=0 gave copies up: {keep}"
-    assert keep["pool_limit_hit"] > 0, f"a 4% pool never filled: {keep}"
-    assert keep["failed_pers_gets"] == 0, keep
-
-    release.write("1")
-    before, after, _ = two_pass_run(swap)
-    rel = kg.delta(after, before)
-    assert rel["pers_released"] > 0, f"a full pool gave up no copy: {rel}"
-    assert rel["failed_pers_gets"] == 0, f"loads failed after copies were given up: {rel}"
-    assert rel["pool_limit_hit"] < keep["pool_limit_hit"], \
-        f"giving copies up declined {rel['pool_limit_hit']} stores, " \
-        f"keeping them {keep['pool_limit_hit']}"
-    assert rel["vm_pswpout"] < keep["vm_pswpout"], \
-        f"{rel['vm_pswpout']} pages to the disk giving copies up, {keep['vm_pswpout']} keeping them"
 
 
 FAIL_LOAD = kg.DEBUGFS / "kztmem_fail_load"
