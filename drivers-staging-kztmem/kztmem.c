@@ -1223,6 +1223,12 @@ static unsigned int kzt_pers_limit(void)
  * What this gets wrong is noise that repeats within the page, which an
  * LZ compressor would find; the kztmem_reject KUnit suite measures the
  * false rejects on the workload patterns.
+ *
+ * Every store pays for the sample, so it stops as soon as the answer is
+ * known: a chunk as soon as it has shown KZT_NOISE_DISTINCT values, the
+ * page as soon as the chunks left could no longer change the verdict.
+ * With the default limit a page of text is let through after its first
+ * chunk.  The verdict is the one all the chunks would give.
  */
 #define KZT_SAMPLE_CHUNKS	8
 #define KZT_SAMPLE_BYTES	64
@@ -1231,12 +1237,16 @@ static unsigned int kzt_pers_limit(void)
 static bool kzt_chunk_is_noise(const u8 *chunk)
 {
 	DECLARE_BITMAP(seen, 256);
-	unsigned int i;
+	unsigned int i, distinct = 0;
 
 	bitmap_zero(seen, 256);
-	for (i = 0; i < KZT_SAMPLE_BYTES; i++)
-		__set_bit(chunk[i], seen);
-	return bitmap_weight(seen, 256) >= KZT_NOISE_DISTINCT;
+	for (i = 0; i < KZT_SAMPLE_BYTES; i++) {
+		if (__test_and_set_bit(chunk[i], seen))
+			continue;
+		if (++distinct >= KZT_NOISE_DISTINCT)
+			return true;
+	}
+	return false;
 }
 
 static bool kzt_cheap_reject(const void *data, unsigned int limit)
@@ -1246,9 +1256,15 @@ static bool kzt_cheap_reject(const void *data, unsigned int limit)
 	unsigned int i, noise = 0;
 
 	BUILD_BUG_ON(PAGE_SIZE / KZT_SAMPLE_CHUNKS < KZT_SAMPLE_BYTES);
-	for (i = 0; i < KZT_SAMPLE_CHUNKS; i++, chunk += part)
+	for (i = 0; i < KZT_SAMPLE_CHUNKS; i++, chunk += part) {
+		/* Even if every chunk left were noise, the page could fit. */
+		if ((noise + KZT_SAMPLE_CHUNKS - i) * part <= limit)
+			return false;
 		noise += kzt_chunk_is_noise(chunk);
-	return noise * part > limit;
+		if (noise * part > limit)
+			return true;
+	}
+	return false;
 }
 
 /*

@@ -604,6 +604,74 @@ static void kzt_reject_test_patterns(struct kunit *test)
 	}
 }
 
+/* Every chunk sampled in full: the verdict kzt_cheap_reject() must give */
+static bool kzt_rt_full_verdict(const u8 *data, unsigned int limit)
+{
+	const unsigned int part = PAGE_SIZE / KZT_SAMPLE_CHUNKS;
+	const u8 *chunk = data + (part - KZT_SAMPLE_BYTES) / 2;
+	DECLARE_BITMAP(seen, 256);
+	unsigned int i, j, noise = 0;
+
+	for (i = 0; i < KZT_SAMPLE_CHUNKS; i++, chunk += part) {
+		bitmap_zero(seen, 256);
+		for (j = 0; j < KZT_SAMPLE_BYTES; j++)
+			__set_bit(chunk[j], seen);
+		noise += bitmap_weight(seen, 256) >= KZT_NOISE_DISTINCT;
+	}
+	return noise * part > limit;
+}
+
+/*
+ * The sample stops early (a chunk at its KZT_NOISE_DISTINCT-th value, the
+ * page once the chunks left cannot change the verdict): on every pattern
+ * and at limits from one chunk's worth to a whole page, it must decide
+ * as sampling every chunk in full does.  "mix" alternates the kinds of
+ * page, and a page of text with a few noisy chunks is made too, so that
+ * both early exits and the full count are reached.
+ */
+static void kzt_reject_test_early_exit(struct kunit *test)
+{
+	static const unsigned int limits[] = { 64, 511, 512, 1024, 2048,
+					       3584, 4095, 4096 };
+	const unsigned int part = PAGE_SIZE / KZT_SAMPLE_CHUNKS;
+	unsigned int l, checked = 0, rejected = 0;
+	enum kzt_rt_pattern pat;
+	u64 index, state;
+	u8 *buf;
+
+	buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (pat = KZT_RT_TEXT; pat <= KZT_RT_MIX + 1; pat++) {
+		for (index = 0; index < 100; index++) {
+			if (pat <= KZT_RT_MIX) {
+				if (!kzt_rt_fill(buf, pat, 0xea51 + pat, index))
+					continue;
+			} else {
+				/* text with noise in index % 9 chunks */
+				kzt_rt_fill(buf, KZT_RT_TEXT, 0xea51, index);
+				state = index;
+				for (l = 0; l < index % 9; l++)
+					kzt_rt_random(buf + l * part, part,
+						      &state);
+			}
+			for (l = 0; l < ARRAY_SIZE(limits); l++) {
+				bool want = kzt_rt_full_verdict(buf, limits[l]);
+
+				KUNIT_EXPECT_EQ_MSG(test,
+						    kzt_cheap_reject(buf, limits[l]),
+						    want,
+						    "pattern %d page %llu limit %u",
+						    pat, index, limits[l]);
+				checked++;
+				rejected += want;
+			}
+		}
+	}
+	/* both verdicts were reached */
+	KUNIT_EXPECT_GT(test, rejected, 0U);
+	KUNIT_EXPECT_LT(test, rejected, checked);
+}
+
 /* Through the store path: a cheap reject is a compress_poor decline. */
 static void kzt_reject_test_counted(struct kunit *test)
 {
@@ -808,6 +876,7 @@ static void kzt_pam_test_admit(struct kunit *test)
 
 static struct kunit_case kzt_reject_cases[] = {
 	KUNIT_CASE(kzt_reject_test_patterns),
+	KUNIT_CASE(kzt_reject_test_early_exit),
 	KUNIT_CASE(kzt_reject_test_counted),
 	KUNIT_CASE(kzt_reject_test_wb_raw_share),
 	{}
