@@ -539,7 +539,8 @@ def cmd_bench_pair(a: argparse.Namespace, layout: Layout) -> int:
     metrics = tuple(w for w in (a.metrics or "").split(",") if w.strip())
     if a.metrics is not None and not metrics:
         raise KztError("--metrics is empty", "give metric names, e.g. --metrics density,disk_ios")
-    res = pair(PairRequest(Path(a.dir), a.a, a.b, metrics))
+    res = pair(PairRequest(Path(a.dir), a.a, a.b, metrics,
+                           Path(a.against) if a.against else None))
     print(render(res))
     if a.json:
         write_json(res, Path(a.json))
@@ -763,6 +764,10 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("--metrics", metavar="A,B",
                     help="metric names (default: the headline, density, disk_ios, disk_mib, "
                          "cpu_seconds)")
+    pr.add_argument("--against", metavar="DIR_B",
+                    help="take B from this bench instead: the same plan (--seed, --reps, "
+                         "--configs, --workloads, --clock) on another image, blocks paired "
+                         "by index (e.g. the driver before and after a change)")
     pr.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     t = bsub.add_parser("table", help="a bench's cells as a Markdown table",
                         description="one row per workload x variant: the headline's median and "

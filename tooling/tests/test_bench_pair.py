@@ -166,3 +166,56 @@ def test_table_and_json_on_the_command_line(bench: Path, tmp_path: Path,
     assert first["t_ci"][0] < 0.5 and 0.7 < first["t_ci"][1] < 1  # wider, still below 1
     assert doc[1]["verdict"] == "win" and doc[1]["lower_is_better"] is False
     assert (doc[2]["blocks"], doc[2]["censored"], doc[2]["paired"]) == (4, 1, 2)
+
+
+def two_images(tmp_path: Path, seed_b: int = 7) -> tuple[Path, Path]:
+    """The bench above on image aaaa..., and the same plan on image bbbb...
+    where kztmem took 0.9x the seconds in every block."""
+    dirs = []
+    for name, sha, scale, seed in (("before", "a" * 64, 1.0, 7), ("after", "b" * 64, 0.9, seed_b)):
+        rs = runs()
+        for r in rs:
+            if r["variant"] == "kztmem@ssd" and "seconds" in r.get("metrics", {}):
+                r["metrics"]["seconds"] *= scale
+        d = tmp_path / name
+        d.mkdir()
+        doc = bench_doc(rs, seed=seed, baselines={"plain": "none", "zswap": "zswap"},
+                        provenance={"image_sha256": sha})
+        (d / "bench.json").write_text(json.dumps(doc))
+        dirs.append(d)
+    return dirs[0], dirs[1]
+
+
+def test_against_another_image_of_the_same_plan(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    before, after = two_images(tmp_path)
+    res = pair(PairRequest(after, "kztmem@ssd", "kztmem@ssd", ("seconds",), against=before))
+    assert res.a == "kztmem@ssd [image bbbbbbbb]" and res.b == "kztmem@ssd [image aaaaaaaa]"
+    r = rows(res)
+    assert r[("w", "seconds")].paired == 3 and r[("w", "seconds")].median == pytest.approx(0.9)
+    assert r[("w", "seconds")].verdict == WIN
+    # w2's censored block is counted as in one bench
+    assert (r[("w2", "seconds")].blocks, r[("w2", "seconds")].censored) == (3, 1)
+    # and B may be another variant of the other bench
+    other = rows(pair(PairRequest(after, "kztmem", "zswap", ("seconds",), against=before)))
+    assert other[("w", "seconds")].median == pytest.approx(0.54)
+    assert cli.main(["bench", "pair", str(after), "kztmem", "kztmem", "--metrics", "seconds",
+                     "--against", str(before)]) == 0
+    out = capsys.readouterr().out
+    assert f"({after} and {before})" in out and "A = kztmem@ssd [image bbbbbbbb]" in out
+
+
+def test_against_refuses_another_plan_and_names_the_same_image_by_dir(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before, after = two_images(tmp_path, seed_b=8)
+    assert cli.main(["bench", "pair", str(after), "kztmem", "kztmem",
+                     "--against", str(before)]) == KztError.exit_code
+    err = capsys.readouterr().err
+    assert f"{before} belongs to another plan than {after}: seed: 8 against 7" in err
+    assert "--seed" in err and "Traceback" not in err
+    assert cli.main(["bench", "pair", str(after), "kztmem", "zfs",
+                     "--against", str(tmp_path / "none")]) == KztError.exit_code
+    assert "is not a directory" in capsys.readouterr().err
+    # the same bench against itself: told apart by directory
+    res = pair(PairRequest(before, "kztmem", "kztmem", ("seconds",), against=before))
+    assert res.a == f"kztmem@ssd [{before}]" and rows(res)[("w", "seconds")].median == 1.0

@@ -15,17 +15,25 @@ A block where A or B did not end OK (FAILED, error, unavailable) is
 block where only one of them has a run at all (an interrupted bench) is
 counted as missing.  A superseded attempt is replaced by its rerun, as
 in the report.
+
+`--against DIR_B` takes B from a second bench of the same plan (seed,
+variants, workloads, repetitions, clock: plan.signature) made on another
+image, e.g. the driver before and after a change: block k of one is
+block k of the other (the same runs in the same order), so the two
+benches' blocks pair as a bench's variants do.  The variants are then
+named with their image's SHA-256 prefix.  Benches of different plans
+are refused.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import KztError
 from .merge import load
-from .plan import Variant
+from .plan import SIGNATURE, Variant, differences, signature
 from .records import METRICS, OK
 from .report import headline
 from .stats import compare
@@ -43,6 +51,8 @@ class PairRequest:
     b: str
     #: metric keys of records.METRICS; () = the headline and DEFAULT_METRICS
     metrics: tuple[str, ...] = ()
+    #: B's bench directory, when B ran in another bench of the same plan
+    against: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,7 @@ class PairResult:
     metrics: tuple[str, ...]
     workloads: list[Blocks]
     rows: list[PairRow]
+    against: Path | None = None          # B's bench directory, if not bench_dir
 
     def to_json(self) -> list[dict[str, Any]]:
         return [asdict(r) | {"ci": list(r.ci) if r.ci else None,
@@ -184,9 +195,7 @@ def _blocks(workload: str, a: str, b: str, ra: dict[int, Record],
     return Blocks(workload, total, len(paired), censored, missing, tuple(why)), paired
 
 
-def pair(req: PairRequest) -> PairResult:
-    """A / B for every workload of the bench and every metric asked for."""
-    d = req.bench_dir
+def _load_bench(d: Path) -> dict[str, Any]:
     if not d.is_dir():
         raise KztError(f"{d} is not a directory",
                        "give a bench directory (build/runs/<id>-bench or one under bench-results/)")
@@ -194,15 +203,54 @@ def pair(req: PairRequest) -> PairResult:
         raise KztError(f"{d} has no bench.json",
                        "give the directory a `kzt bench` run wrote (build/runs/<id>-bench, "
                        "build/runs/latest-bench or one under bench-results/)")
-    doc = load(d)
+    return load(d)
+
+
+def _image_tag(meta: dict[str, Any], d: Path) -> str:
+    sha = str((meta.get("provenance") or {}).get("image_sha256") or "")
+    return f"image {sha[:8]}" if sha else str(d)
+
+
+def _two_benches(doc: dict[str, Any], d: Path, a: str, other: Path,
+                 b: str) -> tuple[dict[str, Any], str, str]:
+    """One document holding A's runs from @doc and B's from the bench in
+    @other, which must be of the same plan; and A's and B's names in it."""
+    doc_b = _load_bench(other)
+    meta, meta_b = doc.get("meta") or {}, doc_b.get("meta") or {}
+    same_plan = [k for k in SIGNATURE if k != "image_sha256"]
+    diff = [x for x in differences(signature(meta), signature(meta_b))
+            if x.partition(":")[0] in same_plan]
+    if diff:
+        raise KztError(f"{other} belongs to another plan than {d}: " + "; ".join(diff),
+                       "pair benches made with the same --seed, --reps, --configs, --workloads "
+                       "and --clock, each on its own image (--kernel IMAGE)")
+    b = resolve(b, _variants(doc_b), other)
+    tag_a, tag_b = _image_tag(meta, d), _image_tag(meta_b, other)
+    if tag_a == tag_b:
+        tag_a, tag_b = str(d), str(other)
+    name_a, name_b = f"{a} [{tag_a}]", f"{b} [{tag_b}]"
+    runs = [r | {"variant": name_a} for r in doc.get("runs") or [] if r.get("variant") == a]
+    runs += [r | {"variant": name_b} for r in doc_b.get("runs") or [] if r.get("variant") == b]
+    return {"meta": meta, "plan": [], "runs": runs}, name_a, name_b
+
+
+def pair(req: PairRequest) -> PairResult:
+    """A / B for every workload of the bench (or of the two benches) and
+    every metric asked for."""
+    d = req.bench_dir
+    doc = _load_bench(d)
     meta = doc.get("meta") or {}
     metrics = _metrics(req.metrics, meta)
     variants = _variants(doc)
-    a, b = resolve(req.a, variants, d), resolve(req.b, variants, d)
-    if a == b:
-        raise KztError(f"A and B are both {a}", "give two different variants: "
-                       + ", ".join(variants))
-    result = pair_doc(doc, d, a, b, metrics)
+    a = resolve(req.a, variants, d)
+    if req.against is not None:
+        doc, a, b = _two_benches(doc, d, a, req.against, req.b)
+    else:
+        b = resolve(req.b, variants, d)
+        if a == b:
+            raise KztError(f"A and B are both {a}", "give two different variants: "
+                           + ", ".join(variants))
+    result = replace(pair_doc(doc, d, a, b, metrics), against=req.against)
     if not any(w.paired for w in result.workloads):
         detail = "; ".join(f"{w.workload}: {w.summary()}" for w in result.workloads)
         raise KztError(f"no block of {d} where both {a} and {b} ran OK"
@@ -257,7 +305,8 @@ def _fmt_ci(ci: tuple[float, float] | None) -> str:
 def render(res: PairResult) -> str:
     """The text table: per workload its blocks, then one row per metric."""
     higher = [m for m in res.metrics if not METRICS[m][2]]
-    lines = [f"A = {res.a}, B = {res.b} ({res.bench_dir}): median of the paired ratios A/B "
+    where = f"{res.bench_dir}" + (f" and {res.against}" if res.against else "")
+    lines = [f"A = {res.a}, B = {res.b} ({where}): median of the paired ratios A/B "
              "and its bootstrap 95% interval",
              "win: A is better (lower" + (f"; higher for {', '.join(higher)}" if higher else "")
              + "); loss: B is better"]
