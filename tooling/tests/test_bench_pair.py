@@ -216,6 +216,13 @@ def test_against_refuses_another_plan_and_names_the_same_image_by_dir(
     assert cli.main(["bench", "pair", str(after), "kztmem", "zfs",
                      "--against", str(tmp_path / "none")]) == KztError.exit_code
     assert "is not a directory" in capsys.readouterr().err
+    # zram never ran OK in either bench
+    (tmp_path / "same").mkdir()
+    good, _ = two_images(tmp_path / "same")
+    assert cli.main(["bench", "pair", str(good), "zram@ssd", "zram@ssd",
+                     "--against", str(before.parent / "same" / "after")]) == KztError.exit_code
+    assert f"no block of {good} and {before.parent / 'same' / 'after'} where both" \
+        in capsys.readouterr().err
     # the same bench against itself: told apart by directory
     res = pair(PairRequest(before, "kztmem", "kztmem", ("seconds",), against=before))
     assert res.a == f"kztmem@ssd [{before}]" and rows(res)[("w", "seconds")].median == 1.0

@@ -253,7 +253,8 @@ def pair(req: PairRequest) -> PairResult:
     result = replace(pair_doc(doc, d, a, b, metrics), against=req.against)
     if not any(w.paired for w in result.workloads):
         detail = "; ".join(f"{w.workload}: {w.summary()}" for w in result.workloads)
-        raise KztError(f"no block of {d} where both {a} and {b} ran OK"
+        where = f"{d} and {req.against}" if req.against else f"{d}"
+        raise KztError(f"no block of {where} where both {a} and {b} ran OK"
                        + (f" ({detail})" if detail else ": neither has a run"),
                        "pair variants that both finished runs in one block (the report's "
                        "counts say which did), or resume the bench with `kzt bench --resume`")
