@@ -273,6 +273,8 @@ def _boot_request(a: argparse.Namespace, layout: Layout,  # type: ignore[no-unty
     from . import guestjob, vm
     from .build import require_image
     image = Path(a.kernel) if getattr(a, "kernel", None) else require_image(layout, a.base, a.flavour)
+    if not image.is_file():
+        raise KztError(f"kernel image {image} does not exist", "give --kernel a bzImage, or drop it")
     # a dry run creates nothing: its run directory is only named
     run_dir = layout.runs / f"<new>-{kind}" if a.dry_run else guestjob.new_run(layout, kind)
     return vm.BootRequest(
@@ -454,7 +456,7 @@ def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
     from .workrun import RunRequest, run_workload
     clk = vm.clock(a.clock)
     req = RunRequest(a.workload, a.with_, a.base, a.flavour, vm.Accel(a.accel), a.timeout,
-                     cpus=clk.cpus, icount_shift=clk.icount_shift)
+                     cpus=clk.cpus, icount_shift=clk.icount_shift, kernel=a.kernel)
     if a.json:
         # stdout carries the JSON document only: the guest's progress and
         # each program's own lines go to stderr
@@ -691,6 +693,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("workload", help="name of a vm-tests/workloads/*.json file")
     p.add_argument("--with", dest="with_", default="kztmem",
                    help="configuration from tooling/kzt/data/configs.json (kztmem, zswap, none, ...)")
+    p.add_argument("--kernel", type=Path, metavar="IMAGE",
+                   help="boot this kernel image instead of the flavour's build (e.g. a saved "
+                        "image of the driver before a change, to compare its counters)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--timeout", type=seconds, default=1200, help="deadline in seconds")
     p.add_argument("--clock", choices=("wall", "icount"), default="wall",

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
 from kzt import cli
+from kzt.errors import KztError
 
 
 def subcommands() -> list[str]:
@@ -67,3 +69,27 @@ def test_kzt_error_is_printed_with_its_exit_code(monkeypatch: pytest.MonkeyPatch
     err = capsys.readouterr().err
     assert "kzt prepare: error: the guest fell over" in err
     assert "-> look at the console log" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "memhog-text-480", "--kernel", "{missing}"],
+    ["run", "memhog-text-480", "--kernel", "{missing}", "--json"],
+    ["boot", "--kernel", "{missing}", "--dry-run"],
+    ["boot", "--kernel", "{missing}", "--exec", "true"],
+])
+def test_a_kernel_image_that_is_not_there_is_refused(argv: list[str], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """`--kernel` naming no file stops before a run directory is made or
+    anything boots."""
+    from kzt import guestjob, vm
+
+    def never(*args: object, **kw: object) -> None:
+        raise AssertionError("went on past a missing kernel image")
+
+    monkeypatch.setattr(guestjob, "new_run", never)
+    monkeypatch.setattr(vm, "boot", never)
+    missing = tmp_path / "no-such-bzImage"
+    assert cli.main([x.format(missing=missing) for x in argv]) == KztError.exit_code
+    err = capsys.readouterr().err
+    assert f"kernel image {missing} does not exist" in err and "give --kernel a bzImage" in err
