@@ -454,6 +454,9 @@ def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
     from .guest.counters import derive
     from .stats import render
     from .workrun import RunRequest, run_workload
+    if a.kernel and not a.kernel.is_file():
+        raise KztError(f"kernel image {a.kernel} does not exist",
+                       "give --kernel a bzImage, or drop it")
     clk = vm.clock(a.clock)
     req = RunRequest(a.workload, a.with_, a.base, a.flavour, vm.Accel(a.accel), a.timeout,
                      cpus=clk.cpus, icount_shift=clk.icount_shift, kernel=a.kernel)

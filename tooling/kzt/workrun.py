@@ -138,8 +138,6 @@ def run_workload(layout: Layout, req: RunRequest, bins: Path | None = None) -> R
     """Boot once and run the workload; raises Unavailable if the guest's
     kernel cannot run the configuration, SetupFailed if its set-up failed."""
     image = req.kernel or require_image(layout, req.base, req.flavour)
-    if not image.is_file():
-        raise KztError(f"kernel image {image} does not exist", "give --kernel a bzImage, or drop it")
     _, wl = load_workload(layout, req.workload)
     config = datafiles.config(req.with_)
     profile_name = req.disk or config.disk
