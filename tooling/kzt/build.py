@@ -147,6 +147,14 @@ def build_tree(tree: Path, base: Base, out: Path, req: BuildRequest) -> BuildRes
     return BuildResult(BuildStatus.SUCCESS, image, log, elapsed, "", count)
 
 
+def given_image(path: Path) -> Path:
+    """An image named with --kernel, refused before anything is made if
+    it is not there."""
+    if not path.is_file():
+        raise KztError(f"kernel image {path} does not exist", "give --kernel a bzImage, or drop it")
+    return path
+
+
 def require_image(layout: Layout, base: str, flavour: str = "default") -> Path:
     b = Base.load(base)
     image = layout.out(base, flavour) / b.image

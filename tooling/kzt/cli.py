@@ -271,10 +271,9 @@ def cmd_build(a: argparse.Namespace, layout: Layout) -> int:
 def _boot_request(a: argparse.Namespace, layout: Layout,  # type: ignore[no-untyped-def]
                   command: list[str] | str | None, kind: str = "boot"):
     from . import guestjob, vm
-    from .build import require_image
-    image = Path(a.kernel) if getattr(a, "kernel", None) else require_image(layout, a.base, a.flavour)
-    if not image.is_file():
-        raise KztError(f"kernel image {image} does not exist", "give --kernel a bzImage, or drop it")
+    from .build import given_image, require_image
+    image = given_image(Path(a.kernel)) if getattr(a, "kernel", None) \
+        else require_image(layout, a.base, a.flavour)
     # a dry run creates nothing: its run directory is only named
     run_dir = layout.runs / f"<new>-{kind}" if a.dry_run else guestjob.new_run(layout, kind)
     return vm.BootRequest(
@@ -454,12 +453,11 @@ def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
     from .guest.counters import derive
     from .stats import render
     from .workrun import RunRequest, run_workload
-    if a.kernel and not a.kernel.is_file():
-        raise KztError(f"kernel image {a.kernel} does not exist",
-                       "give --kernel a bzImage, or drop it")
+    from .build import given_image
     clk = vm.clock(a.clock)
     req = RunRequest(a.workload, a.with_, a.base, a.flavour, vm.Accel(a.accel), a.timeout,
-                     cpus=clk.cpus, icount_shift=clk.icount_shift, kernel=a.kernel)
+                     cpus=clk.cpus, icount_shift=clk.icount_shift,
+                     kernel=given_image(a.kernel) if a.kernel else None)
     if a.json:
         # stdout carries the JSON document only: the guest's progress and
         # each program's own lines go to stderr

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import guestjob, proc, ui, vm
-from .build import require_image
+from .build import given_image, require_image
 from .errors import KztError
 from .guest.schema import check
 from .guest.seam import GROUP_LISTING, BootGroup, TestJob
@@ -132,9 +132,7 @@ def group_modules(layout: Layout, pytest_args: tuple[str, ...],
 
 def run_tests(layout: Layout, req: TestRequest) -> TestResult:
     start = time.monotonic()
-    image = req.kernel or require_image(layout, req.base, req.flavour)
-    if not image.is_file():
-        raise KztError(f"kernel image {image} does not exist", "give --kernel a bzImage, or drop it")
+    image = given_image(req.kernel) if req.kernel else require_image(layout, req.base, req.flavour)
     run_dir = guestjob.new_run(layout, "test")
     bins = guestjob.build_workloads(layout)
     pytest_args = selection(req)
