@@ -14,6 +14,9 @@ from . import ui
 from .errors import KztError
 from .layout import Layout
 
+#: vm.CLOCKS' names, for --clock (vm is imported only when a command runs)
+CLOCK_NAMES = ("icount", "icount-erms", "wall")
+
 Handler = Callable[[argparse.Namespace, Layout], int]
 
 
@@ -456,7 +459,7 @@ def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
     from .build import given_image
     clk = vm.clock(a.clock)
     req = RunRequest(a.workload, a.with_, a.base, a.flavour, vm.Accel(a.accel), a.timeout,
-                     cpus=clk.cpus, icount_shift=clk.icount_shift,
+                     cpus=clk.cpus, icount_shift=clk.icount_shift, qemu_cpu=clk.qemu_cpu,
                      kernel=given_image(a.kernel) if a.kernel else None)
     if a.json:
         # stdout carries the JSON document only: the guest's progress and
@@ -699,10 +702,11 @@ def parser() -> argparse.ArgumentParser:
                         "image of the driver before a change, to compare its counters)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--timeout", type=seconds, default=1200, help="deadline in seconds")
-    p.add_argument("--clock", choices=("wall", "icount"), default="wall",
+    p.add_argument("--clock", choices=tuple(CLOCK_NAMES), default="wall",
                    help="wall: 2 vCPUs, the guest's clock follows the host's; icount: 1 vCPU "
                         "under TCG with QEMU -icount, busy time counted in instructions (what "
-                        "kzt bench measures)")
+                        "kzt bench measures); icount-erms: the same on a CPU with ERMS, the "
+                        "bench's model before 2026-12-05")
     p = add("bench", cmd_bench, "every configuration x every bench workload, N repetitions in "
             "blocks of a seeded order; paired verdicts in report.html + report.json "
             "(build/runs/<id>-bench)")
@@ -712,10 +716,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--configs", metavar="A,B", help="CONFIG or CONFIG@DISK list (default: data/bench.json)")
     p.add_argument("--workloads", metavar="X,Y", help="workload names (default: data/bench.json)")
     p.add_argument("--timeout", type=seconds, default=1800, help="deadline per guest boot")
-    p.add_argument("--clock", choices=("wall", "icount"), default="icount",
-                   help="icount (default): 1 vCPU under TCG with QEMU -icount, so the headline "
-                        "time counts instructions and host load cannot skew it; wall: 2 vCPUs, "
-                        "KVM if it works, times on the host's clock")
+    p.add_argument("--clock", choices=tuple(CLOCK_NAMES), default="icount",
+                   help="icount (default): 1 vCPU under TCG with QEMU -icount on a CPU without "
+                        "ERMS/FSRM, so the headline time counts instructions and host load "
+                        "cannot skew it; icount-erms: the same with ERMS, where the kernel's "
+                        "copies and clears count a byte per instruction (the model before "
+                        "2026-12-05); wall: 2 vCPUs, KVM if it works, times on the host's clock")
     p.add_argument("--render", metavar="RUN_DIR", help="only render the report of a bench directory again")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the blocks' run orders (default: a random one, recorded); "

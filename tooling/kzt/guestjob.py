@@ -90,6 +90,8 @@ class GuestJob:
     allow_reports: frozenset[str] = field(default_factory=frozenset)
     #: QEMU -icount shift (vm.BootRequest.icount_shift); None: the wall clock
     icount_shift: int | None = None
+    #: QEMU -cpu model under TCG (vm.BootRequest.qemu_cpu); None: vng's
+    qemu_cpu: str | None = None
     #: QEMU's niceness (vm.BootRequest.nice)
     nice: int = 0
 
@@ -116,7 +118,7 @@ def run(layout: Layout, job: GuestJob) -> vm.BootResult:
         append=job.append, disks=disks, rwdirs=(job.run_dir,), accel=job.accel,
         timeout=job.timeout, console_log=job.console_log, cwd=job.cwd,
         env=environment(layout, job), allow_reports=job.allow_reports, echo=job.echo,
-        icount_shift=job.icount_shift, nice=job.nice)
+        icount_shift=job.icount_shift, qemu_cpu=job.qemu_cpu, nice=job.nice)
     try:
         return vm.boot(layout, req)
     finally:

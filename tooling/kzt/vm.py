@@ -93,6 +93,8 @@ class BootRequest:
     #: QEMU -icount shift: the guest's clock counts instructions (2**shift
     #: ns each) while a vCPU runs, and real time while it idles; TCG only
     icount_shift: int | None = None
+    #: QEMU -cpu model under TCG (Clock.qemu_cpu); None: vng's ("max")
+    qemu_cpu: str | None = None
     #: run QEMU at this niceness (`nice -n`; below 0 needs root or
     #: RLIMIT_NICE, else nice(1) warns and runs it unchanged); 0: as kzt
     nice: int = 0
@@ -107,21 +109,39 @@ class Clock:
     runs, guest time advances 1 ns per instruction executed (a 1 GIPS CPU),
     whatever the host's load; while it idles (e.g. waiting for a disk) it
     advances with the host's clock.  TCG and 1 vCPU only.
+
+    `qemu_cpu` is the -cpu model under TCG; None leaves vng's, "max".
+    Under -icount each iteration of a `rep` string instruction counts as
+    one instruction, so with ERMS (which "max" offers) the kernel's
+    memset, clear_page and copies run `rep stosb`/`movsb` and cost 1 ns a
+    byte: lzo's 16 KiB dictionary reset took 16.4 us a compression, three
+    times the compression itself.  Without ERMS and FSRM they run `rep
+    stosq`/`movsq`, 8 bytes an iteration (README, "The model's string
+    instructions").
     """
     name: str
     cpus: int
     icount_shift: int | None
+    qemu_cpu: str | None = None
 
     @property
     def description(self) -> str:
         if self.icount_shift is None:
             return f"wall clock, {self.cpus} vCPUs"
-        return (f"QEMU -icount shift={self.icount_shift},sleep=on, {self.cpus} vCPU, TCG: busy "
+        return (f"QEMU -icount shift={self.icount_shift},sleep=on, {self.cpus} vCPU, TCG, "
+                f"-cpu {self.qemu_cpu or 'max'}: busy "
                 f"time counts instructions ({2 ** self.icount_shift} ns each), idle time "
                 "(waiting for the disks, which are not throttled) runs on the host's clock")
 
 
-CLOCKS = {"wall": Clock("wall", 2, None), "icount": Clock("icount", 1, 0)}
+#: the bench's guest CPU: QEMU's "max" without the string-instruction
+#: features that make the kernel copy and clear a byte per instruction
+BENCH_CPU = "max,erms=off,fsrm=off"
+
+CLOCKS = {"wall": Clock("wall", 2, None),
+          "icount": Clock("icount", 1, 0, BENCH_CPU),
+          # the model of the benches before 2026-12-05 (21:40 UTC): -cpu max, ERMS on
+          "icount-erms": Clock("icount-erms", 1, 0, None)}
 
 
 def clock(name: str) -> Clock:
@@ -203,6 +223,9 @@ def vng_argv(layout: Layout, req: BootRequest, accel: Accel) -> list[str]:
     if req.icount_shift is not None:
         check_icount(req, accel)
         qemu_opts += ["-icount", f"shift={req.icount_shift},sleep=on"]
+    if req.qemu_cpu is not None and accel is Accel.TCG:
+        # after vng's own -cpu, which QEMU then ignores
+        qemu_opts += ["-cpu", req.qemu_cpu]
     qemu_opts += req.qemu_opts
     for r in req.rwdirs:
         argv += ["--rwdir", str(r.resolve())]

@@ -62,6 +62,8 @@ class RunRequest:
     cpus: int = 2
     #: QEMU -icount shift (the guest's clock counts instructions); None: wall clock
     icount_shift: int | None = None
+    #: QEMU -cpu model under TCG (vm.Clock.qemu_cpu); None: vng's
+    qemu_cpu: str | None = None
     #: boot this image instead of the build's (kzt bench --kernel)
     kernel: Path | None = None
     #: QEMU's niceness (vm.BootRequest.nice; kzt bench raises it)
@@ -167,7 +169,8 @@ def run_workload(layout: Layout, req: RunRequest, bins: Path | None = None) -> R
         disks=tuple(wl.get("disks", [])),
         throttle=vm.Throttle(profile.iops, profile.bps) if profile and throttle else None,
         bins=bins, env=(("KZT_GUEST", "1"),), accel=req.accel, timeout=req.timeout,
-        echo=req.echo, icount_shift=req.icount_shift, nice=req.nice))
+        echo=req.echo, icount_shift=req.icount_shift, qemu_cpu=req.qemu_cpu,
+        nice=req.nice))
     data = _result(out)
     result = RunResult(wl, req.with_, res, data, run_dir, profile, image, memory,
                        wall_seconds(run_dir))

@@ -476,6 +476,9 @@ def test_run_bench_saves_after_every_run_and_skips_unavailable(fake_layout: Layo
     # instruction-counted (the default clock): unthrottled disks, QEMU reniced when allowed
     assert all(c.icount_shift == 0 and c.nice == (loop.GUEST_NICE if vm.may_renice(loop.GUEST_NICE)
                                                   else 0) for c in runner.calls)
+    # on a guest CPU whose kernel clears and copies without `rep stosb`/`movsb`
+    assert all(c.qemu_cpu == "max,erms=off,fsrm=off" for c in runner.calls)
+    assert state.meta["clock"]["qemu_cpu"] == "max,erms=off,fsrm=off"
     assert all(len(r.host_load or []) == 2 for r in state.records if r.booted)
     d = state.run_dir
     doc = json.loads((d / "bench.json").read_text())

@@ -422,6 +422,9 @@ def test_resume_refuses_another_plan_or_image(fake_layout: Layout, tmp_path: Pat
                         ["variants"]),
                        (BenchRequest(resume=d), ["shard: None against '1/2'"]),
                        (BenchRequest(resume=d, shard=Shard(1, 2), clock="wall"), ["clock"]),
+                       # the same clock on another guest CPU is another model
+                       (BenchRequest(resume=d, shard=Shard(1, 2), clock="icount-erms"),
+                        ["guest_cpu: 'max' against 'max,erms=off,fsrm=off'"]),
                        (BenchRequest(resume=tmp_path / "nothing"), ["no bench.json"])]:
         with pytest.raises(KztError) as ei:
             loop.run_bench(fake_layout, req, runner=Synthetic(), data=data)
@@ -431,6 +434,19 @@ def test_resume_refuses_another_plan_or_image(fake_layout: Layout, tmp_path: Pat
     with pytest.raises(KztError, match="image_sha256"):
         loop.run_bench(fake_layout, BenchRequest(resume=d, shard=Shard(1, 2)),
                        runner=Synthetic(), data=data)
+
+
+def test_a_bench_that_recorded_no_guest_cpu_ran_on_max() -> None:
+    from kzt.bench.plan import differences, signature
+    old = {"seed": 1, "clock": {"name": "icount", "cpus": 1, "icount_shift": 0}}
+    erms = {"seed": 1, "clock": {"name": "icount", "cpus": 1, "icount_shift": 0,
+                                 "qemu_cpu": None}}
+    new = {"seed": 1, "clock": {"name": "icount", "cpus": 1, "icount_shift": 0,
+                                "qemu_cpu": "max,erms=off,fsrm=off"}}
+    assert signature(old)["guest_cpu"] == signature(erms)["guest_cpu"] == "max"
+    assert differences(signature(old), signature(erms)) == []
+    assert differences(signature(new), signature(old)) == [
+        "guest_cpu: 'max,erms=off,fsrm=off' against 'max'"]
 
 
 def test_resume_reruns_a_spoiled_run_that_was_not_run_again(fake_layout: Layout) -> None:

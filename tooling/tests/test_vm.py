@@ -152,6 +152,27 @@ def test_may_renice(monkeypatch: pytest.MonkeyPatch) -> None:
     assert vm.may_renice(-11)
 
 
+def test_vng_argv_sets_the_clock_s_cpu_under_tcg_only(layout: Layout, image: Path) -> None:
+    clk = vm.clock("icount")
+    assert clk.qemu_cpu is not None and "erms=off" in clk.qemu_cpu and "fsrm=off" in clk.qemu_cpu
+    assert vm.clock("icount-erms").qemu_cpu is None and vm.clock("wall").qemu_cpu is None
+    assert "-cpu max,erms=off" in clk.description
+    req = BootRequest(image=image, cpus=1, icount_shift=0, qemu_cpu=clk.qemu_cpu,
+                      qemu_opts=("-s",))
+    opts = shlex.split(vm.vng_argv(layout, req, Accel.TCG)[-1][len("--qemu-opts="):])
+    # after vng's own -cpu max (QEMU takes the last), before the user's own options
+    assert opts == ["-icount", "shift=0,sleep=on", "-cpu", clk.qemu_cpu, "-s"]
+    kvm = vm.vng_argv(layout, BootRequest(image=image, qemu_cpu=clk.qemu_cpu), Accel.KVM)
+    assert not any(a.startswith("--qemu-opts") for a in kvm)
+    plain = vm.vng_argv(layout, BootRequest(image=image), Accel.TCG)
+    assert not any(a.startswith("--qemu-opts") for a in plain)
+
+
+def test_clock_names_of_the_command_line_are_the_clocks() -> None:
+    from kzt import cli
+    assert set(cli.CLOCK_NAMES) == set(vm.CLOCKS)
+
+
 def test_vng_argv_needs_the_venv(tmp_path: Path, image: Path) -> None:
     with pytest.raises(KztError) as ei:
         vm.vng_argv(Layout(tmp_path / "empty"), BootRequest(image=image), Accel.TCG)

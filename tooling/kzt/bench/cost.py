@@ -11,7 +11,10 @@ What repeats from run to run are counts.  The headline is therefore
   (user, nice, system, irq, softirq, steal: not idle, not iowait), with
   the guest's clock instruction-counted (`--clock icount`: QEMU -icount
   shift=0, one vCPU), i.e. the CPU work of the program, of kswapd and of
-  the compressor, priced at 1 ns per instruction;
+  the compressor, priced at 1 ns per instruction, on QEMU's "max" CPU
+  without ERMS and FSRM (vm.BENCH_CPU): with them the kernel clears and
+  copies with `rep stosb`/`movsb`, whose every byte counts as an
+  instruction;
 - modeled disk time: the requests and bytes the guest's disks completed
   (/proc/diskstats, all test disks together), priced at the run's disk
   profile as one device of that profile would take them:
@@ -40,7 +43,8 @@ from ..datafiles import DiskProfile
 HEADLINE = "modeled_seconds"
 HEADLINE_LABEL = "modeled time: guest CPU (instruction-counted) + disk time at the profile"
 DEFINITION = ("guest CPU busy seconds over the workload (/proc/stat, not idle or iowait; "
-              "instruction-counted under --clock icount: 1 ns per instruction) + disk time "
+              "instruction-counted under --clock icount: 1 ns per instruction, on a CPU "
+              "without ERMS/FSRM) + disk time "
               "of the requests and bytes the test disks completed (/proc/diskstats), priced "
               "as one device of the run's disk profile: max(requests / IOPS, bytes / "
               "bandwidth); CPU and I/O are not overlapped; under -icount the disks are "

@@ -200,7 +200,7 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
         "blocks": [{"block": b.id, "rep": b.rep, "workload": b.workload,
                     "order": [v.name for v in b.order]} for b in plan.blocks()],
         "clock": {"name": clk.name, "cpus": clk.cpus, "icount_shift": clk.icount_shift,
-                  "description": clk.description},
+                  "qemu_cpu": clk.qemu_cpu, "description": clk.description},
         "headline": {"metric": cost.HEADLINE, "label": cost.HEADLINE_LABEL,
                      "clock": clk.description, "definition": cost.DEFINITION}}
     accel = req.accel
@@ -289,7 +289,7 @@ def run_bench(layout: Layout, req: BenchRequest, *, runner: Runner | None = None
                           req.timeout, disk=p.variant.disk,
                           run_dir=run_dir / run_dir_name(p, attempt),
                           echo=False, cpus=clk.cpus, icount_shift=clk.icount_shift,
-                          kernel=image if req.kernel else None, nice=nice)
+                          qemu_cpu=clk.qemu_cpu, kernel=image if req.kernel else None, nice=nice)
         try:
             res = run(rreq)
         except Unavailable as e:

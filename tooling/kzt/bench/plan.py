@@ -199,8 +199,8 @@ def make_plan(req: BenchRequest, data: BenchSpec, known_configs: Iterable[str],
 
 
 #: what makes two bench directories parts of one plan (bench.json's meta)
-SIGNATURE = ("mode", "seed", "reps", "variants", "workloads", "clock", "disks_throttled",
-             "image_sha256")
+SIGNATURE = ("mode", "seed", "reps", "variants", "workloads", "clock", "guest_cpu",
+             "disks_throttled", "image_sha256")
 
 
 def signature(meta: dict[str, Any]) -> dict[str, Any]:
@@ -211,6 +211,9 @@ def signature(meta: dict[str, Any]) -> dict[str, Any]:
             "variants": list(meta.get("variants") or []),
             "workloads": list(meta.get("workloads") or {}),
             "clock": clock.get("name") if isinstance(clock, dict) else clock,
+            # benches before 2026-12-05 (21:40 UTC) ran on vng's "-cpu max", ERMS on,
+            # and recorded no CPU
+            "guest_cpu": (clock.get("qemu_cpu") if isinstance(clock, dict) else None) or "max",
             # benches before 2026-12-05 throttled their disks on every clock
             "disks_throttled": meta.get("disks_throttled", True),
             "image_sha256": (meta.get("provenance") or {}).get("image_sha256")}
