@@ -487,6 +487,21 @@ def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
     return 0
 
 
+def cmd_profile(a: argparse.Namespace, layout: Layout) -> int:
+    from . import vm
+    from .build import given_image
+    from .profile import ProfileRequest, profile, render
+    res = profile(layout, ProfileRequest(a.workload, a.with_, a.base, a.flavour,
+                                         vm.Accel(a.accel), a.timeout, a.clock, a.hz,
+                                         given_image(a.kernel) if a.kernel else None))
+    print(render(res, a.top))
+    d = res.run.data
+    assert d is not None
+    ui.step(f"{res.run.workload['name']} with {res.run.config} under perf at {a.hz} Hz "
+            f"({vm.clock(a.clock).description}): exit {d.exit_code} (run dir {res.run.run_dir})")
+    return 0 if res.run.boot.ok and d.exit_code == 0 else 1
+
+
 if TYPE_CHECKING:
     from .bench.plan import Shard
 
@@ -707,6 +722,20 @@ def parser() -> argparse.ArgumentParser:
                         "under TCG with QEMU -icount, busy time counted in instructions (what "
                         "kzt bench measures); icount-erms: the same on a CPU with ERMS, the "
                         "bench's model before 2026-12-05")
+    p = add("profile", cmd_profile, "boot, run one workload under perf, print where the "
+            "guest's CPU time went (perf tables in the run directory)")
+    _kernel_and_accel_args(p)
+    p.add_argument("workload", help="name of a vm-tests/workloads/*.json file")
+    p.add_argument("--with", dest="with_", default="kztmem",
+                   help="configuration from tooling/kzt/data/configs.json (default: kztmem)")
+    p.add_argument("--kernel", type=Path, metavar="IMAGE",
+                   help="profile this kernel image instead of the flavour's build")
+    p.add_argument("--clock", choices=tuple(CLOCK_NAMES), default="icount",
+                   help="icount (default): the bench's clock, so samples follow the "
+                        "instructions its modeled time counts; icount-erms, wall: see kzt run")
+    p.add_argument("--hz", type=count(1), default=997, help="perf samples a second (default 997)")
+    p.add_argument("--top", type=count(1), default=30, help="functions to print (default 30)")
+    p.add_argument("--timeout", type=seconds, default=1200, help="deadline in seconds")
     p = add("bench", cmd_bench, "every configuration x every bench workload, N repetitions in "
             "blocks of a seeded order; paired verdicts in report.html + report.json "
             "(build/runs/<id>-bench)")

@@ -68,6 +68,8 @@ class RunRequest:
     kernel: Path | None = None
     #: QEMU's niceness (vm.BootRequest.nice; kzt bench raises it)
     nice: int = 0
+    #: kzt profile: perf samples every CPU this often (0: no profile)
+    profile_hz: int = 0
 
 
 @dataclass
@@ -155,7 +157,7 @@ def run_workload(layout: Layout, req: RunRequest, bins: Path | None = None) -> R
     if profile and profile.workload_timeout:
         timeout = max(profile.workload_timeout, float(wl["timeout_seconds"]))
     job = write_doc(run_dir / "job.json",
-                    WorkJob(wl, config.guest_spec(timeout), str(out)).to_json())
+                    WorkJob(wl, config.guest_spec(timeout), str(out), req.profile_hz).to_json())
     memory = str(wl.get("memory", DEFAULT_MEMORY))
     throttle = throttled(profile, req.icount_shift)
     if req.echo:

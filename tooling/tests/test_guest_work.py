@@ -157,3 +157,74 @@ def test_the_cgroup_argument_needs_a_cgroup() -> None:
         guestwork.programs(spec, None)
     argv = guestwork.programs(spec, None, Path("/cg"))[0]
     assert argv[-1] == "/cg/cgroup.procs"
+
+
+# --- kzt profile's guest half: perf record around the programs --------------
+
+FAKE_PERF = r'''
+case "$1" in
+record)
+    echo "$@" > "$KZT_FAKE_PERF_ARGS"
+    out=""
+    while [ $# -gt 0 ]; do [ "$1" = "-o" ] && out="$2"; shift; done
+    # like perf: write the data when SIGINT comes, then die of that signal
+    trap 'echo data > "$out"; trap - INT; kill -INT $$' INT
+    echo recording
+    while :; do sleep 0.05; done ;;
+report)
+    case "$*" in
+    *--no-children*) printf '# header\n    40.00%%  [k] lzo1x_1_do_compress_safe\n     2.50%%  [.] main\n' ;;
+    *) printf '# header\n    90.00%%     0.00%%  [k] kzt_frontswap_store\n' ;;
+    esac ;;
+esac
+'''
+
+
+def test_the_profiler_records_until_stopped_then_tabulates(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    _script(bindir / "perf", FAKE_PERF)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    monkeypatch.setenv("KZT_FAKE_PERF_ARGS", str(tmp_path / "args"))
+    out = tmp_path / "run"
+    out.mkdir()
+    prof = guestwork.Profiler(499, out)
+    assert (tmp_path / "args").read_text().split() == [
+        "record", "-a", "-g", "-F", "499", "-o", str(out / "perf.data")]
+    assert prof.proc.poll() is None and not (out / "perf.data").exists()
+    # a SIGINT that perf re-raises after writing its data is a clean end
+    assert prof.stop() == 0
+    assert (out / "perf.data").read_text() == "data\n"
+    assert "recording" in (out / "perf-record.log").read_text()
+    assert prof.report() == ["perf.data", "perf-record.log", "perf-self.txt",
+                             "perf-children.txt"]
+    from kzt.profile import rows
+    own = rows((out / "perf-self.txt").read_text())
+    assert [(r.percent, r.kernel, r.symbol) for r in own] == [
+        (40.0, True, "lzo1x_1_do_compress_safe"), (2.5, False, "main")]
+    assert [r.symbol for r in rows((out / "perf-children.txt").read_text())] == [
+        "kzt_frontswap_store"]
+
+
+def test_a_profiler_that_cannot_start_says_why(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    _script(bindir / "perf", "echo 'perf_event_open: no such device' >&2; exit 255\n")
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    with pytest.raises(guestwork.kg.GuestEnvError, match="status 255: perf_event_open"):
+        guestwork.Profiler(997, tmp_path)
+
+
+def test_a_work_job_carries_its_sampling_rate() -> None:
+    from kzt.guest.seam import SchemaError, WorkJob
+    spec = json.loads((WORKLOADS / "memhog-text-480.json").read_text())
+    config = {"name": "none", "requires": [], "setup": []}
+    plain = WorkJob(spec, config, "/r/result.json")
+    assert "profile_hz" not in plain.to_json()
+    assert WorkJob.from_json(plain.to_json(), "job").profile_hz == 0
+    doc = WorkJob(spec, config, "/r/result.json", 997).to_json()
+    assert WorkJob.from_json(doc, "job").profile_hz == 997
+    with pytest.raises(SchemaError, match="negative"):
+        WorkJob.from_json({**doc, "profile_hz": -1}, "job")

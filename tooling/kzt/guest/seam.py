@@ -47,7 +47,7 @@ SETUP_STEP = Tagged("kind", {
 GUEST_CONFIG = Record({"name": str, "requires": ListOf(REQUIREMENT),
                        "setup": ListOf(SETUP_STEP), "workload_timeout_seconds?": float})
 WORK_JOB = Record({"version": int, "kind": str, "workload": WORKLOAD,
-                   "config": GUEST_CONFIG, "out": str})
+                   "config": GUEST_CONFIG, "out": str, "profile_hz?": int})
 BOOT_GROUP = Record({"append": str, "memory": str, "cpus": int})
 #: what the plugin's host-side collection (--kzt-list) writes: one entry per boot group
 GROUP_LISTING = ListOf(Record({**BOOT_GROUP.fields, "tests": ListOf(str)}))
@@ -64,6 +64,7 @@ WORK_RESULT = Record({
     "samples?": ListOf(MapOf(object)), "sample_seconds?": float, "phases?": MapOf(float),
     "guest_uptime?": float, "before?": SNAPSHOT, "during?": SNAPSHOT, "after?": SNAPSHOT,
     "cgroup?": MapOf(object), "pinned?": MapOf(str),
+    "profile?": Record({"hz": int, "exit_code": int, "files": ListOf(str)}),
 })
 
 
@@ -133,17 +134,25 @@ class WorkJob:
     workload: dict[str, Any]
     config: dict[str, Any]
     out: str
+    #: `kzt profile`: sample every CPU this often with perf while the
+    #: programs run (0: no profile; the run's figures then carry perf's cost)
+    profile_hz: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": VERSION, "kind": "work", "workload": self.workload,
-                "config": self.config, "out": self.out}
+        doc = {"version": VERSION, "kind": "work", "workload": self.workload,
+               "config": self.config, "out": self.out}
+        if self.profile_hz:
+            doc["profile_hz"] = self.profile_hz
+        return doc
 
     @classmethod
     def from_json(cls, doc: Any, source: str) -> "WorkJob":
         _version(doc, source, "work")
         check(doc, WORK_JOB, source)
         check_workload(doc["workload"], f"{source} (workload)")
-        return cls(doc["workload"], doc["config"], doc["out"])
+        if doc.get("profile_hz", 0) < 0:
+            raise SchemaError(source, "profile_hz", "a sampling rate cannot be negative")
+        return cls(doc["workload"], doc["config"], doc["out"], doc.get("profile_hz", 0))
 
 
 def write(path: Path, doc: dict[str, Any]) -> Path:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -294,6 +295,49 @@ def run_programs(argvs: list[list[str]], timeout: float,
     return next((c for c in codes if c != 0), 0), texts
 
 
+class Profiler:
+    """`kzt profile`: `perf record -a -g` over every CPU while the programs
+    run, into the run directory (perf.data, and its own output in
+    perf-record.log); report() then writes perf's tables beside it."""
+
+    def __init__(self, hz: int, outdir: Path) -> None:
+        self.perf = kg.tool("perf")
+        self.outdir = outdir
+        self.data = outdir / "perf.data"
+        self.log = open(outdir / "perf-record.log", "w")
+        self.proc = subprocess.Popen([self.perf, "record", "-a", "-g", "-F", str(hz),
+                                      "-o", str(self.data)],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        time.sleep(1)   # its events are open before the programs start
+        if self.proc.poll() is not None:
+            self.log.close()
+            raise kg.GuestEnvError(f"perf record exited at once with status {self.proc.returncode}:"
+                                   f" {(outdir / 'perf-record.log').read_text().strip()[-400:]}")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            rc = self.proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.log.close()
+        # perf record ends by raising the SIGINT it caught, once its data is written
+        return 0 if rc == -signal.SIGINT else rc
+
+    def report(self) -> list[str]:
+        """perf-self.txt (each function's own samples) and
+        perf-children.txt (with what it called), both by symbol."""
+        tables = (("perf-self.txt", ["--no-children", "--percent-limit", "0.1"]),
+                  ("perf-children.txt", ["--children", "--percent-limit", "0.5"]))
+        for name, how in tables:
+            r = kg.run([self.perf, "report", "-i", str(self.data), "--stdio", "-g", "none",
+                        "--sort", "sym", *how], timeout=900, check=False)
+            (self.outdir / name).write_text(r.stdout if r.returncode == 0
+                                            else f"perf report failed ({r.returncode}):\n{r.stderr}")
+        return ["perf.data", "perf-record.log", *(n for n, _ in tables)]
+
+
 def _cpu() -> dict[str, int]:
     return cpu_jiffies(Path("/proc/stat").read_text())
 
@@ -352,6 +396,15 @@ def main(argv: list[str]) -> int:
     phase("set_up")
     argvs = programs(spec, mnt, cgroup)
     kg.drop_caches()  # every configuration starts from the same empty page cache
+    profiler = None
+    if job.profile_hz:
+        try:
+            profiler = Profiler(job.profile_hz, out.parent)
+        except (OSError, kg.GuestEnvError) as e:
+            why = f"the profiler could not start: {e}"
+            print(f"kzt: {why}", file=sys.stderr)
+            out.write_text(json.dumps({**head, "error": why}) + "\n")
+            return 2
     before = snapshot()
     cpu0, ru0 = _cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
     sampler = Sampler(float(spec.get("sample_seconds", SAMPLE_SECONDS)))
@@ -366,6 +419,7 @@ def main(argv: list[str]) -> int:
     (out.parent / WALL_MARKS[1]).write_text("end\n")
     samples = sampler.stop()
     cpu1, ru1 = _cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    perf_rc = profiler.stop() if profiler else 0
     phase("workload_done")
     during = snapshot()
     cg_stats = cgroup_stats(cgroup) if cgroup else None
@@ -392,6 +446,9 @@ def main(argv: list[str]) -> int:
               "before": before, "during": during, "after": after, "pinned": pinned}
     if cg_stats is not None:
         result["cgroup"] = cg_stats
+    if profiler is not None:
+        result["profile"] = {"hz": job.profile_hz, "exit_code": perf_rc,
+                             "files": profiler.report()}
     check_work_result(result, "kzt.guest.work's result")
     out.write_text(json.dumps(result, indent=1) + "\n")
     return rc
