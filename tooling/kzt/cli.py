@@ -721,7 +721,7 @@ def parser() -> argparse.ArgumentParser:
                    help="wall: 2 vCPUs, the guest's clock follows the host's; icount: 1 vCPU "
                         "under TCG with QEMU -icount, busy time counted in instructions (what "
                         "kzt bench measures); icount-erms: the same on a CPU with ERMS, the "
-                        "bench's model before 2026-12-05")
+                        "bench's model until 2026-12-05")
     p = add("profile", cmd_profile, "boot, run one workload under perf, print where the "
             "guest's CPU time went (perf tables in the run directory)")
     _kernel_and_accel_args(p)
@@ -733,7 +733,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--clock", choices=tuple(CLOCK_NAMES), default="icount",
                    help="icount (default): the bench's clock, so samples follow the "
                         "instructions its modeled time counts; icount-erms, wall: see kzt run")
-    p.add_argument("--hz", type=count(1), default=997, help="perf samples a second (default 997)")
+    p.add_argument("--hz", type=count(1), default=997,
+                   help="perf samples a second (default 997, profile.DEFAULT_HZ)")
     p.add_argument("--top", type=count(1), default=30, help="functions to print (default 30)")
     p.add_argument("--timeout", type=seconds, default=1200, help="deadline in seconds")
     p = add("bench", cmd_bench, "every configuration x every bench workload, N repetitions in "
@@ -749,7 +750,7 @@ def parser() -> argparse.ArgumentParser:
                    help="icount (default): 1 vCPU under TCG with QEMU -icount on a CPU without "
                         "ERMS/FSRM, so the headline time counts instructions and host load "
                         "cannot skew it; icount-erms: the same with ERMS, where the kernel's "
-                        "copies and clears count a byte per instruction (the model before "
+                        "copies and clears count a byte per instruction (the model until "
                         "2026-12-05); wall: 2 vCPUs, KVM if it works, times on the host's clock")
     p.add_argument("--render", metavar="RUN_DIR", help="only render the report of a bench directory again")
     p.add_argument("--seed", type=int, default=None,

@@ -21,7 +21,7 @@ from .errors import KztError
 from .layout import Layout
 from .workrun import RunRequest, RunResult, run_workload
 
-#: perf's default, a prime so that sampling does not beat with a tick
+#: a prime, so that the samples do not fall in step with the timer tick
 DEFAULT_HZ = 997
 
 _ROW = re.compile(r"^\s*(\d+(?:\.\d+)?)%\s+(?:(\d+(?:\.\d+)?)%\s+)?\[([k.])\]\s+(\S.*?)\s*$")

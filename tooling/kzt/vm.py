@@ -140,7 +140,7 @@ BENCH_CPU = "max,erms=off,fsrm=off"
 
 CLOCKS = {"wall": Clock("wall", 2, None),
           "icount": Clock("icount", 1, 0, BENCH_CPU),
-          # the model of the benches before 2026-12-05 (21:40 UTC): -cpu max, ERMS on
+          # the model of the benches before 29c2f97: vng's -cpu max, ERMS on
           "icount-erms": Clock("icount-erms", 1, 0, None)}
 
 

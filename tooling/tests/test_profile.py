@@ -95,3 +95,8 @@ def test_profile_refuses_a_rate_out_of_range_before_booting(tmp_path: Path,
     with pytest.raises(KztError, match="--hz 1..10000"):
         profile.profile(Layout(tmp_path), profile.ProfileRequest("w", hz=hz))
     assert fake.reqs == []
+
+
+def test_the_command_line_s_default_rate_is_the_module_s() -> None:
+    args = cli.parser().parse_args(["profile", "memhog-text-480"])
+    assert args.hz == profile.DEFAULT_HZ and args.clock == "icount" and args.with_ == "kztmem"

@@ -211,8 +211,8 @@ def signature(meta: dict[str, Any]) -> dict[str, Any]:
             "variants": list(meta.get("variants") or []),
             "workloads": list(meta.get("workloads") or {}),
             "clock": clock.get("name") if isinstance(clock, dict) else clock,
-            # benches before 2026-12-05 (21:40 UTC) ran on vng's "-cpu max", ERMS on,
-            # and recorded no CPU
+            # benches before 29c2f97 ran on vng's "-cpu max", ERMS on, and
+            # recorded no CPU
             "guest_cpu": (clock.get("qemu_cpu") if isinstance(clock, dict) else None) or "max",
             # benches before 2026-12-05 throttled their disks on every clock
             "disks_throttled": meta.get("disks_throttled", True),
