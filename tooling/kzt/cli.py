@@ -449,18 +449,27 @@ def cmd_stats(a: argparse.Namespace, layout: Layout) -> int:
     return run_cli(a.json, a.watch, a.cgroup)
 
 
+def _run_request(a: argparse.Namespace, profile_hz: int = 0) -> "RunRequest":
+    """`kzt run`'s and `kzt profile`'s request: the workload and
+    configuration, the kernel, and the guest as --clock describes it."""
+    from . import vm
+    from .build import given_image
+    from .workrun import RunRequest
+    clk = vm.clock(a.clock)
+    return RunRequest(a.workload, a.with_, a.base, a.flavour, vm.Accel(a.accel), a.timeout,
+                      cpus=clk.cpus, icount_shift=clk.icount_shift, qemu_cpu=clk.qemu_cpu,
+                      kernel=given_image(a.kernel) if a.kernel else None,
+                      profile_hz=profile_hz)
+
+
 def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
     import json
 
     from . import vm
     from .guest.counters import derive
     from .stats import render
-    from .workrun import RunRequest, run_workload
-    from .build import given_image
-    clk = vm.clock(a.clock)
-    req = RunRequest(a.workload, a.with_, a.base, a.flavour, vm.Accel(a.accel), a.timeout,
-                     cpus=clk.cpus, icount_shift=clk.icount_shift, qemu_cpu=clk.qemu_cpu,
-                     kernel=given_image(a.kernel) if a.kernel else None)
+    from .workrun import run_workload
+    req = _run_request(a)
     if a.json:
         # stdout carries the JSON document only: the guest's progress and
         # each program's own lines go to stderr
@@ -489,11 +498,8 @@ def cmd_run(a: argparse.Namespace, layout: Layout) -> int:
 
 def cmd_profile(a: argparse.Namespace, layout: Layout) -> int:
     from . import vm
-    from .build import given_image
-    from .profile import ProfileRequest, profile, render
-    res = profile(layout, ProfileRequest(a.workload, a.with_, a.base, a.flavour,
-                                         vm.Accel(a.accel), a.timeout, a.clock, a.hz,
-                                         given_image(a.kernel) if a.kernel else None))
+    from .profile import profile, render
+    res = profile(layout, _run_request(a, a.hz))
     print(render(res, a.top))
     d = res.run.data
     assert d is not None
@@ -504,6 +510,7 @@ def cmd_profile(a: argparse.Namespace, layout: Layout) -> int:
 
 if TYPE_CHECKING:
     from .bench.plan import Shard
+    from .workrun import RunRequest
 
 
 def shard(text: str) -> Shard:

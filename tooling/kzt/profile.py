@@ -28,19 +28,6 @@ _ROW = re.compile(r"^\s*(\d+(?:\.\d+)?)%\s+(?:(\d+(?:\.\d+)?)%\s+)?\[([k.])\]\s+
 
 
 @dataclass(frozen=True)
-class ProfileRequest:
-    workload: str
-    with_: str = "kztmem"
-    base: str = "6.1"
-    flavour: str = "default"
-    accel: vm.Accel = vm.Accel.AUTO
-    timeout: float = 1200
-    clock: str = "icount"
-    hz: int = DEFAULT_HZ
-    kernel: Path | None = None
-
-
-@dataclass(frozen=True)
 class Row:
     """One line of a perf table: a function's share of the samples."""
     percent: float
@@ -67,14 +54,11 @@ def rows(text: str) -> list[Row]:
     return out
 
 
-def profile(layout: Layout, req: ProfileRequest) -> ProfileResult:
-    if req.hz < 1 or req.hz > 10000:
-        raise KztError(f"sampling rate {req.hz} Hz is out of range", "use --hz 1..10000")
-    clk = vm.clock(req.clock)
-    rreq = RunRequest(req.workload, req.with_, req.base, req.flavour, req.accel, req.timeout,
-                      cpus=clk.cpus, icount_shift=clk.icount_shift, qemu_cpu=clk.qemu_cpu,
-                      kernel=req.kernel, profile_hz=req.hz)
-    r = run_workload(layout, rreq)
+def profile(layout: Layout, req: RunRequest) -> ProfileResult:
+    """`kzt run`'s request, with `profile_hz` the sampling rate."""
+    if req.profile_hz < 1 or req.profile_hz > 10000:
+        raise KztError(f"sampling rate {req.profile_hz} Hz is out of range", "use --hz 1..10000")
+    r = run_workload(layout, req)
     if r.data is None:
         raise KztError(f"the workload produced no result: {vm.explain(r.boot, req.timeout)}",
                        f"see {r.run_dir}")

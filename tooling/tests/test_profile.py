@@ -81,7 +81,7 @@ def test_profile_says_what_went_wrong(tmp_path: Path, monkeypatch: pytest.Monkey
                                       words: list[str]) -> None:
     monkeypatch.setattr(profile, "run_workload", FakeRun(tmp_path, doc, table))
     with pytest.raises(KztError) as ei:
-        profile.profile(Layout(tmp_path), profile.ProfileRequest("memhog-text-480"))
+        profile.profile(Layout(tmp_path), workrun.RunRequest("memhog-text-480", profile_hz=997))
     for w in words:
         assert w in str(ei.value)
 
@@ -93,7 +93,7 @@ def test_profile_refuses_a_rate_out_of_range_before_booting(tmp_path: Path,
     fake = FakeRun(tmp_path, ok_doc())
     monkeypatch.setattr(profile, "run_workload", fake)
     with pytest.raises(KztError, match="--hz 1..10000"):
-        profile.profile(Layout(tmp_path), profile.ProfileRequest("w", hz=hz))
+        profile.profile(Layout(tmp_path), workrun.RunRequest("w", profile_hz=hz))
     assert fake.reqs == []
 
 
