@@ -109,6 +109,18 @@ def _kernel_and_accel_args(p: argparse.ArgumentParser) -> None:
     _accel_arg(p)
 
 
+def _workload_args(p: argparse.ArgumentParser) -> None:
+    """What `kzt run` and `kzt profile` boot and run: _run_request() reads them."""
+    _kernel_and_accel_args(p)
+    p.add_argument("workload", help="name of a vm-tests/workloads/*.json file")
+    p.add_argument("--with", dest="with_", default="kztmem",
+                   help="configuration from tooling/kzt/data/configs.json (kztmem, zswap, none, ...)")
+    p.add_argument("--kernel", type=Path, metavar="IMAGE",
+                   help="boot this kernel image instead of the flavour's build (e.g. a saved "
+                        "image of the driver before a change, to compare its counters)")
+    p.add_argument("--timeout", type=seconds, default=1200, help="deadline in seconds")
+
+
 def _kernel_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kconfig-add", action="append", type=kconfig_addition, default=[],
                    metavar="CONFIG_X=y",
@@ -715,15 +727,8 @@ def parser() -> argparse.ArgumentParser:
                         "(memory.zswap.current, memory.stat's zswap/zswapped) and its limits; "
                         "PATH under /sys/fs/cgroup or absolute")
     p = add("run", cmd_run, "boot, run one workload with a configuration, print its stats")
-    _kernel_and_accel_args(p)
-    p.add_argument("workload", help="name of a vm-tests/workloads/*.json file")
-    p.add_argument("--with", dest="with_", default="kztmem",
-                   help="configuration from tooling/kzt/data/configs.json (kztmem, zswap, none, ...)")
-    p.add_argument("--kernel", type=Path, metavar="IMAGE",
-                   help="boot this kernel image instead of the flavour's build (e.g. a saved "
-                        "image of the driver before a change, to compare its counters)")
+    _workload_args(p)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--timeout", type=seconds, default=1200, help="deadline in seconds")
     p.add_argument("--clock", choices=tuple(CLOCK_NAMES), default="wall",
                    help="wall: 2 vCPUs, the guest's clock follows the host's; icount: 1 vCPU "
                         "under TCG with QEMU -icount, busy time counted in instructions (what "
@@ -731,19 +736,13 @@ def parser() -> argparse.ArgumentParser:
                         "bench's model until 2026-12-05")
     p = add("profile", cmd_profile, "boot, run one workload under perf, print where the "
             "guest's CPU time went (perf tables in the run directory)")
-    _kernel_and_accel_args(p)
-    p.add_argument("workload", help="name of a vm-tests/workloads/*.json file")
-    p.add_argument("--with", dest="with_", default="kztmem",
-                   help="configuration from tooling/kzt/data/configs.json (default: kztmem)")
-    p.add_argument("--kernel", type=Path, metavar="IMAGE",
-                   help="profile this kernel image instead of the flavour's build")
+    _workload_args(p)
     p.add_argument("--clock", choices=tuple(CLOCK_NAMES), default="icount",
                    help="icount (default): the bench's clock, so samples follow the "
                         "instructions its modeled time counts; icount-erms, wall: see kzt run")
     p.add_argument("--hz", type=count(1), default=997,
                    help="perf samples a second (default 997, profile.DEFAULT_HZ)")
     p.add_argument("--top", type=count(1), default=30, help="functions to print (default 30)")
-    p.add_argument("--timeout", type=seconds, default=1200, help="deadline in seconds")
     p = add("bench", cmd_bench, "every configuration x every bench workload, N repetitions in "
             "blocks of a seeded order; paired verdicts in report.html + report.json "
             "(build/runs/<id>-bench)")
