@@ -201,16 +201,26 @@ module_param_named(cc_prepare, kzt_cc_prepare, bool, 0444);
  * this share of the limit (and above kzt_accept_percent); stores are
  * still taken meanwhile.  100 starts it only at the limit.
  *
- * kzt_excl_load_percent (0..100, default 0): a swap-in that finds the
+ * kzt_excl_load_percent (0..100, default 90): a swap-in that finds the
  * pool at this share of its limit or above takes the page's copy out of
- * the pool (an exclusive load, counted in pers_exclusive_gets): the
- * swapped-in page is dirty then, and is stored again if it is reclaimed.
- * Below it the copy stays, so that a page reclaimed unchanged costs no
- * new store.  0 keeps every copy, 1 drops nearly every one.  Off by
- * default: at 90 it saved a workload that fits in RAM plus the pool all
- * its disk I/O (memhog-text-480, 0.98x the modeled time) but cost one
- * that does not 3% (memhog-mixed-480): the room it frees goes to pages
- * that were read once and are stored again, compressed a second time.
+ * the pool (an exclusive load, counted in pers_exclusive_gets), if the
+ * copy is one kzt_excl_load_max_bytes allows: the swapped-in page is
+ * dirty then, and is stored again if it is reclaimed.  Otherwise the
+ * copy stays, so that a page reclaimed unchanged costs no new store.
+ * 0 keeps every copy, 1 drops nearly every allowed one.
+ *
+ * kzt_excl_load_max_bytes (0..PAGE_SIZE, default PAGE_SIZE / 2): only a
+ * copy compressed to at most this many bytes is taken out; raw pages
+ * count as PAGE_SIZE, and same-filled ones, which take no room in the
+ * pool, always stay.  A copy dropped frees room for about one page of
+ * its kind whatever its size, and costs one more compression when its
+ * page is reclaimed unchanged: cheap for a page that compresses well,
+ * dear for one that barely does.  PAGE_SIZE drops raw copies too.  Both
+ * as measured (README, "Exclusive loads"): dropping every copy from 90%
+ * saved a workload that fits in RAM plus the pool all its disk I/O
+ * (memhog-text-480, 0.88x the modeled time) but cost those that do not
+ * 1-2% (memhog-mixed-480, memhog-random-480), whose copies this size
+ * keeps.
  *
  * kzt_compress_limit: the largest compressed size accepted, in bytes;
  * worse pages are declined and counted in compress_poor (persistent) or
@@ -229,7 +239,8 @@ module_param_named(cc_prepare, kzt_cc_prepare, bool, 0444);
 #define KZT_ACCEPT_PERCENT_DEFAULT	90
 #define KZT_WB_MIN_RAW_PERCENT_DEFAULT	10
 #define KZT_WB_START_PERCENT_DEFAULT	95
-#define KZT_EXCL_LOAD_PERCENT_DEFAULT	0
+#define KZT_EXCL_LOAD_PERCENT_DEFAULT	90
+#define KZT_EXCL_LOAD_MAX_BYTES_DEFAULT	(PAGE_SIZE / 2)
 
 static unsigned int kzt_max_pool_percent = KZT_MAX_POOL_PERCENT_DEFAULT;
 static unsigned int kzt_compress_limit = KZT_COMPRESS_LIMIT_DEFAULT;
@@ -238,6 +249,7 @@ static unsigned int kzt_accept_percent = KZT_ACCEPT_PERCENT_DEFAULT;
 static unsigned int kzt_wb_min_raw_percent = KZT_WB_MIN_RAW_PERCENT_DEFAULT;
 static unsigned int kzt_wb_start_percent = KZT_WB_START_PERCENT_DEFAULT;
 static unsigned int kzt_excl_load_percent = KZT_EXCL_LOAD_PERCENT_DEFAULT;
+static unsigned int kzt_excl_load_max_bytes = KZT_EXCL_LOAD_MAX_BYTES_DEFAULT;
 
 /*
  * Statistics (/sys/kernel/mm/kztmem/, read-only)
@@ -1618,6 +1630,23 @@ static bool kzt_excl_load_wanted(bool in_swap_cache, unsigned int percent,
 }
 
 /*
+ * Is @pampd a copy an exclusive load may take out: one that holds at
+ * most @max_bytes of the pool (a raw page holds PAGE_SIZE)?  A
+ * same-filled page holds none and stays.
+ */
+static bool kzt_excl_copy_wanted(const struct kzt_pampd *pampd,
+				 unsigned int max_bytes)
+{
+	return pampd->handle && pampd->len <= max_bytes;
+}
+
+/* tmem_flush_page_if()'s question, under the bucket lock. */
+static bool kzt_excl_copy_flush(void *pampd)
+{
+	return kzt_excl_copy_wanted(pampd, READ_ONCE(kzt_excl_load_max_bytes));
+}
+
+/*
  * frontswap asks for a page only if our store of it succeeded, and then
  * the swap slot on the device was never written: kztmem holds the only
  * copy.  So a page that cannot be given back (its compressed data is
@@ -1654,7 +1683,7 @@ static int kzt_frontswap_load(unsigned int type, pgoff_t offset,
 	 */
 	if (excl && kzt_excl_load_wanted(PageSwapCache(page), excl,
 					 kzt_pool_total_bytes()) &&
-	    !tmem_flush_page(pool, &oid, index)) {
+	    !tmem_flush_page_if(pool, &oid, index, kzt_excl_copy_flush)) {
 		atomic_long_inc(&kzt_pers_exclusive_gets);
 		*exclusive = true;
 	}
@@ -2952,13 +2981,16 @@ KZT_TUNABLE_ATTR(accept_threshold_percent, kzt_accept_percent, 1, 100);
 KZT_TUNABLE_ATTR(writeback_min_raw_percent, kzt_wb_min_raw_percent, 0, 100);
 KZT_TUNABLE_ATTR(writeback_start_percent, kzt_wb_start_percent, 1, 100);
 KZT_TUNABLE_ATTR(exclusive_load_percent, kzt_excl_load_percent, 0, 100);
+KZT_TUNABLE_ATTR(exclusive_load_max_bytes, kzt_excl_load_max_bytes, 0,
+		 PAGE_SIZE);
 
 /*
  * The tunables can also be set on the kernel command line, as
  * kztmem.max_pool_percent=N, kztmem.compress_limit=N,
  * kztmem.writeback=0|1, kztmem.accept_threshold_percent=N,
  * kztmem.writeback_min_raw_percent=N,
- * kztmem.writeback_start_percent=N, kztmem.exclusive_load_percent=N
+ * kztmem.writeback_start_percent=N, kztmem.exclusive_load_percent=N,
+ * kztmem.exclusive_load_max_bytes=N
  * and, with the cleancache half,
  * kztmem.eph_min_percent=N, kztmem.eph_max_percent=N,
  * kztmem.cc_admit_max_shift=N, kztmem.eph_raw=0|1,
@@ -3008,6 +3040,8 @@ module_param_cb(writeback_start_percent, &kzt_tunable_param_ops,
 		&kzt_attr_writeback_start_percent, 0);
 module_param_cb(exclusive_load_percent, &kzt_tunable_param_ops,
 		&kzt_attr_exclusive_load_percent, 0);
+module_param_cb(exclusive_load_max_bytes, &kzt_tunable_param_ops,
+		&kzt_attr_exclusive_load_max_bytes, 0);
 
 static struct attribute *kzt_attrs[] = {
 	&kzt_attr_curr_obj_count.kattr.attr,
@@ -3051,6 +3085,7 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_writeback_min_raw_percent.kattr.attr,
 	&kzt_attr_writeback_start_percent.kattr.attr,
 	&kzt_attr_exclusive_load_percent.kattr.attr,
+	&kzt_attr_exclusive_load_max_bytes.kattr.attr,
 	&kzt_attr_compressor.attr,
 	NULL,
 };

@@ -779,7 +779,30 @@ static void kzt_pam_test_excl_load(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, kzt_excl_load_wanted(true, 0, at90 * 2));
 	KUNIT_EXPECT_TRUE(test, kzt_excl_load_wanted(true, 1, at90));
 	KUNIT_EXPECT_FALSE(test, kzt_excl_load_wanted(false, 1, at90 * 2));
-	KUNIT_EXPECT_EQ(test, KZT_EXCL_LOAD_PERCENT_DEFAULT, 0);
+	KUNIT_EXPECT_EQ(test, KZT_EXCL_LOAD_PERCENT_DEFAULT, 90);
+}
+
+/*
+ * Which copies a load may take out: compressed ones up to the size,
+ * raw ones (PAGE_SIZE) only when the size is PAGE_SIZE, same-filled ones
+ * (no room in the pool) never.
+ */
+static void kzt_pam_test_excl_copy(struct kunit *test)
+{
+	struct kzt_pampd comp = { .handle = 1, .len = PAGE_SIZE / 2 };
+	struct kzt_pampd raw = { .handle = 1, .len = PAGE_SIZE, .raw = true };
+	struct kzt_pampd same = { .handle = 0, .value = ~0UL };
+
+	KUNIT_EXPECT_TRUE(test, kzt_excl_copy_wanted(&comp, PAGE_SIZE / 2));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_copy_wanted(&comp,
+						      PAGE_SIZE / 2 - 1));
+	KUNIT_EXPECT_TRUE(test, kzt_excl_copy_wanted(&comp, PAGE_SIZE));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_copy_wanted(&comp, 0));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_copy_wanted(&raw, PAGE_SIZE / 2));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_copy_wanted(&raw, PAGE_SIZE - 1));
+	KUNIT_EXPECT_TRUE(test, kzt_excl_copy_wanted(&raw, PAGE_SIZE));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_copy_wanted(&same, PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, KZT_EXCL_LOAD_MAX_BYTES_DEFAULT, PAGE_SIZE / 2);
 }
 
 /*
@@ -894,6 +917,7 @@ static struct kunit_case kzt_pam_cases[] = {
 	KUNIT_CASE(kzt_pam_test_meta_counted),
 	KUNIT_CASE(kzt_pam_test_split),
 	KUNIT_CASE(kzt_pam_test_excl_load),
+	KUNIT_CASE(kzt_pam_test_excl_copy),
 #ifdef CONFIG_CLEANCACHE
 	KUNIT_CASE(kzt_pam_test_damaged_eph),
 	KUNIT_CASE(kzt_pam_test_eph_same),

@@ -628,6 +628,54 @@ static void tmem_test_persistent(struct kunit *test)
 	tmt_done(test, pool);
 }
 
+/* tmem_flush_page_if()'s question: the copy of tmt_fill(, 0x3333) only. */
+static bool tmt_want_3333(void *pampd)
+{
+	return *(u32 *)pampd == 0x3333;
+}
+
+/*
+ * A conditional flush asks about the pampd in the slot: it flushes only
+ * what the question wants gone (0), leaves the rest in place and
+ * readable (-EBUSY), and finds nothing where nothing is (-ENOENT).
+ */
+static void tmem_test_flush_page_if(struct kunit *test)
+{
+	struct tmem_pool *pool = tmt_pool(test, TMEM_POOL_PERSIST);
+	struct tmt_ctx *ctx = test->priv;
+
+	tmt_fill(ctx->a, 0x3333);
+	KUNIT_ASSERT_EQ(test, tmem_put(pool, &tmt_oid1, 5, ctx->a), 0);
+	tmt_fill(ctx->a, 0x4444);
+	KUNIT_ASSERT_EQ(test, tmem_put(pool, &tmt_oid1, 6, ctx->a), 0);
+	KUNIT_EXPECT_EQ(test, ctx->pampds, 2L);
+
+	KUNIT_EXPECT_EQ(test, tmem_flush_page_if(pool, &tmt_oid1, 6,
+						 tmt_want_3333), -EBUSY);
+	KUNIT_EXPECT_EQ(test, ctx->pampds, 2L);
+	KUNIT_EXPECT_EQ(test, tmem_get(pool, &tmt_oid1, 6, ctx->b), 0);
+	KUNIT_EXPECT_TRUE(test, tmt_holds(ctx->b, 0x4444));
+
+	KUNIT_EXPECT_EQ(test, tmem_flush_page_if(pool, &tmt_oid1, 5,
+						 tmt_want_3333), 0);
+	KUNIT_EXPECT_EQ(test, ctx->pampds, 1L);
+	KUNIT_EXPECT_EQ(test, tmem_get(pool, &tmt_oid1, 5, ctx->b), -ENOENT);
+	KUNIT_EXPECT_EQ(test, tmem_flush_page_if(pool, &tmt_oid1, 5,
+						 tmt_want_3333), -ENOENT);
+	KUNIT_EXPECT_EQ(test, tmem_flush_page_if(pool, &tmt_oid2, 6,
+						 tmt_want_3333), -ENOENT);
+
+	/* The object goes with its last page, as with tmem_flush_page(). */
+	tmt_fill(ctx->a, 0x3333);
+	KUNIT_ASSERT_EQ(test, tmem_put(pool, &tmt_oid1, 6, ctx->a), 0);
+	KUNIT_EXPECT_EQ(test, tmem_flush_page_if(pool, &tmt_oid1, 6,
+						 tmt_want_3333), 0);
+	KUNIT_EXPECT_EQ(test, ctx->pampds, 0L);
+	KUNIT_EXPECT_EQ(test, ctx->objs, 0L);
+	KUNIT_EXPECT_EQ(test, ctx->objnodes, 0L);
+	tmt_done(test, pool);
+}
+
 static void tmem_test_ephemeral(struct kunit *test)
 {
 	struct tmem_pool *pool = tmt_pool(test, 0);
@@ -1017,6 +1065,7 @@ static void tmem_test_model(struct kunit *test)
 static struct kunit_case kzt_tmem_cases[] = {
 	KUNIT_CASE(tmem_test_persistent),
 	KUNIT_CASE(tmem_test_get_outside_lock),
+	KUNIT_CASE(tmem_test_flush_page_if),
 	KUNIT_CASE(tmem_test_ephemeral),
 	KUNIT_CASE(tmem_test_replace),
 	KUNIT_CASE(tmem_test_put_pampd),

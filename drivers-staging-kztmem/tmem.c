@@ -35,6 +35,8 @@
  *   compress, use per-CPU buffers and allocate in it.
  * - pamops->hold and pamops->free, and all hostops, may run under a
  *   bucket lock and must not sleep.
+ * - the @want of tmem_flush_page_if() runs under the bucket lock and
+ *   only reads the pampd.
  * - pamops->get_data never runs under a bucket lock: a get on an
  *   ephemeral pool takes the pampd out of its slot first, a get on a
  *   persistent pool pins it with pamops->hold under the lock and reads
@@ -648,6 +650,46 @@ int tmem_flush_page(struct tmem_pool *pool, const struct tmem_oid *oid,
 	if (!pampd)
 		return -ENOENT;
 	pool->pamops->free(pool, pampd);
+	return 0;
+}
+
+/**
+ * tmem_flush_page_if - forget one page if its pampd is one the caller wants gone
+ * @pool:	the pool
+ * @oid:	object id
+ * @index:	index in the object
+ * @want:	asked about the pampd at @index under the bucket lock (it
+ *		must not sleep, and must only look): true to flush it
+ *
+ * For a PAM whose choice depends on what it stored, e.g. how many bytes
+ * a copy holds; the pampd is looked up and removed under one lock hold,
+ * so @want sees the pampd that is freed.
+ *
+ * Return: 0 if a page was flushed, -ENOENT if there was none, -EBUSY if
+ * @want kept it.
+ */
+int tmem_flush_page_if(struct tmem_pool *pool, const struct tmem_oid *oid,
+		       pgoff_t index, bool (*want)(void *pampd))
+{
+	struct tmem_hashbucket *hb = tmem_oid_bucket(pool, oid);
+	struct tmem_objnode *leaf;
+	struct tmem_obj *obj;
+	unsigned long flags;
+	void *found = NULL;
+	int ret = -ENOENT;
+	void **slot;
+
+	spin_lock_irqsave(&hb->lock, flags);
+	obj = tmem_obj_find(hb, oid);
+	slot = obj ? tmem_objnode_lookup(obj, index, &leaf) : NULL;
+	if (slot && want(*slot))
+		found = tmem_pampd_remove(pool, hb, oid, index);
+	else if (slot)
+		ret = -EBUSY;
+	spin_unlock_irqrestore(&hb->lock, flags);
+	if (!found)
+		return ret;
+	pool->pamops->free(pool, found);
 	return 0;
 }
 

@@ -191,6 +191,8 @@ int tmem_get(struct tmem_pool *pool, const struct tmem_oid *oid,
 	     pgoff_t index, struct page *page);
 int tmem_flush_page(struct tmem_pool *pool, const struct tmem_oid *oid,
 		    pgoff_t index);
+int tmem_flush_page_if(struct tmem_pool *pool, const struct tmem_oid *oid,
+		       pgoff_t index, bool (*want)(void *pampd));
 int tmem_evict_page(struct tmem_pool *pool, const struct tmem_oid *oid,
 		    pgoff_t index, void *pampd);
 int tmem_flush_object(struct tmem_pool *pool, const struct tmem_oid *oid);

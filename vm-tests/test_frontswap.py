@@ -24,10 +24,11 @@ moved the way the pages' compressibility says they must:
   (pers_writeback_held_off) by default, and writes back with the share 0;
 - by default (writeback_start_percent=95) the writeback starts before the
   pool is full (pers_writeback_early), and with 100 only at the limit;
-- a swap-in from a pool at exclusive_load_percent of its limit takes the
-  page's copy out (pers_exclusive_gets): the page is dirty then, is stored
-  again when it is reclaimed, and reads back intact on a second pass; with
-  0 (the default) every copy stays.
+- a swap-in from a pool at exclusive_load_percent (default 90) of its
+  limit takes the page's copy out if it was compressed to at most
+  exclusive_load_max_bytes (pers_exclusive_gets): the page is dirty then,
+  is stored again when it is reclaimed, and reads back intact on a second
+  pass; with 0 every copy stays, and so do copies above the size.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ TUNABLES = {
     "writeback_min_raw_percent": (0, 100),
     "writeback_start_percent": (1, 100),
     "exclusive_load_percent": (0, 100),
+    "exclusive_load_max_bytes": (0, PAGE_SIZE),
     # the cleancache half's share of the limit (test_cleancache_kztmem.py)
     "eph_min_percent": (0, 100),
     "eph_max_percent": (0, 100),
@@ -491,6 +493,13 @@ def excl_load() -> Iterator[kg.Tunable]:
         yield excl
 
 
+@pytest.fixture
+def excl_max_bytes() -> Iterator[kg.Tunable]:
+    """exclusive_load_max_bytes, restored afterwards."""
+    with kg.Tunable(kg.KZTMEM_SYSFS / "exclusive_load_max_bytes") as size:
+        yield size
+
+
 def two_pass_run(swap: kg.SwapDevice) -> tuple[dict, dict, kg.WorkloadResult]:
     """memhog's text pages through swap, verified twice: the first pass
     swaps every page in, the second reads each again after reclaim has
@@ -503,15 +512,20 @@ def two_pass_run(swap: kg.SwapDevice) -> tuple[dict, dict, kg.WorkloadResult]:
     return before, after, res
 
 
-def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load) -> None:
+def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load, excl_max_bytes) -> None:
     """With exclusive_load_percent=1 a swap-in takes the page's copy out of
-    the pool.  The swapped-in page must then be dirty: reclaimed clean, it
-    would be lost (its device slot was never written), and the second pass
-    would read garbage or fail.  A page taken out is stored again when it
-    is reclaimed, so the run stores more than the same run with 0, where
-    every copy stays and a page reclaimed unchanged costs no store."""
-    assert excl_load.original.strip() == "0", \
+    the pool if it was compressed to at most exclusive_load_max_bytes.  The
+    swapped-in page must then be dirty: reclaimed clean, it would be lost
+    (its device slot was never written), and the second pass would read
+    garbage or fail.  A page taken out is stored again when it is
+    reclaimed, so the run stores more than the same run with 0, where
+    every copy stays and a page reclaimed unchanged costs no store.  memhog's
+    text pages compress to several hundred bytes: under the default size,
+    above 64, where nearly every copy stays."""
+    assert excl_load.original.strip() == "90", \
         f"default exclusive_load_percent {excl_load.original!r}"
+    assert excl_max_bytes.original.strip() == str(PAGE_SIZE // 2), \
+        f"default exclusive_load_max_bytes {excl_max_bytes.original!r}"
     excl_load.write("0")
     before, after, res = two_pass_run(swap)
     keep = kg.delta(after, before)
@@ -520,6 +534,17 @@ def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load) -> None:
     assert keep["failed_pers_gets"] == 0, keep
 
     excl_load.write("1")
+    excl_max_bytes.write("64")
+    before, after, res = two_pass_run(swap)
+    small = kg.delta(after, before)
+    assert small["pers_gets"] > 0, small
+    # memhog's copies all stay; another process's page that compresses to
+    # almost nothing (a page of zeroes but a word) may be taken out
+    assert small["pers_exclusive_gets"] * 100 <= small["pers_gets"], \
+        f"copies larger than exclusive_load_max_bytes=64 were taken out: {small}"
+    assert small["failed_pers_gets"] == 0, small
+
+    excl_max_bytes.write(excl_max_bytes.original.strip())
     before, after, res = two_pass_run(swap)
     excl = kg.delta(after, before)
     assert excl["pers_exclusive_gets"] > 0, f"no load took its copy out: {excl}"
