@@ -136,7 +136,7 @@ early_param("nocleancache", kzt_nocleancache_setup);
 
 /*
  * kztmem.pers_pool=NAME chooses the persistent store, by its exact name
- * (kztmem_store.c: xvmalloc or zsmalloc).  Any other value is logged
+ * (kztmem_store.c: xvmalloc, zsmalloc or split).  Any other value is logged
  * and the default, xvmalloc, is kept.  Read once, by kztmem_init(); the
  * store in use is shown in /sys/kernel/mm/kztmem/pers_pool.
  */
@@ -148,9 +148,10 @@ static int kzt_param_set_pers_pool(const char *val,
 	const struct kzt_store_ops *ops = val ? kzt_store_find(val) : NULL;
 
 	if (!ops) {
-		pr_warn("ignoring unknown \"kztmem.pers_pool=%s\" (choose %s or %s), using %s\n",
+		pr_warn("ignoring unknown \"kztmem.pers_pool=%s\" (choose %s, %s or %s), using %s\n",
 			val ? val : "", kzt_store_xvmalloc.name,
-			kzt_store_zsmalloc.name, kzt_pers_store_ops->name);
+			kzt_store_zsmalloc.name, kzt_store_split.name,
+			kzt_pers_store_ops->name);
 		return 0;
 	}
 	kzt_pers_store_ops = ops;
@@ -1313,7 +1314,7 @@ static int kzt_pers_compress(const void *src, struct kzt_pampd *pampd)
 
 	dst = kzt_store_map(kzt_pers_store, handle, offset, KZT_STORE_WO);
 	memcpy(dst, ctx->dst, len);
-	kzt_store_unmap(kzt_pers_store, handle, dst);
+	kzt_store_unmap(kzt_pers_store, handle, offset, dst);
 
 	pampd->handle = handle;
 	pampd->offset = offset;
@@ -1473,8 +1474,9 @@ static void __init kzt_fail_load_debugfs(void)
 /*
  * Decompress @pampd's data into the page mapped at @dst, with @ctx (this
  * CPU's persistent context, its mutex held).  A store whose mapping
- * disables preemption (zsmalloc) only has the data copied out under it,
- * into the context's buffer, which is decompressed after the unmap.
+ * may disable preemption (zsmalloc, split) only has the data copied out
+ * under it, into the context's buffer, which is decompressed after the
+ * unmap.
  */
 static int kzt_pers_decompress(struct kzt_comp_ctx *ctx,
 			       const struct kzt_pampd *pampd, void *dst)
@@ -1486,11 +1488,11 @@ static int kzt_pers_decompress(struct kzt_comp_ctx *ctx,
 	src = kzt_store_map(store, pampd->handle, pampd->offset, KZT_STORE_RO);
 	if (!store->ops->map_atomic) {
 		ret = kzt_decompress(ctx, src, pampd->len, dst);
-		kzt_store_unmap(store, pampd->handle, src);
+		kzt_store_unmap(store, pampd->handle, pampd->offset, src);
 		return ret;
 	}
 	memcpy(ctx->dst, src, pampd->len);
-	kzt_store_unmap(store, pampd->handle, src);
+	kzt_store_unmap(store, pampd->handle, pampd->offset, src);
 	return kzt_decompress(ctx, ctx->dst, pampd->len, dst);
 }
 

@@ -48,7 +48,7 @@ static void kzt_pt_scribble_pers(struct kzt_pampd *pampd)
 				KZT_STORE_WO);
 
 	memset(p, 0xff, pampd->len);
-	kzt_store_unmap(kzt_pers_store, pampd->handle, p);
+	kzt_store_unmap(kzt_pers_store, pampd->handle, pampd->offset, p);
 }
 
 static int kzt_pt_init(struct kunit *test)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * kztmem_store.c - xvmalloc and zsmalloc as kztmem persistent stores
+ * kztmem_store.c - xvmalloc, zsmalloc and the two split by size as
+ * kztmem persistent stores
  *
  * Both are thin: the allocators keep their own locking, so the store
  * functions may be called wherever the allocator itself may be (kztmem
@@ -52,7 +53,8 @@ static void *kzt_xv_map(void *pool, unsigned long handle, u32 offset,
 	return kmap_local_page((struct page *)handle) + offset;
 }
 
-static void kzt_xv_unmap(void *pool, unsigned long handle, void *addr)
+static void kzt_xv_unmap(void *pool, unsigned long handle, u32 offset,
+			 void *addr)
 {
 	/* Any address inside the mapped page ends its mapping. */
 	kunmap_local(addr);
@@ -111,7 +113,8 @@ static void *kzt_zs_map(void *pool, unsigned long handle, u32 offset,
 			     mode == KZT_STORE_WO ? ZS_MM_WO : ZS_MM_RO);
 }
 
-static void kzt_zs_unmap(void *pool, unsigned long handle, void *addr)
+static void kzt_zs_unmap(void *pool, unsigned long handle, u32 offset,
+			 void *addr)
 {
 	zs_unmap_object(pool, handle);
 }
@@ -134,9 +137,131 @@ const struct kzt_store_ops kzt_store_zsmalloc = {
 	.total_bytes = kzt_zs_total_bytes,
 };
 
+/*
+ * split: objects of at most KZT_SPLIT_XV_MAX bytes in an xvmalloc pool,
+ * larger ones in a zsmalloc pool.  xvmalloc packs small objects densely
+ * and maps them without disabling preemption, but an object never spans
+ * pages, so one of more than half a page leaves the rest of its page to
+ * smaller objects, which may never come; zsmalloc lets those span pages.
+ * A zsmalloc object's offset is KZT_SPLIT_ZS, which no xvmalloc offset
+ * (within a page) can be; the handle is the sub-store's own.
+ */
+#define KZT_SPLIT_XV_MAX	(PAGE_SIZE / 2)
+#define KZT_SPLIT_ZS		U32_MAX
+
+struct kzt_split_pool {
+	void *xv;
+	void *zs;
+};
+
+static void kzt_split_destroy(void *pool)
+{
+	struct kzt_split_pool *sp = pool;
+
+	if (sp->zs)
+		kzt_zs_destroy(sp->zs);
+	if (sp->xv)
+		kzt_xv_destroy(sp->xv);
+	kfree(sp);
+}
+
+static void *kzt_split_create(const char *name)
+{
+	struct kzt_split_pool *sp = kzalloc(sizeof(*sp), GFP_KERNEL);
+
+	if (!sp)
+		return NULL;
+	sp->xv = kzt_xv_create(name);
+	sp->zs = kzt_zs_create(name);
+	if (!sp->xv || !sp->zs) {
+		kzt_split_destroy(sp);
+		return NULL;
+	}
+	return sp;
+}
+
+static int kzt_split_alloc(void *pool, size_t len, gfp_t gfp,
+			   unsigned long *handle, u32 *offset)
+{
+	struct kzt_split_pool *sp = pool;
+	int ret;
+
+	if (len <= KZT_SPLIT_XV_MAX)
+		return kzt_xv_alloc(sp->xv, len, gfp, handle, offset);
+	ret = kzt_zs_alloc(sp->zs, len, gfp, handle, offset);
+	if (!ret)
+		*offset = KZT_SPLIT_ZS;
+	return ret;
+}
+
+static void kzt_split_free(void *pool, unsigned long handle, u32 offset)
+{
+	struct kzt_split_pool *sp = pool;
+
+	if (offset == KZT_SPLIT_ZS)
+		kzt_zs_free(sp->zs, handle, 0);
+	else
+		kzt_xv_free(sp->xv, handle, offset);
+}
+
+static void *kzt_split_map(void *pool, unsigned long handle, u32 offset,
+			   enum kzt_store_mapmode mode)
+{
+	struct kzt_split_pool *sp = pool;
+
+	if (offset == KZT_SPLIT_ZS)
+		return kzt_zs_map(sp->zs, handle, 0, mode);
+	return kzt_xv_map(sp->xv, handle, offset, mode);
+}
+
+static void kzt_split_unmap(void *pool, unsigned long handle, u32 offset,
+			    void *addr)
+{
+	struct kzt_split_pool *sp = pool;
+
+	if (offset == KZT_SPLIT_ZS)
+		kzt_zs_unmap(sp->zs, handle, 0, addr);
+	else
+		kzt_xv_unmap(sp->xv, handle, offset, addr);
+}
+
+static u64 kzt_split_total_bytes(void *pool)
+{
+	struct kzt_split_pool *sp = pool;
+
+	return kzt_xv_total_bytes(sp->xv) + kzt_zs_total_bytes(sp->zs);
+}
+
+/* Preemption is off while a zsmalloc object is mapped: say so for both. */
+const struct kzt_store_ops kzt_store_split = {
+	.name = "split",
+	.max_size = PAGE_SIZE,
+	.map_atomic = true,
+	.create = kzt_split_create,
+	.destroy = kzt_split_destroy,
+	.alloc = kzt_split_alloc,
+	.free = kzt_split_free,
+	.map = kzt_split_map,
+	.unmap = kzt_split_unmap,
+	.total_bytes = kzt_split_total_bytes,
+};
+
+/* The largest object the split store keeps in its xvmalloc pool. */
+size_t kzt_store_split_xv_max(void)
+{
+	return KZT_SPLIT_XV_MAX;
+}
+
+/* Is the split store's object at @offset in its zsmalloc pool? */
+bool kzt_store_split_in_zs(u32 offset)
+{
+	return offset == KZT_SPLIT_ZS;
+}
+
 static const struct kzt_store_ops *const kzt_stores[] = {
 	&kzt_store_xvmalloc,
 	&kzt_store_zsmalloc,
+	&kzt_store_split,
 };
 
 /* The store called exactly @name, or NULL. */

@@ -2,21 +2,24 @@
 /*
  * kztmem_store.h - the stores behind kztmem's persistent PAM
  *
- * A persistent store keeps the compressed data of frontswap pages.  Two
- * exist: kztmem's own xvmalloc (objects never span pages) and the
- * kernel's zsmalloc (objects may span pages).  One is chosen at boot
- * with "kztmem.pers_pool=".
+ * A persistent store keeps the compressed data of frontswap pages.  Three
+ * exist: kztmem's own xvmalloc (objects never span pages), the kernel's
+ * zsmalloc (objects may span pages), and split, which keeps objects of
+ * up to half a page in an xvmalloc pool and larger ones in a zsmalloc
+ * pool.  One is chosen at boot with "kztmem.pers_pool=".
  *
  * An object is named by a handle and an offset.  xvmalloc puts its
  * struct page in the handle and the object's offset in that page in the
  * offset; zsmalloc puts its own handle in the handle and leaves the
- * offset at 0.  A handle is never 0.
+ * offset at 0; split gives its zsmalloc objects an offset no page has.
+ * A handle is never 0.
  *
  * Data is reached by mapping the object: kzt_store_map() with
  * KZT_STORE_RO to read it, KZT_STORE_WO to fill a new object, and
- * kzt_store_unmap() once done.  When ops->map_atomic is set (zsmalloc)
- * the mapping is a per-CPU area with preemption off: do no more than a
- * memcpy() between map and unmap, and map one object at a time.
+ * kzt_store_unmap() with the same handle and offset once done.  When
+ * ops->map_atomic is set (zsmalloc, split) the mapping may be a per-CPU
+ * area with preemption off: do no more than a memcpy() between map and
+ * unmap, and map one object at a time.
  */
 #ifndef _KZTMEM_STORE_H
 #define _KZTMEM_STORE_H
@@ -38,7 +41,7 @@ enum kzt_store_mapmode {
  * @alloc:	an object of @len bytes, allocated with @gfp; 0 or -errno
  * @free:	give an object back
  * @map:	the object's first byte, mapped for @mode
- * @unmap:	end the mapping @map returned as @addr
+ * @unmap:	end the mapping @map returned as @addr for @handle and @offset
  * @total_bytes: the memory the pool takes, in bytes (whole pages)
  */
 struct kzt_store_ops {
@@ -52,7 +55,8 @@ struct kzt_store_ops {
 	void (*free)(void *pool, unsigned long handle, u32 offset);
 	void *(*map)(void *pool, unsigned long handle, u32 offset,
 		     enum kzt_store_mapmode mode);
-	void (*unmap)(void *pool, unsigned long handle, void *addr);
+	void (*unmap)(void *pool, unsigned long handle, u32 offset,
+		      void *addr);
 	u64 (*total_bytes)(void *pool);
 };
 
@@ -64,6 +68,10 @@ struct kzt_store {
 
 extern const struct kzt_store_ops kzt_store_xvmalloc;
 extern const struct kzt_store_ops kzt_store_zsmalloc;
+extern const struct kzt_store_ops kzt_store_split;
+
+size_t kzt_store_split_xv_max(void);
+bool kzt_store_split_in_zs(u32 offset);
 
 const struct kzt_store_ops *kzt_store_find(const char *name);
 struct kzt_store *kzt_store_create(const struct kzt_store_ops *ops,
@@ -93,9 +101,10 @@ static inline void *kzt_store_map(struct kzt_store *store,
 }
 
 static inline void kzt_store_unmap(struct kzt_store *store,
-				   unsigned long handle, void *addr)
+				   unsigned long handle, u32 offset,
+				   void *addr)
 {
-	store->ops->unmap(store->pool, handle, addr);
+	store->ops->unmap(store->pool, handle, offset, addr);
 }
 
 static inline u64 kzt_store_total_bytes(struct kzt_store *store)

@@ -2,11 +2,12 @@
 /*
  * kztmem_store_test.c - KUnit suite kztmem_store: both persistent stores
  *
- * Every case but the last runs once per store (xvmalloc and zsmalloc) on
- * a pool of its own, whatever "kztmem.pers_pool=" the kernel was booted
- * with and whether kztmem runs at all; the last is about zsmalloc's
- * compaction.  Data goes in and out through the store's mappings only,
- * with nothing but a memcpy() between map and unmap, as kztmem does.
+ * Every case but the last two runs once per store (xvmalloc, zsmalloc and
+ * split) on a pool of its own, whatever "kztmem.pers_pool=" the kernel
+ * was booted with and whether kztmem runs at all; the last two are about
+ * the split store's routing and zsmalloc's compaction.  Data goes in and
+ * out through the store's mappings only, with nothing but a memcpy()
+ * between map and unmap, as kztmem does.
  */
 
 #include <kunit/test.h>
@@ -42,6 +43,8 @@ static const struct kzt_st_param kzt_st_params[] = {
 	{ &kzt_store_xvmalloc, 100, 100 },
 	/* Objects span pages: about 1.6 per page. */
 	{ &kzt_store_zsmalloc, 130, 181 },
+	/* Above half a page they go to zsmalloc: the same. */
+	{ &kzt_store_split, 130, 181 },
 };
 
 static void kzt_st_desc(const struct kzt_st_param *p, char *desc)
@@ -89,7 +92,7 @@ static void kzt_st_put(struct kunit *test, struct kzt_store *store,
 	kzt_st_pattern(buf, obj->len, seed);
 	dst = kzt_store_map(store, obj->handle, obj->offset, KZT_STORE_WO);
 	memcpy(dst, buf, obj->len);
-	kzt_store_unmap(store, obj->handle, dst);
+	kzt_store_unmap(store, obj->handle, obj->offset, dst);
 }
 
 /* Read @obj back and compare it with pattern @seed. */
@@ -101,7 +104,7 @@ static void kzt_st_check(struct kunit *test, struct kzt_store *store,
 
 	src = kzt_store_map(store, obj->handle, obj->offset, KZT_STORE_RO);
 	memcpy(buf, src, obj->len);
-	kzt_store_unmap(store, obj->handle, (void *)src);
+	kzt_store_unmap(store, obj->handle, obj->offset, (void *)src);
 	kzt_st_pattern(want, obj->len, seed);
 	KUNIT_EXPECT_EQ_MSG(test, memcmp(buf, want, obj->len), 0,
 			    "object %u of %u bytes read back different",
@@ -114,6 +117,7 @@ static void kzt_st_test_find(struct kunit *test)
 			    &kzt_store_xvmalloc);
 	KUNIT_EXPECT_PTR_EQ(test, kzt_store_find("zsmalloc"),
 			    &kzt_store_zsmalloc);
+	KUNIT_EXPECT_PTR_EQ(test, kzt_store_find("split"), &kzt_store_split);
 	KUNIT_EXPECT_NULL(test, kzt_store_find(""));
 	KUNIT_EXPECT_NULL(test, kzt_store_find("zbud"));
 	KUNIT_EXPECT_NULL(test, kzt_store_find("zsmallocx"));
@@ -235,6 +239,66 @@ static void kzt_st_test_mid_size_density(struct kunit *test)
 }
 
 /*
+ * The split store keeps objects of up to half a page in xvmalloc (an
+ * offset within a page) and larger ones in zsmalloc; small objects pack
+ * as xvmalloc packs them (512 of 1000 bytes, four to a page, in about
+ * 128 pages).  Every object reads back as written, and freeing a mix of
+ * both gives every page back.
+ */
+static void kzt_st_test_split_routes_by_size(struct kunit *test)
+{
+	static const u32 sizes[] = { 1, 1000, 2047, 2048, 2049, 3000, 4096 };
+	const size_t xv_max = kzt_store_split_xv_max();
+	struct kzt_store *store;
+	struct kzt_st_obj *objs;
+	u8 *buf, *want;
+	unsigned int i;
+	u64 bytes;
+
+	KUNIT_EXPECT_EQ(test, xv_max, (size_t)(PAGE_SIZE / 2));
+	store = kzt_store_create(&kzt_store_split, "kzt_st_split");
+	KUNIT_ASSERT_NOT_NULL(test, store);
+	objs = kunit_kcalloc(test, 512, sizeof(*objs), GFP_KERNEL);
+	buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	want = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_ASSERT_NOT_NULL(test, want);
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		objs[i].len = sizes[i];
+		kzt_st_put(test, store, &objs[i], i, buf);
+		KUNIT_EXPECT_EQ_MSG(test, kzt_store_split_in_zs(objs[i].offset),
+				    sizes[i] > xv_max,
+				    "%u bytes at offset %u", sizes[i],
+				    objs[i].offset);
+		if (sizes[i] <= xv_max)
+			KUNIT_EXPECT_LT(test, objs[i].offset, (u32)PAGE_SIZE);
+	}
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		kzt_st_check(test, store, &objs[i], i, buf, want);
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		kzt_store_free(store, objs[i].handle, objs[i].offset);
+	KUNIT_EXPECT_EQ(test, kzt_store_total_bytes(store), 0ULL);
+
+	for (i = 0; i < 512; i++) {
+		objs[i].len = 1000;
+		kzt_st_put(test, store, &objs[i], i, buf);
+		KUNIT_EXPECT_FALSE(test, kzt_store_split_in_zs(objs[i].offset));
+	}
+	bytes = kzt_store_total_bytes(store);
+	kunit_info(test, "512 objects of 1000 bytes in %llu pages\n",
+		   bytes >> PAGE_SHIFT);
+	KUNIT_EXPECT_LE(test, bytes >> PAGE_SHIFT, 136ULL);
+	for (i = 0; i < 512; i++)
+		kzt_st_check(test, store, &objs[i], i, buf, want);
+	for (i = 0; i < 512; i++)
+		kzt_store_free(store, objs[i].handle, objs[i].offset);
+	KUNIT_EXPECT_EQ(test, kzt_store_total_bytes(store), 0ULL);
+	kzt_store_destroy(store);
+}
+
+/*
  * zsmalloc's compaction (its shrinker, or zs_compact()) moves objects
  * between the zspages of a size class.  While kztmem has an object
  * mapped, in a store or a load, compaction must wait: if it moved the
@@ -327,7 +391,8 @@ static void kzt_st_test_zs_compact_waits_for_map(struct kunit *test)
 		mdelay(1);
 	finished_while_mapped = READ_ONCE(c->finished);
 	memcpy(buf, src, objs[0].len);
-	kzt_store_unmap(store, objs[0].handle, (void *)src);
+	kzt_store_unmap(store, objs[0].handle, objs[0].offset,
+			(void *)src);
 	migrate_enable();
 
 	KUNIT_ASSERT_NE_MSG(test, wait_for_completion_timeout(&c->done, 30 * HZ),
@@ -354,6 +419,7 @@ static struct kunit_case kzt_store_cases[] = {
 	KUNIT_CASE_PARAM(kzt_st_test_roundtrip, kzt_st_gen_params),
 	KUNIT_CASE_PARAM(kzt_st_test_bad_sizes, kzt_st_gen_params),
 	KUNIT_CASE_PARAM(kzt_st_test_mid_size_density, kzt_st_gen_params),
+	KUNIT_CASE(kzt_st_test_split_routes_by_size),
 	KUNIT_CASE(kzt_st_test_zs_compact_waits_for_map),
 	{}
 };

@@ -56,7 +56,7 @@ def kernel_log() -> str:
     'kztmem: ignoring "nofrontswap=please": nofrontswap takes no value',
     'kztmem: ignoring "nocleancache=0": nocleancache takes no value',
     "`12abc' invalid for parameter `kztmem.compress_limit'",
-    'kztmem: ignoring unknown "kztmem.pers_pool=zbud" (choose xvmalloc or zsmalloc), '
+    'kztmem: ignoring unknown "kztmem.pers_pool=zbud" (choose xvmalloc, zsmalloc or split), '
     'using xvmalloc',
     'kztmem: ignoring unknown compressor "lz4hc" (choose one of lzo, lzo-rle, lz4, zstd); '
     'using lzo',
