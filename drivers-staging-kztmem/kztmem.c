@@ -202,7 +202,7 @@ module_param_named(cc_prepare, kzt_cc_prepare, bool, 0444);
  * this share of the limit (and above kzt_accept_percent); stores are
  * still taken meanwhile.  100 starts it only at the limit.
  *
- * kzt_excl_load_percent (0..100, default 90): a swap-in that finds the
+ * kzt_excl_load_percent (0..100, default 0): a swap-in that finds the
  * pool at this share of its limit or above takes the page's copy out of
  * the pool (an exclusive load, counted in pers_exclusive_gets), if the
  * copy is one kzt_excl_load_max_bytes allows: the swapped-in page is
@@ -216,12 +216,15 @@ module_param_named(cc_prepare, kzt_cc_prepare, bool, 0444);
  * pool, always stay.  A copy dropped frees room for about one page of
  * its kind whatever its size, and costs one more compression when its
  * page is reclaimed unchanged: cheap for a page that compresses well,
- * dear for one that barely does.  PAGE_SIZE drops raw copies too.  Both
- * as measured (README, "Exclusive loads"): dropping every copy from 90%
- * saved a workload that fits in RAM plus the pool all its disk I/O
- * (memhog-text-480, 0.88x the modeled time) but cost those that do not
- * 1-2% (memhog-mixed-480, memhog-random-480), whose copies this size
- * keeps.
+ * dear for one that barely does.  PAGE_SIZE drops raw copies too.
+ *
+ * Off by default, as measured (README, "Exclusive loads"): from 90% of
+ * the limit, they save a workload that fits in RAM plus the pool all its
+ * disk I/O (memhog-text-480, 0.87x the modeled time), but cost those
+ * that do not 4% (memhog-mixed-480, memhog-mix-480) even with this size
+ * bound: the pages taken out are written to new swap slots when they are
+ * reclaimed again, in more, smaller disk requests.  The bound keeps raw
+ * copies, which cost memhog-random-480 2% without it.
  *
  * kzt_compress_limit: the largest compressed size accepted, in bytes;
  * worse pages are declined and counted in compress_poor (persistent) or
@@ -240,7 +243,7 @@ module_param_named(cc_prepare, kzt_cc_prepare, bool, 0444);
 #define KZT_ACCEPT_PERCENT_DEFAULT	90
 #define KZT_WB_MIN_RAW_PERCENT_DEFAULT	10
 #define KZT_WB_START_PERCENT_DEFAULT	95
-#define KZT_EXCL_LOAD_PERCENT_DEFAULT	90
+#define KZT_EXCL_LOAD_PERCENT_DEFAULT	0
 #define KZT_EXCL_LOAD_MAX_BYTES_DEFAULT	(PAGE_SIZE / 2)
 
 static unsigned int kzt_max_pool_percent = KZT_MAX_POOL_PERCENT_DEFAULT;

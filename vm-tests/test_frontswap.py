@@ -24,11 +24,11 @@ moved the way the pages' compressibility says they must:
   (pers_writeback_held_off) by default, and writes back with the share 0;
 - by default (writeback_start_percent=95) the writeback starts before the
   pool is full (pers_writeback_early), and with 100 only at the limit;
-- a swap-in from a pool at exclusive_load_percent (default 90) of its
-  limit takes the page's copy out if it was compressed to at most
-  exclusive_load_max_bytes (pers_exclusive_gets): the page is dirty then,
-  is stored again when it is reclaimed, and reads back intact on a second
-  pass; with 0 every copy stays, and so do copies above the size.
+- a swap-in from a pool at exclusive_load_percent of its limit takes the
+  page's copy out if it was compressed to at most exclusive_load_max_bytes
+  (pers_exclusive_gets): the page is dirty then, is stored again when it
+  is reclaimed, and reads back intact on a second pass; with 0 (the
+  default) every copy stays, and so do copies above the size.
 """
 
 from __future__ import annotations
@@ -522,7 +522,7 @@ def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load, excl_max_
     every copy stays and a page reclaimed unchanged costs no store.  memhog's
     text pages compress to several hundred bytes: under the default size,
     above 64, where nearly every copy stays."""
-    assert excl_load.original.strip() == "90", \
+    assert excl_load.original.strip() == "0", \
         f"default exclusive_load_percent {excl_load.original!r}"
     assert excl_max_bytes.original.strip() == str(PAGE_SIZE // 2), \
         f"default exclusive_load_max_bytes {excl_max_bytes.original!r}"
