@@ -222,9 +222,9 @@ module_param_named(cc_prepare, kzt_cc_prepare, bool, 0444);
  * the limit, they save a workload that fits in RAM plus the pool all its
  * disk I/O (memhog-text-480, 0.87x the modeled time), but cost those
  * that do not 4% (memhog-mixed-480, memhog-mix-480) even with this size
- * bound: the pages taken out are written to new swap slots when they are
- * reclaimed again, in more, smaller disk requests.  The bound keeps raw
- * copies, which cost memhog-random-480 2% without it.
+ * bound, for the same CPU time and the same bytes written in 6% more
+ * disk requests.  The bound keeps raw copies, which cost
+ * memhog-random-480 2% without it.
  *
  * kzt_compress_limit: the largest compressed size accepted, in bytes;
  * worse pages are declined and counted in compress_poor (persistent) or
