@@ -6,14 +6,14 @@
  * the page-addressable memory (PAM) behind it.  It has two halves:
  *
  * - frontswap: anonymous pages on their way to a swap device are
- *   compressed and kept in an xvmalloc or zsmalloc pool, one persistent
- *   tmem pool per swap type.  A store that kztmem declines (the pool is
- *   at its size limit, memory is short, or with writeback off the page
- *   compresses badly) is not an error: the page simply goes to the swap
- *   device.  When the pool is full and holds enough pages that did not
- *   compress (kept uncompressed so that they go there with their
- *   neighbours), its oldest pages are written back to the swap device;
- *   otherwise new pages are declined.
+ *   compressed and kept in a persistent store (xvmalloc, zsmalloc, or
+ *   both split by size), one persistent tmem pool per swap type.  A
+ *   store that kztmem declines (the pool is at its size limit, memory is
+ *   short, or with writeback off the page compresses badly) is not an
+ *   error: the page simply goes to the swap device.  When the pool is
+ *   full and holds enough pages that did not compress (kept uncompressed
+ *   so that they go there with their neighbours), its oldest pages are
+ *   written back to the swap device; otherwise new pages are declined.
  *
  * - cleancache (only with CONFIG_CLEANCACHE): clean page-cache pages
  *   that the kernel evicts are compressed into zbud (zbud.c),
@@ -137,10 +137,13 @@ early_param("nocleancache", kzt_nocleancache_setup);
 /*
  * kztmem.pers_pool=NAME chooses the persistent store, by its exact name
  * (kztmem_store.c: xvmalloc, zsmalloc or split).  Any other value is logged
- * and the default, xvmalloc, is kept.  Read once, by kztmem_init(); the
- * store in use is shown in /sys/kernel/mm/kztmem/pers_pool.
+ * and the default, split, is kept.  Read once, by kztmem_init(); the
+ * store in use is shown in /sys/kernel/mm/kztmem/pers_pool.  split is the
+ * default as measured (README, "A split store"): it packs half-compressible
+ * pages as zsmalloc does, and did not lose on small ones, where zsmalloc
+ * alone did.
  */
-static const struct kzt_store_ops *kzt_pers_store_ops = &kzt_store_xvmalloc;
+static const struct kzt_store_ops *kzt_pers_store_ops = &kzt_store_split;
 
 static int kzt_param_set_pers_pool(const char *val,
 				   const struct kernel_param *kp)
@@ -178,7 +181,8 @@ module_param_named(cc_prepare, kzt_cc_prepare, bool, 0444);
  * Tunables (/sys/kernel/mm/kztmem/, root-writable)
  *
  * kzt_max_pool_percent: compressed pages may take at most this share of
- * RAM (totalram_pages()), counted in xvmalloc pages plus zbud frames.
+ * RAM (totalram_pages()), counted in the persistent store's pages plus
+ * zbud frames.
  * At the limit a store first evicts the oldest zbud frame (ephemeral
  * pages are the cheaper ones to lose); if that does not help it is
  * declined and counted in pool_limit_hit (persistent) or

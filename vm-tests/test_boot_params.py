@@ -14,7 +14,7 @@ after ``kztmem=maybe`` is what enables the driver. Checked here:
 - ``kztmem.compress_limit=12abc`` is refused by the kernel's parameter
   parser with its own message, and the default stays;
 - ``kztmem.pers_pool=zbud`` names no persistent store: it is logged and
-  the default store, xvmalloc, is used;
+  the default store, split, is used;
 - ``kztmem.compressor=lz4hc`` (a crypto algorithm, but not one kztmem
   offers) is logged by kztmem and by the parser, and lzo is used;
 - ``kztmem.cc_prepare=sometimes`` is not a boolean: the parser says so and
@@ -57,7 +57,7 @@ def kernel_log() -> str:
     'kztmem: ignoring "nocleancache=0": nocleancache takes no value',
     "`12abc' invalid for parameter `kztmem.compress_limit'",
     'kztmem: ignoring unknown "kztmem.pers_pool=zbud" (choose xvmalloc, zsmalloc or split), '
-    'using xvmalloc',
+    'using split',
     'kztmem: ignoring unknown compressor "lz4hc" (choose one of lzo, lzo-rle, lz4, zstd); '
     'using lzo',
     "`lz4hc' invalid for parameter `kztmem.compressor'",
@@ -90,10 +90,10 @@ def test_valid_parameter_applies_and_bad_one_keeps_default(kernel_log: str) -> N
 
 def test_unknown_pers_pool_keeps_the_default_store(kernel_log: str) -> None:
     path = kg.KZTMEM_SYSFS / "pers_pool"
-    assert path.read_text() == "xvmalloc\n", \
+    assert path.read_text() == "split\n", \
         f"kztmem.pers_pool=zbud was refused, but {path} says {path.read_text()!r}"
     enabled = [line for line in kernel_log.splitlines() if "kztmem: enabled:" in line]
-    assert enabled and "frontswap (xvmalloc)" in enabled[-1], enabled
+    assert enabled and "frontswap (split)" in enabled[-1], enabled
 
 
 def test_bad_compressor_falls_back_to_lzo(kernel_log: str) -> None:

@@ -1,0 +1,46 @@
+"""The frontswap integrity tests again, with xvmalloc as kztmem's store (issue 14).
+
+Booted with ``kztmem kztmem.pers_pool=xvmalloc kztmem.compressor=lzo``:
+the default store is split (xvmalloc for objects of up to half a page,
+zsmalloc above), so this guest covers xvmalloc alone, the origin's store,
+which keeps the larger objects too.  The same memhog runs as
+test_frontswap.py's (every byte verified, the counters move, swapoff
+empties the pool, a full pool writes its oldest pages back or, holding
+only compressed pages, declines new ones, a lost page is a SIGBUS and
+never wrong data), collected again in this module's boot group.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kzt.guest import lib as kg
+from test_frontswap import (  # noqa: F401  (collected here again)
+    _require_kztmem,
+    min_raw,
+    pressure_run,
+    small_pool,
+    test_compressible_pages_stored_and_loaded,
+    test_full_pool_of_compressed_pages_declines,
+    test_full_pool_writes_oldest_pages_back,
+    test_lost_swap_page_is_never_silent,
+    test_swapoff_empties_pool,
+    test_writeback_starts_before_the_pool_is_full,
+    wb_start,
+)
+
+STORE = "xvmalloc"
+CMDLINE = f"kztmem kztmem.pers_pool={STORE} kztmem.compressor=lzo"
+
+pytestmark = [pytest.mark.kzt_boot(append=CMDLINE, memory="384M"), pytest.mark.integrity]
+
+
+def test_pers_pool_shows_xvmalloc() -> None:
+    assert kg.booted_with(f"kztmem.pers_pool={STORE}"), \
+        f"this module needs the guest booted with {CMDLINE!r}"
+    path = kg.KZTMEM_SYSFS / "pers_pool"
+    assert path.read_text() == f"{STORE}\n", f"{path}: {path.read_text()!r}"
+    log = kg.run([kg.tool("dmesg")]).stdout
+    enabled = [line for line in log.splitlines() if "kztmem: enabled:" in line]
+    assert enabled and f"frontswap ({STORE})" in enabled[-1], \
+        f"no 'kztmem: enabled: frontswap ({STORE})' line: {enabled}"
