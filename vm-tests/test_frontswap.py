@@ -150,6 +150,20 @@ def test_sysfs_interface() -> None:
     assert not compressor.stat().st_mode & 0o222, f"{compressor} is writable"
 
 
+def assert_booted_store(store: str, cmdline: str) -> None:
+    """For a module whose guest boots with kztmem.pers_pool=STORE: the
+    read-only pers_pool file and kztmem's "enabled" line name it."""
+    assert kg.booted_with(f"kztmem.pers_pool={store}"), \
+        f"this module needs the guest booted with {cmdline!r}"
+    path = kg.KZTMEM_SYSFS / "pers_pool"
+    assert path.read_text() == f"{store}\n", f"{path}: {path.read_text()!r}"
+    assert not path.stat().st_mode & 0o222, f"{path} is writable"
+    log = kg.run([kg.tool("dmesg")]).stdout
+    enabled = [line for line in log.splitlines() if "kztmem: enabled:" in line]
+    assert enabled and f"frontswap ({store})" in enabled[-1], \
+        f"no 'kztmem: enabled: frontswap ({store})' line: {enabled}"
+
+
 def test_pers_pool_default_is_split() -> None:
     """Booted without kztmem.pers_pool=: the default store, read-only."""
     path = kg.KZTMEM_SYSFS / "pers_pool"

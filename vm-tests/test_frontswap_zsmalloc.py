@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import pytest
 
-from kzt.guest import lib as kg
 from test_frontswap import (  # noqa: F401  (collected here again)
     _require_kztmem,
+    assert_booted_store,
     min_raw,
     pressure_run,
     small_pool,
@@ -37,15 +37,7 @@ pytestmark = [pytest.mark.kzt_boot(append=CMDLINE, memory="384M"), pytest.mark.i
 
 
 def test_pers_pool_shows_the_store_booted_with() -> None:
-    assert kg.booted_with(f"kztmem.pers_pool={STORE}"), \
-        f"this module needs the guest booted with {CMDLINE!r}"
-    path = kg.KZTMEM_SYSFS / "pers_pool"
-    assert path.read_text() == f"{STORE}\n", f"{path}: {path.read_text()!r}"
-    assert not path.stat().st_mode & 0o222, f"{path} is writable"
-    log = kg.run([kg.tool("dmesg")]).stdout
-    enabled = [line for line in log.splitlines() if "kztmem: enabled:" in line]
-    assert enabled and f"frontswap ({STORE})" in enabled[-1], \
-        f"no 'kztmem: enabled: frontswap ({STORE})' line: {enabled}"
+    assert_booted_store(STORE, CMDLINE)
 
 
 def test_mixed_pages_pack_more_than_one_per_page(workloads, swap) -> None:
