@@ -1480,10 +1480,11 @@ static void __init kzt_fail_load_debugfs(void)
 
 /*
  * Decompress @pampd's data into the page mapped at @dst, with @ctx (this
- * CPU's persistent context, its mutex held).  A store whose mapping
- * may disable preemption (zsmalloc, split) only has the data copied out
- * under it, into the context's buffer, which is decompressed after the
- * unmap.
+ * CPU's persistent context, its mutex held).  An object whose mapping
+ * disables preemption (kzt_store_map_atomic(): zsmalloc's, and the split
+ * store's larger ones) only has its data copied out under it, into the
+ * context's buffer, which is decompressed after the unmap; others are
+ * decompressed where they lie.
  */
 static int kzt_pers_decompress(struct kzt_comp_ctx *ctx,
 			       const struct kzt_pampd *pampd, void *dst)
@@ -1493,7 +1494,7 @@ static int kzt_pers_decompress(struct kzt_comp_ctx *ctx,
 	int ret;
 
 	src = kzt_store_map(store, pampd->handle, pampd->offset, KZT_STORE_RO);
-	if (!store->ops->map_atomic) {
+	if (!kzt_store_map_atomic(store, pampd->offset)) {
 		ret = kzt_decompress(ctx, src, pampd->len, dst);
 		kzt_store_unmap(store, pampd->handle, pampd->offset, src);
 		return ret;

@@ -68,7 +68,6 @@ static u64 kzt_xv_total_bytes(void *pool)
 const struct kzt_store_ops kzt_store_xvmalloc = {
 	.name = "xvmalloc",
 	.max_size = XV_MAX_ALLOC_SIZE,
-	.map_atomic = false,
 	.create = kzt_xv_create,
 	.destroy = kzt_xv_destroy,
 	.alloc = kzt_xv_alloc,
@@ -119,6 +118,12 @@ static void kzt_zs_unmap(void *pool, unsigned long handle, u32 offset,
 	zs_unmap_object(pool, handle);
 }
 
+/* zs_map_object() takes a per-CPU area with preemption off. */
+static bool kzt_zs_map_atomic(u32 offset)
+{
+	return true;
+}
+
 static u64 kzt_zs_total_bytes(void *pool)
 {
 	return (u64)zs_get_total_pages(pool) << PAGE_SHIFT;
@@ -127,7 +132,7 @@ static u64 kzt_zs_total_bytes(void *pool)
 const struct kzt_store_ops kzt_store_zsmalloc = {
 	.name = "zsmalloc",
 	.max_size = PAGE_SIZE,
-	.map_atomic = true,
+	.map_atomic = kzt_zs_map_atomic,
 	.create = kzt_zs_create,
 	.destroy = kzt_zs_destroy,
 	.alloc = kzt_zs_alloc,
@@ -232,11 +237,16 @@ static u64 kzt_split_total_bytes(void *pool)
 	return kzt_xv_total_bytes(sp->xv) + kzt_zs_total_bytes(sp->zs);
 }
 
-/* Preemption is off while a zsmalloc object is mapped: say so for both. */
+/* Only its zsmalloc objects are mapped with preemption off. */
+static bool kzt_split_map_atomic(u32 offset)
+{
+	return offset == KZT_SPLIT_ZS;
+}
+
 const struct kzt_store_ops kzt_store_split = {
 	.name = "split",
 	.max_size = PAGE_SIZE,
-	.map_atomic = true,
+	.map_atomic = kzt_split_map_atomic,
 	.create = kzt_split_create,
 	.destroy = kzt_split_destroy,
 	.alloc = kzt_split_alloc,
@@ -250,12 +260,6 @@ const struct kzt_store_ops kzt_store_split = {
 size_t kzt_store_split_xv_max(void)
 {
 	return KZT_SPLIT_XV_MAX;
-}
-
-/* Is the split store's object at @offset in its zsmalloc pool? */
-bool kzt_store_split_in_zs(u32 offset)
-{
-	return offset == KZT_SPLIT_ZS;
 }
 
 static const struct kzt_store_ops *const kzt_stores[] = {

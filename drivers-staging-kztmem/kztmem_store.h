@@ -17,9 +17,10 @@
  * Data is reached by mapping the object: kzt_store_map() with
  * KZT_STORE_RO to read it, KZT_STORE_WO to fill a new object, and
  * kzt_store_unmap() with the same handle and offset once done.  When
- * ops->map_atomic is set (zsmalloc, split) the mapping may be a per-CPU
- * area with preemption off: do no more than a memcpy() between map and
- * unmap, and map one object at a time.
+ * kzt_store_map_atomic() says so for an object (every zsmalloc object,
+ * the split store's zsmalloc objects) its mapping is a per-CPU area with
+ * preemption off: do no more than a memcpy() between map and unmap, and
+ * map one object at a time.
  */
 #ifndef _KZTMEM_STORE_H
 #define _KZTMEM_STORE_H
@@ -35,7 +36,8 @@ enum kzt_store_mapmode {
  * struct kzt_store_ops - one kind of persistent store
  * @name:	what "kztmem.pers_pool=" and the pers_pool file call it
  * @max_size:	the largest object @alloc accepts, in bytes
- * @map_atomic:	@map disables preemption until @unmap
+ * @map_atomic:	optional: does @map of the object at @offset disable
+ *		preemption until @unmap?  NULL: never
  * @create:	a new, empty pool named @name, or NULL
  * @destroy:	free an empty pool
  * @alloc:	an object of @len bytes, allocated with @gfp; 0 or -errno
@@ -47,7 +49,7 @@ enum kzt_store_mapmode {
 struct kzt_store_ops {
 	const char *name;
 	size_t max_size;
-	bool map_atomic;
+	bool (*map_atomic)(u32 offset);
 	void *(*create)(const char *name);
 	void (*destroy)(void *pool);
 	int (*alloc)(void *pool, size_t len, gfp_t gfp,
@@ -71,7 +73,6 @@ extern const struct kzt_store_ops kzt_store_zsmalloc;
 extern const struct kzt_store_ops kzt_store_split;
 
 size_t kzt_store_split_xv_max(void);
-bool kzt_store_split_in_zs(u32 offset);
 
 const struct kzt_store_ops *kzt_store_find(const char *name);
 struct kzt_store *kzt_store_create(const struct kzt_store_ops *ops,
@@ -105,6 +106,11 @@ static inline void kzt_store_unmap(struct kzt_store *store,
 				   void *addr)
 {
 	store->ops->unmap(store->pool, handle, offset, addr);
+}
+
+static inline bool kzt_store_map_atomic(struct kzt_store *store, u32 offset)
+{
+	return store->ops->map_atomic && store->ops->map_atomic(offset);
 }
 
 static inline u64 kzt_store_total_bytes(struct kzt_store *store)

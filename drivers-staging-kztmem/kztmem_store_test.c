@@ -118,6 +118,10 @@ static void kzt_st_test_find(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, kzt_store_find("zsmalloc"),
 			    &kzt_store_zsmalloc);
 	KUNIT_EXPECT_PTR_EQ(test, kzt_store_find("split"), &kzt_store_split);
+	/* Only zsmalloc's mappings disable preemption, whatever the object. */
+	KUNIT_EXPECT_NULL(test, kzt_store_xvmalloc.map_atomic);
+	KUNIT_EXPECT_TRUE(test, kzt_store_zsmalloc.map_atomic(0));
+	KUNIT_EXPECT_TRUE(test, kzt_store_zsmalloc.map_atomic(U32_MAX));
 	KUNIT_EXPECT_NULL(test, kzt_store_find(""));
 	KUNIT_EXPECT_NULL(test, kzt_store_find("zbud"));
 	KUNIT_EXPECT_NULL(test, kzt_store_find("zsmallocx"));
@@ -240,7 +244,9 @@ static void kzt_st_test_mid_size_density(struct kunit *test)
 
 /*
  * The split store keeps objects of up to half a page in xvmalloc (an
- * offset within a page) and larger ones in zsmalloc; small objects pack
+ * offset within a page, mapped without disabling preemption) and larger
+ * ones in zsmalloc (mapped atomically, as kzt_store_map_atomic() says
+ * for those alone); small objects pack
  * as xvmalloc packs them (512 of 1000 bytes, four to a page, in about
  * 128 pages).  Every object reads back as written, and freeing a mix of
  * both gives every page back.
@@ -268,7 +274,8 @@ static void kzt_st_test_split_routes_by_size(struct kunit *test)
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		objs[i].len = sizes[i];
 		kzt_st_put(test, store, &objs[i], i, buf);
-		KUNIT_EXPECT_EQ_MSG(test, kzt_store_split_in_zs(objs[i].offset),
+		KUNIT_EXPECT_EQ_MSG(test,
+				    kzt_store_map_atomic(store, objs[i].offset),
 				    sizes[i] > xv_max,
 				    "%u bytes at offset %u", sizes[i],
 				    objs[i].offset);
@@ -284,7 +291,8 @@ static void kzt_st_test_split_routes_by_size(struct kunit *test)
 	for (i = 0; i < 512; i++) {
 		objs[i].len = 1000;
 		kzt_st_put(test, store, &objs[i], i, buf);
-		KUNIT_EXPECT_FALSE(test, kzt_store_split_in_zs(objs[i].offset));
+		KUNIT_EXPECT_FALSE(test, kzt_store_map_atomic(store,
+							      objs[i].offset));
 	}
 	bytes = kzt_store_total_bytes(store);
 	kunit_info(test, "512 objects of 1000 bytes in %llu pages\n",
