@@ -26,7 +26,7 @@ import dataclasses
 import mmap
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import pytest
 
@@ -115,6 +115,22 @@ def cycle_through_backend(files: dict[Path, bytes]) -> None:
     kg.drop_caches(3)
 
 
+def cached_pages(files: Iterable[Path]) -> int:
+    """Pages of ``files`` still in the page cache after a drop_caches.
+
+    drop_caches skips pages something holds (a per-CPU LRU batch does, up
+    to 15 pages a CPU), so a file written just before can keep a few; the
+    tests expect calls for the pages that left, not for all. Fails if so
+    many stayed that the test would prove little.
+    """
+    paths = list(files)
+    pages = sum(kg.resident_bytes(p) for p in paths) // PAGE_SIZE
+    total = sum(p.stat().st_size for p in paths) // PAGE_SIZE
+    assert pages <= total // 8, \
+        f"drop_caches left {pages} of {total} pages cached; the test needs them evicted"
+    return pages
+
+
 def make_files(root: Path, count: int = FILES, pages: int = FILE_PAGES) -> dict[Path, bytes]:
     files = {}
     for i in range(count):
@@ -162,10 +178,9 @@ def test_mount_creates_pool_and_umount_drops_it(tmp_path_factory: pytest.TempPat
         files = make_files(mnt, count=1)
         cycle_through_backend(files)
         stored = backend()["stored_pages"] - before["stored_pages"]
-        # drop_caches can leave a few pages cached (seen: 251 of 256 put),
-        # as in test_reads_from_disk_ask_the_backend_first.
-        assert stored >= FILE_PAGES - 8, \
-            f"the evicted file is not in the backend: {stored} of {FILE_PAGES} pages stored"
+        evicted = FILE_PAGES - cached_pages(files)
+        assert stored >= evicted, \
+            f"the evicted file is not in the backend: {stored} of {evicted} evicted pages stored"
     finally:
         kg.umount(mnt)
     after = backend()
@@ -187,9 +202,9 @@ def test_evicted_pages_are_put_and_read_back(ext4_4k: Ext4) -> None:
     kg.drop_caches(3)
     b1, c1 = backend(), core()
     put = kg.delta(b1, b0)
-    # Allow the few pages per file drop_caches can leave cached.
-    assert put["put"] >= npages - 8 * FILES, \
-        f"evicting {npages} clean pages put only {put['put']}: {put}"
+    evicted = npages - cached_pages(files)
+    assert put["put"] >= evicted, \
+        f"evicting {evicted} clean pages put only {put['put']}: {put}"
     assert c1["puts"] - c0["puts"] == put["put"], "core and backend disagree on puts"
     kept = put["stored_pages"]
     assert kept >= npages * 9 // 10, f"the backend kept only {kept} of {npages} pages: {put}"
@@ -210,14 +225,15 @@ def test_evicted_pages_are_put_and_read_back(ext4_4k: Ext4) -> None:
 def test_reads_from_disk_ask_the_backend_first(ext4_4k: Ext4) -> None:
     files = make_files(ext4_4k.mnt, count=1)
     kg.drop_caches(3)
+    # Pages drop_caches left cached are not read from disk, so they cannot
+    # ask the backend (a CI run saw 12 of 256 stay).
+    from_disk = FILE_PAGES - cached_pages(files)
     before = backend()
     for path, data in files.items():
         assert read_file(path) == data
     got = kg.delta(backend(), before)
-    # drop_caches may leave a page or two cached (seen: 254 of 256); those
-    # are not read from disk, so they cannot ask the backend.
-    assert got["get_miss"] + got["get_hit"] >= FILE_PAGES - 8, \
-        f"reading {FILE_PAGES} mapped pages from disk asked the backend only " \
+    assert got["get_miss"] + got["get_hit"] >= from_disk, \
+        f"reading {from_disk} mapped pages from disk asked the backend only " \
         f"{got['get_miss'] + got['get_hit']} times: {got}"
 
 

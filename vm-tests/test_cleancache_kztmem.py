@@ -223,13 +223,6 @@ def make_files(root: Path, tag: str, gen: int = 1, count: int = 4,
     return files
 
 
-def resident_bytes(path: Path) -> int:
-    """Bytes of ``path`` in the page cache (util-linux fincore)."""
-    out = kg.run([kg.tool("fincore"), "--bytes", "--noheadings", "--output", "RES",
-                  str(path)]).stdout.split()
-    return int(out[0]) if out else 0
-
-
 def assert_stored(d: dict[str, int], pages: int) -> None:
     assert d.get("eph_puts", 0) >= pages * 8 // 10, \
         f"evicting {pages} clean pages stored only {d.get('eph_puts')} in kztmem: {d}"
@@ -772,7 +765,7 @@ def test_fewer_block_reads_with_kztmem(workloads, ext4_4k: Ext4) -> None:
     c1, (r1, s1) = kg.kztmem_ints(), ext4_4k.block_stat()
     per_file = (s1 - s0) / len(dirs)
     evicted = [(i, d) for i, d in enumerate(dirs)
-               if resident_bytes(d / "kzt-file-0000") < (size_mib << 20) // 2]
+               if kg.resident_bytes(d / "kzt-file-0000") < (size_mib << 20) // 2]
     assert evicted, "every file is still in the page cache: the set is too small"
 
     for i, d in reversed(evicted):
@@ -1184,7 +1177,7 @@ def test_reclaim_skips_pages_in_use(ext4_4k: Ext4) -> None:
             cgroup_reclaim(cg, 4 * FILE_SIZE)
             held = {n: core_stat(n) - v for n, v in core.items()}
             held_d = kg.delta(kg.kztmem_ints(), before)
-            resident = resident_bytes(path)
+            resident = kg.resident_bytes(path)
             out, err = holder.communicate(b"\n", timeout=120)
         finally:
             if holder.poll() is None:

@@ -345,6 +345,18 @@ def drop_caches(level: int = 3) -> None:
     write_sysfs("/proc/sys/vm/drop_caches", str(level))
 
 
+def resident_bytes(path: Union[str, Path]) -> int:
+    """Bytes of ``path`` in the page cache (util-linux fincore).
+
+    drop_caches does not evict a page something still holds a reference
+    to (a per-CPU LRU batch does: up to 15 pages a CPU); a test that
+    expects every page of a file to come from the disk asks this first.
+    """
+    out = run([tool("fincore"), "--bytes", "--noheadings", "--output", "RES",
+               str(path)]).stdout.split()
+    return int(out[0]) if out else 0
+
+
 def ensure_debugfs() -> Path:
     """Mount debugfs on /sys/kernel/debug unless it already is."""
     if not is_mounted(DEBUGFS):
