@@ -214,6 +214,15 @@ module_param_named(cc_prepare, kzt_cc_prepare, bool, 0444);
  * copy stays, so that a page reclaimed unchanged costs no new store.
  * 0 keeps every copy, 1 drops nearly every allowed one.
  *
+ * Exclusive loads pause while the pool overflows: a store declined for
+ * room, or a writeback started, holds them off for as many successful
+ * stores as the pool then held pages (a loaded page that kept its copy
+ * is counted in pers_exclusive_paused).  A copy dropped then does not
+ * make room for a page that fits: the page it belonged to is dirty and
+ * is stored again, or sent to the device if its store is declined,
+ * where a kept copy would have cost nothing.  Freeing a swap device's
+ * pages ends the pause.
+ *
  * kzt_excl_load_max_bytes (0..PAGE_SIZE, default PAGE_SIZE / 2): only a
  * copy compressed to at most this many bytes is taken out; raw pages
  * count as PAGE_SIZE, and same-filled ones, which take no room in the
@@ -290,6 +299,10 @@ static atomic_long_t kzt_failed_pers_puts;	/* declined stores */
 static atomic_long_t kzt_pers_gets;		/* successful loads */
 /* ... that took the page's copy out of the pool (kzt_excl_load_percent) */
 static atomic_long_t kzt_pers_exclusive_gets;
+/* ... that would have, but kept it while the pool overflows */
+static atomic_long_t kzt_pers_exclusive_paused;
+/* pers_puts from which exclusive loads may resume (see kzt_excl_pause()) */
+static atomic_long_t kzt_excl_resume_at;
 /* Loads of a stored page that failed: its data is lost, see the load */
 static atomic_long_t kzt_failed_pers_gets;
 static atomic_long_t kzt_flush_total;		/* invalidate_page calls */
@@ -1051,6 +1064,24 @@ static void kzt_pers_lru_del(struct kzt_pampd *pampd)
 	spin_unlock(&kzt_pers_lru_lock);
 }
 
+/*
+ * The pool overflows: hold exclusive loads off for as many successful
+ * stores as it holds pages, about the time it takes to turn over.  A
+ * racing pause may set an older count; either is as good.
+ */
+static void kzt_excl_pause(void)
+{
+	atomic_long_set(&kzt_excl_resume_at,
+			atomic_long_read(&kzt_pers_puts) +
+			READ_ONCE(kzt_pers_lru_len));
+}
+
+/* Are exclusive loads held off, @puts stores in, resuming at @resume_at? */
+static bool kzt_excl_paused(long puts, long resume_at)
+{
+	return (long)((unsigned long)puts - (unsigned long)resume_at) < 0;
+}
+
 /* Copy out up to KZT_WB_BATCH of the oldest entries; rotate them. */
 static unsigned int kzt_pers_lru_batch(swp_entry_t *batch)
 {
@@ -1181,6 +1212,7 @@ static void kzt_writeback_early(u64 pool_bytes)
 	if (!kzt_bytes_at(pool_bytes, start) ||
 	    !kzt_writeback_pays(pool_bytes))
 		return;
+	kzt_excl_pause();
 	if (queue_work(kzt_wb_wq, &kzt_wb_work))
 		atomic_long_inc(&kzt_pers_writeback_early);
 }
@@ -1192,7 +1224,7 @@ static void kzt_writeback_early(u64 pool_bytes)
  * half holds more than its share; if that is not enough, the writeback
  * starts (when it is on and pays) and stores wait for it.
  */
-static bool kzt_pers_refuse(void)
+static bool kzt_pers_no_room(void)
 {
 	u64 pool_bytes;
 
@@ -1217,6 +1249,15 @@ static bool kzt_pers_refuse(void)
 	} else {
 		atomic_long_inc(&kzt_pers_writeback_held_off);
 	}
+	return true;
+}
+
+/* kzt_pers_no_room(); a store declined pauses exclusive loads. */
+static bool kzt_pers_refuse(void)
+{
+	if (!kzt_pers_no_room())
+		return false;
+	kzt_excl_pause();
 	return true;
 }
 
@@ -1691,9 +1732,14 @@ static int kzt_frontswap_load(unsigned int type, pgoff_t offset,
 	 * once; there the copy stays until the slot is freed.  The pool's
 	 * size is summed only when exclusive loads are on.
 	 */
-	if (excl && kzt_excl_load_wanted(PageSwapCache(page), excl,
-					 kzt_pool_total_bytes()) &&
-	    !tmem_flush_page_if(pool, &oid, index, kzt_excl_copy_flush)) {
+	if (!excl || !kzt_excl_load_wanted(PageSwapCache(page), excl,
+					   kzt_pool_total_bytes()))
+		return 0;
+	if (kzt_excl_paused(atomic_long_read(&kzt_pers_puts),
+			    atomic_long_read(&kzt_excl_resume_at))) {
+		atomic_long_inc(&kzt_pers_exclusive_paused);
+	} else if (!tmem_flush_page_if(pool, &oid, index,
+				       kzt_excl_copy_flush)) {
 		atomic_long_inc(&kzt_pers_exclusive_gets);
 		*exclusive = true;
 	}
@@ -1722,6 +1768,8 @@ static void kzt_frontswap_invalidate_area(unsigned int type)
 	objs = tmem_flush_pool(pool);
 	atomic_long_add(objs, &kzt_flobj_total);
 	atomic_long_add(objs, &kzt_flobj_found);
+	/* The pages that overflowed the pool may be gone with the device. */
+	atomic_long_set(&kzt_excl_resume_at, atomic_long_read(&kzt_pers_puts));
 }
 
 static const struct frontswap_ops kzt_frontswap_ops = {
@@ -2841,6 +2889,7 @@ KZT_STAT_ATTR(pers_puts);
 KZT_STAT_ATTR(failed_pers_puts);
 KZT_STAT_ATTR(pers_gets);
 KZT_STAT_ATTR(pers_exclusive_gets);
+KZT_STAT_ATTR(pers_exclusive_paused);
 KZT_STAT_ATTR(failed_pers_gets);
 KZT_STAT_ATTR(flush_total);
 KZT_STAT_ATTR(flush_found);
@@ -3066,6 +3115,7 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_failed_pers_puts.kattr.attr,
 	&kzt_attr_pers_gets.kattr.attr,
 	&kzt_attr_pers_exclusive_gets.kattr.attr,
+	&kzt_attr_pers_exclusive_paused.kattr.attr,
 	&kzt_attr_failed_pers_gets.kattr.attr,
 	&kzt_attr_flush_total.kattr.attr,
 	&kzt_attr_flush_found.kattr.attr,

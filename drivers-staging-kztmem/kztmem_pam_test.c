@@ -783,6 +783,30 @@ static void kzt_pam_test_excl_load(struct kunit *test)
 }
 
 /*
+ * Exclusive loads stay held off until the count of stores reaches the
+ * one set by the pause, also across the counter's wrap; a pause set now
+ * lasts as many stores as the persistent LRU holds pages.
+ */
+static void kzt_pam_test_excl_pause(struct kunit *test)
+{
+	long saved = atomic_long_read(&kzt_excl_resume_at);
+	long puts, resume;
+
+	KUNIT_EXPECT_TRUE(test, kzt_excl_paused(9, 10));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_paused(10, 10));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_paused(11, 10));
+	KUNIT_EXPECT_TRUE(test, kzt_excl_paused(LONG_MAX, LONG_MIN + 1));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_paused(LONG_MIN + 1, LONG_MAX));
+
+	puts = atomic_long_read(&kzt_pers_puts);
+	kzt_excl_pause();
+	resume = atomic_long_read(&kzt_excl_resume_at);
+	KUNIT_EXPECT_GE(test, resume - puts, (long)READ_ONCE(kzt_pers_lru_len));
+	KUNIT_EXPECT_TRUE(test, kzt_excl_paused(puts - 1, resume));
+	atomic_long_set(&kzt_excl_resume_at, saved);
+}
+
+/*
  * Which copies a load may take out: compressed ones up to the size,
  * raw ones (PAGE_SIZE) only when the size is PAGE_SIZE, same-filled ones
  * (no room in the pool) never.
@@ -918,6 +942,7 @@ static struct kunit_case kzt_pam_cases[] = {
 	KUNIT_CASE(kzt_pam_test_split),
 	KUNIT_CASE(kzt_pam_test_excl_load),
 	KUNIT_CASE(kzt_pam_test_excl_copy),
+	KUNIT_CASE(kzt_pam_test_excl_pause),
 #ifdef CONFIG_CLEANCACHE
 	KUNIT_CASE(kzt_pam_test_damaged_eph),
 	KUNIT_CASE(kzt_pam_test_eph_same),

@@ -28,7 +28,9 @@ moved the way the pages' compressibility says they must:
   page's copy out if it was compressed to at most exclusive_load_max_bytes
   (pers_exclusive_gets): the page is dirty then, is stored again when it
   is reclaimed, and reads back intact on a second pass; with 0 (the
-  default) every copy stays, and so do copies above the size.
+  default) every copy stays, and so do copies above the size; while the
+  pool overflows (a store declined for room) loads keep their copies
+  (pers_exclusive_paused).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ pytestmark = [pytest.mark.kzt_boot(append="kztmem", memory="384M"), pytest.mark.
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 COUNTERS = ("curr_pers_pampd_count", "pers_puts", "pers_gets", "pers_exclusive_gets",
+            "pers_exclusive_paused",
             "compress_poor",
             "pers_cheap_rejects",
             "same_filled_pages", "pool_limit_hit", "failed_pers_puts", "failed_alloc",
@@ -536,7 +539,8 @@ def two_pass_run(swap: kg.SwapDevice) -> tuple[dict, dict, kg.WorkloadResult]:
     return before, after, res
 
 
-def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load, excl_max_bytes) -> None:
+def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load, excl_max_bytes,
+                                           small_pool) -> None:
     """With exclusive_load_percent=1 a swap-in takes the page's copy out of
     the pool if it was compressed to at most exclusive_load_max_bytes.  The
     swapped-in page must then be dirty: reclaimed clean, it would be lost
@@ -545,7 +549,11 @@ def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load, excl_max_
     reclaimed, so the run stores more than the same run with 0, where
     every copy stays and a page reclaimed unchanged costs no store.  memhog's
     text pages compress to several hundred bytes: under the default size,
-    above 64, where nearly every copy stays."""
+    above 64, where nearly every copy stays.  The pool's limit is raised
+    to half of RAM so that these pages never overflow it (the default
+    20% did, and an overflowing pool pauses exclusive loads)."""
+    pool, _ = small_pool
+    pool.write("50")
     assert excl_load.original.strip() == "0", \
         f"default exclusive_load_percent {excl_load.original!r}"
     assert excl_max_bytes.original.strip() == str(PAGE_SIZE // 2), \
@@ -571,6 +579,9 @@ def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load, excl_max_
     excl_max_bytes.write(excl_max_bytes.original.strip())
     before, after, res = two_pass_run(swap)
     excl = kg.delta(after, before)
+    # a pool of half the RAM takes these pages whole: nothing pauses
+    assert excl["pool_limit_hit"] == 0 and excl["pers_exclusive_paused"] == 0, \
+        f"the pool overflowed, the run does not test what it should: {excl}"
     assert excl["pers_exclusive_gets"] > 0, f"no load took its copy out: {excl}"
     # nearly every load: the pool is above 1% of its limit after a few stores
     assert excl["pers_exclusive_gets"] * 10 >= excl["pers_gets"] * 9, excl
@@ -578,6 +589,26 @@ def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load, excl_max_
     assert excl["pers_puts"] > keep["pers_puts"], \
         f"pages taken out were not stored again: {excl['pers_puts']} stores, " \
         f"{keep['pers_puts']} keeping every copy"
+
+
+def test_exclusive_loads_pause_while_the_pool_overflows(workloads, swap, excl_load,
+                                                       small_pool) -> None:
+    """A store declined for room holds exclusive loads off for as many
+    stores as the pool holds pages: in a 4% pool that text pages overflow,
+    loads that would have taken their copy out keep it (counted in
+    pers_exclusive_paused), and every page still comes back intact."""
+    pool, writeback = small_pool
+    writeback.write("1")
+    pool.write("4")
+    excl_load.write("1")
+    before, after, res = two_pass_run(swap)
+    d = kg.delta(after, before)
+    assert d["pool_limit_hit"] > 0, f"a 4% pool under {res.summary['pages']} text pages " \
+        f"never declined a store: {d}"
+    assert d["pers_exclusive_paused"] > 0, f"declined stores did not pause exclusive loads: {d}"
+    # a paused load is a load that kept its copy
+    assert d["pers_exclusive_paused"] + d["pers_exclusive_gets"] <= d["pers_gets"], d
+    assert d["failed_pers_gets"] == 0, d
 
 
 FAIL_LOAD = kg.DEBUGFS / "kztmem_fail_load"
