@@ -27,8 +27,8 @@ moved the way the pages' compressibility says they must:
 - a swap-in from a pool at exclusive_load_percent of its limit takes the
   page's copy out if it was compressed to at most exclusive_load_max_bytes
   (pers_exclusive_gets): the page is dirty then, is stored again when it
-  is reclaimed, and reads back intact on a second pass; with 0 every
-  copy stays (the default is 90), and so do copies above the size; while the
+  is reclaimed, and reads back intact on a second pass; with 0 (the
+  default) every copy stays, and so do copies above the size; while the
   pool overflows (a store declined for room) loads keep their copies
   (pers_exclusive_paused).
 """
@@ -554,7 +554,7 @@ def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load, excl_max_
     20% did, and an overflowing pool pauses exclusive loads)."""
     pool, _ = small_pool
     pool.write("50")
-    assert excl_load.original.strip() == "90", \
+    assert excl_load.original.strip() == "0", \
         f"default exclusive_load_percent {excl_load.original!r}"
     assert excl_max_bytes.original.strip() == str(PAGE_SIZE // 2), \
         f"default exclusive_load_max_bytes {excl_max_bytes.original!r}"
