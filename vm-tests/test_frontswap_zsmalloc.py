@@ -5,7 +5,8 @@ Booted with ``kztmem kztmem.pers_pool=zsmalloc kztmem.compressor=lzo``
 this guest): the same memhog runs as
 test_frontswap.py's (every byte verified, the counters move, swapoff
 empties the pool, a full pool writes its oldest pages back or, holding
-only compressed pages, declines new ones, a lost page is
+only compressed pages, declines new ones, exclusive loads take copies
+out and pause while the pool overflows, a lost page is
 a SIGBUS and never wrong data), with the
 compressed pages in zsmalloc instead of xvmalloc. The test functions are
 test_frontswap.py's own, collected again in this module's boot group.
@@ -18,10 +19,14 @@ import pytest
 from test_frontswap import (  # noqa: F401  (collected here again)
     _require_kztmem,
     assert_booted_store,
+    excl_load,
+    excl_max_bytes,
     min_raw,
     pressure_run,
     small_pool,
     test_compressible_pages_stored_and_loaded,
+    test_exclusive_loads_pause_while_the_pool_overflows,
+    test_exclusive_loads_take_the_copy_out,
     test_full_pool_of_compressed_pages_declines,
     test_full_pool_writes_oldest_pages_back,
     test_lost_swap_page_is_never_silent,
