@@ -1069,10 +1069,14 @@ static void kzt_pers_lru_del(struct kzt_pampd *pampd)
 /*
  * The pool overflows: hold exclusive loads off for as many successful
  * stores as it holds pages, about the time it takes to turn over.  A
- * racing pause may set an older count; either is as good.
+ * racing pause may set an older count; either is as good.  Nothing to
+ * do (and no shared cache line to write on every declined store) while
+ * exclusive loads are off.
  */
 static void kzt_excl_pause(void)
 {
+	if (!READ_ONCE(kzt_excl_load_percent))
+		return;
 	atomic_long_set(&kzt_excl_resume_at,
 			atomic_long_read(&kzt_pers_puts) +
 			READ_ONCE(kzt_pers_lru_len));

@@ -789,6 +789,7 @@ static void kzt_pam_test_excl_load(struct kunit *test)
  */
 static void kzt_pam_test_excl_pause(struct kunit *test)
 {
+	unsigned int percent = READ_ONCE(kzt_excl_load_percent);
 	long saved = atomic_long_read(&kzt_excl_resume_at);
 	long puts, resume;
 
@@ -798,11 +799,19 @@ static void kzt_pam_test_excl_pause(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, kzt_excl_paused(LONG_MAX, LONG_MIN + 1));
 	KUNIT_EXPECT_FALSE(test, kzt_excl_paused(LONG_MIN + 1, LONG_MAX));
 
+	/* off: a pause sets nothing */
+	WRITE_ONCE(kzt_excl_load_percent, 0);
+	atomic_long_set(&kzt_excl_resume_at, 0);
+	kzt_excl_pause();
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_excl_resume_at), 0L);
+
+	WRITE_ONCE(kzt_excl_load_percent, 90);
 	puts = atomic_long_read(&kzt_pers_puts);
 	kzt_excl_pause();
 	resume = atomic_long_read(&kzt_excl_resume_at);
 	KUNIT_EXPECT_GE(test, resume - puts, (long)READ_ONCE(kzt_pers_lru_len));
 	KUNIT_EXPECT_TRUE(test, kzt_excl_paused(puts - 1, resume));
+	WRITE_ONCE(kzt_excl_load_percent, percent);
 	atomic_long_set(&kzt_excl_resume_at, saved);
 }
 
