@@ -305,6 +305,8 @@ static atomic_long_t kzt_pers_exclusive_gets;
 static atomic_long_t kzt_pers_exclusive_paused;
 /* pers_puts from which exclusive loads may resume (see kzt_excl_pause()) */
 static atomic_long_t kzt_excl_resume_at;
+/* The pool at kzt_excl_load_percent of its limit, when last summed? */
+static bool kzt_excl_pool_at;
 /* Loads of a stored page that failed: its data is lost, see the load */
 static atomic_long_t kzt_failed_pers_gets;
 static atomic_long_t kzt_flush_total;		/* invalidate_page calls */
@@ -1082,6 +1084,34 @@ static void kzt_excl_pause(void)
 			READ_ONCE(kzt_pers_lru_len));
 }
 
+/*
+ * Does a pool of @pool_bytes call for exclusive loads from @percent of
+ * its limit (0: never)?
+ */
+static bool kzt_excl_pool_wanted(u64 pool_bytes, unsigned int percent)
+{
+	return percent && kzt_bytes_at(pool_bytes, percent);
+}
+
+/*
+ * Keep for the loads what a persistent store just summed, so that a
+ * load does not sum the pool itself (that costs a read of every
+ * store's counters per swap-in).  The note is as old as the last store
+ * that got this far: loads with no store in between may take copies
+ * out for a while after the pool shrank below the share, or keep them
+ * for a while after it grew past it; either only moves the moment.
+ * Written only when it changes, so that stores do not share a line
+ * with every load for nothing.
+ */
+static void kzt_excl_note_pool(u64 pool_bytes)
+{
+	bool at = kzt_excl_pool_wanted(pool_bytes,
+				       READ_ONCE(kzt_excl_load_percent));
+
+	if (READ_ONCE(kzt_excl_pool_at) != at)
+		WRITE_ONCE(kzt_excl_pool_at, at);
+}
+
 /* Are exclusive loads held off, @puts stores in, resuming at @resume_at? */
 static bool kzt_excl_paused(long puts, long resume_at)
 {
@@ -1241,6 +1271,7 @@ static bool kzt_pers_no_room(void)
 		return true;
 	}
 	pool_bytes = kzt_pool_total_bytes();
+	kzt_excl_note_pool(pool_bytes);
 	if (!kzt_bytes_at(pool_bytes, 100)) {
 		kzt_writeback_early(pool_bytes);
 		return false;
@@ -1678,12 +1709,13 @@ static int kzt_frontswap_store(unsigned int type, pgoff_t offset,
 /*
  * Should a load take the page's copy out of the pool?  Only for a page
  * in the swap cache, with exclusive loads on (@percent > 0) and the
- * pool's @pool_bytes at @percent of its limit or above.
+ * pool at @percent of its limit or above when last summed (@pool_at,
+ * see kzt_excl_note_pool()).
  */
 static bool kzt_excl_load_wanted(bool in_swap_cache, unsigned int percent,
-				 u64 pool_bytes)
+				 bool pool_at)
 {
-	return in_swap_cache && percent && kzt_bytes_at(pool_bytes, percent);
+	return in_swap_cache && percent && pool_at;
 }
 
 /*
@@ -1735,11 +1767,10 @@ static int kzt_frontswap_load(unsigned int type, pgoff_t offset,
 	 * stores or invalidates this slot until the page leaves it, so the
 	 * copy just read is the one freed.  A device that skips the swap
 	 * cache (SWP_SYNCHRONOUS_IO) may have two faults read one slot at
-	 * once; there the copy stays until the slot is freed.  The pool's
-	 * size is summed only when exclusive loads are on.
+	 * once; there the copy stays until the slot is freed.
 	 */
-	if (!excl || !kzt_excl_load_wanted(PageSwapCache(page), excl,
-					   kzt_pool_total_bytes()))
+	if (!kzt_excl_load_wanted(PageSwapCache(page), excl,
+				  READ_ONCE(kzt_excl_pool_at)))
 		return 0;
 	if (kzt_excl_paused(atomic_long_read(&kzt_pers_puts),
 			    atomic_long_read(&kzt_excl_resume_at))) {
@@ -1774,8 +1805,12 @@ static void kzt_frontswap_invalidate_area(unsigned int type)
 	objs = tmem_flush_pool(pool);
 	atomic_long_add(objs, &kzt_flobj_total);
 	atomic_long_add(objs, &kzt_flobj_found);
-	/* The pages that overflowed the pool may be gone with the device. */
+	/*
+	 * The pages that overflowed the pool may be gone with the device,
+	 * and the pool is smaller: the next store sums it again.
+	 */
 	atomic_long_set(&kzt_excl_resume_at, atomic_long_read(&kzt_pers_puts));
+	WRITE_ONCE(kzt_excl_pool_at, false);
 }
 
 static const struct frontswap_ops kzt_frontswap_ops = {

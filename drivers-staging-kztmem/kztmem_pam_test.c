@@ -765,20 +765,40 @@ static void kzt_reject_test_wb_raw_share(struct kunit *test)
 
 /*
  * A load takes its copy out only for a page in the swap cache, with
- * exclusive loads on, and from the given share of the limit up.
+ * exclusive loads on, and from the given share of the limit up, as the
+ * last store that summed the pool noted it; the note is written only
+ * when it changes, and never says "at" while exclusive loads are off.
  */
 static void kzt_pam_test_excl_load(struct kunit *test)
 {
 	const u64 at90 = (u64)(kzt_limit_pages() * 90 / 100) << PAGE_SHIFT;
+	unsigned int percent = READ_ONCE(kzt_excl_load_percent);
+	bool saved = READ_ONCE(kzt_excl_pool_at);
 
 	KUNIT_ASSERT_GT(test, at90, (u64)PAGE_SIZE);
-	KUNIT_EXPECT_TRUE(test, kzt_excl_load_wanted(true, 90, at90));
-	KUNIT_EXPECT_FALSE(test, kzt_excl_load_wanted(true, 90,
-						      at90 - PAGE_SIZE));
-	KUNIT_EXPECT_FALSE(test, kzt_excl_load_wanted(false, 90, at90));
-	KUNIT_EXPECT_FALSE(test, kzt_excl_load_wanted(true, 0, at90 * 2));
-	KUNIT_EXPECT_TRUE(test, kzt_excl_load_wanted(true, 1, at90));
-	KUNIT_EXPECT_FALSE(test, kzt_excl_load_wanted(false, 1, at90 * 2));
+	KUNIT_EXPECT_TRUE(test, kzt_excl_pool_wanted(at90, 90));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_pool_wanted(at90 - PAGE_SIZE, 90));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_pool_wanted(at90 * 2, 0));
+	KUNIT_EXPECT_TRUE(test, kzt_excl_pool_wanted(at90, 1));
+
+	KUNIT_EXPECT_TRUE(test, kzt_excl_load_wanted(true, 90, true));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_load_wanted(true, 90, false));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_load_wanted(false, 90, true));
+	KUNIT_EXPECT_FALSE(test, kzt_excl_load_wanted(true, 0, true));
+
+	WRITE_ONCE(kzt_excl_load_percent, 90);
+	kzt_excl_note_pool(at90);
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(kzt_excl_pool_at));
+	kzt_excl_note_pool(at90 - PAGE_SIZE);
+	KUNIT_EXPECT_FALSE(test, READ_ONCE(kzt_excl_pool_at));
+	kzt_excl_note_pool(at90 * 2);
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(kzt_excl_pool_at));
+	WRITE_ONCE(kzt_excl_load_percent, 0);
+	kzt_excl_note_pool(at90 * 2);
+	KUNIT_EXPECT_FALSE(test, READ_ONCE(kzt_excl_pool_at));
+
+	WRITE_ONCE(kzt_excl_load_percent, percent);
+	WRITE_ONCE(kzt_excl_pool_at, saved);
 	KUNIT_EXPECT_EQ(test, KZT_EXCL_LOAD_PERCENT_DEFAULT, 0);
 }
 
