@@ -799,7 +799,7 @@ static void kzt_pam_test_excl_load(struct kunit *test)
 
 	WRITE_ONCE(kzt_excl_load_percent, percent);
 	WRITE_ONCE(kzt_excl_pool_at, saved);
-	KUNIT_EXPECT_EQ(test, KZT_EXCL_LOAD_PERCENT_DEFAULT, 0);
+	KUNIT_EXPECT_EQ(test, KZT_EXCL_LOAD_PERCENT_DEFAULT, 90);
 }
 
 /*

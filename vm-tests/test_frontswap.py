@@ -394,7 +394,7 @@ def test_compress_limit_takes_effect(workloads, swap, tunable: kg.Tunable,
 
 
 @pytest.fixture
-def small_pool() -> Iterator[tuple[kg.Tunable, kg.Tunable]]:
+def pool_tunables() -> Iterator[tuple[kg.Tunable, kg.Tunable]]:
     """max_pool_percent and writeback, both restored afterwards."""
     with kg.Tunable(kg.KZTMEM_SYSFS / "max_pool_percent") as pool, \
             kg.Tunable(kg.KZTMEM_SYSFS / "writeback") as writeback:
@@ -408,10 +408,10 @@ def min_raw() -> Iterator[kg.Tunable]:
         yield share
 
 
-def test_max_pool_percent_takes_effect(workloads, swap, small_pool) -> None:
+def test_max_pool_percent_takes_effect(workloads, swap, pool_tunables) -> None:
     """Without writeback: with a 1% pool the limit is hit, the pool stays
     small, the rest goes to disk, and nothing is written back."""
-    pool, writeback = small_pool
+    pool, writeback = pool_tunables
     writeback.write("0")
     pool.write("1")
     total = kg.meminfo_kib()["MemTotal"] * 1024
@@ -435,14 +435,14 @@ def wb_start() -> Iterator[kg.Tunable]:
         yield start
 
 
-def test_full_pool_writes_oldest_pages_back(workloads, swap, small_pool, min_raw,
+def test_full_pool_writes_oldest_pages_back(workloads, swap, pool_tunables, min_raw,
                                             wb_start) -> None:
     """With writeback, no raw-page share required and the writeback
     started only at the limit: a full pool writes its oldest pages to the
     swap device instead of only declining new ones, stays within its
     limit, and every page comes back intact, from the pool or from the
     disk."""
-    pool, writeback = small_pool
+    pool, writeback = pool_tunables
     writeback.write("1")
     min_raw.write("0")
     wb_start.write("100")
@@ -465,12 +465,12 @@ def test_full_pool_writes_oldest_pages_back(workloads, swap, small_pool, min_raw
     assert d["pers_writeback_early"] == 0, f"writeback_start_percent=100 started early: {d}"
 
 
-def test_writeback_starts_before_the_pool_is_full(workloads, swap, small_pool, min_raw,
+def test_writeback_starts_before_the_pool_is_full(workloads, swap, pool_tunables, min_raw,
                                                   wb_start) -> None:
     """By default (writeback_start_percent=95) the writeback is started by
     stores that find the pool at 95% of its limit, not only by one at the
     limit, and every page still comes back intact."""
-    pool, writeback = small_pool
+    pool, writeback = pool_tunables
     writeback.write("1")
     min_raw.write("0")
     assert wb_start.original.strip() == "95", \
@@ -487,12 +487,12 @@ def test_writeback_starts_before_the_pool_is_full(workloads, swap, small_pool, m
     assert after["failed_pers_gets"] == before["failed_pers_gets"], (before, after)
 
 
-def test_full_pool_of_compressed_pages_declines(workloads, swap, small_pool, min_raw) -> None:
+def test_full_pool_of_compressed_pages_declines(workloads, swap, pool_tunables, min_raw) -> None:
     """With writeback on and the default raw-page share (10%): a full pool
     of text pages, which all compress, writes nothing back; new pages are
     declined and go to the disk (pers_writeback_held_off counts them), the
     pool stays within its limit, and every byte comes back."""
-    pool, writeback = small_pool
+    pool, writeback = pool_tunables
     writeback.write("1")
     assert min_raw.original.strip() == "10", f"default writeback_min_raw_percent {min_raw.original!r}"
     min_raw.write("10")
@@ -540,7 +540,7 @@ def two_pass_run(swap: kg.SwapDevice) -> tuple[dict, dict, kg.WorkloadResult]:
 
 
 def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load, excl_max_bytes,
-                                           small_pool) -> None:
+                                           pool_tunables) -> None:
     """With exclusive_load_percent=1 a swap-in takes the page's copy out of
     the pool if it was compressed to at most exclusive_load_max_bytes.  The
     swapped-in page must then be dirty: reclaimed clean, it would be lost
@@ -552,9 +552,9 @@ def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load, excl_max_
     above 64, where nearly every copy stays.  The pool's limit is raised
     to half of RAM so that these pages never overflow it (the default
     20% did, and an overflowing pool pauses exclusive loads)."""
-    pool, _ = small_pool
+    pool, _ = pool_tunables
     pool.write("50")
-    assert excl_load.original.strip() == "0", \
+    assert excl_load.original.strip() == "90", \
         f"default exclusive_load_percent {excl_load.original!r}"
     assert excl_max_bytes.original.strip() == str(PAGE_SIZE // 2), \
         f"default exclusive_load_max_bytes {excl_max_bytes.original!r}"
@@ -592,12 +592,12 @@ def test_exclusive_loads_take_the_copy_out(workloads, swap, excl_load, excl_max_
 
 
 def test_exclusive_loads_pause_while_the_pool_overflows(workloads, swap, excl_load,
-                                                       small_pool) -> None:
+                                                       pool_tunables) -> None:
     """A store declined for room holds exclusive loads off for as many
     stores as the pool holds pages: in a 4% pool that text pages overflow,
     loads that would have taken their copy out keep it (counted in
     pers_exclusive_paused), and every page still comes back intact."""
-    pool, writeback = small_pool
+    pool, writeback = pool_tunables
     writeback.write("1")
     pool.write("4")
     excl_load.write("1")

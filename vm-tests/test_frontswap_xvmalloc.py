@@ -15,24 +15,8 @@ from __future__ import annotations
 
 import pytest
 
-from test_frontswap import (  # noqa: F401  (collected here again)
-    _require_kztmem,
-    assert_booted_store,
-    excl_load,
-    excl_max_bytes,
-    min_raw,
-    pressure_run,
-    small_pool,
-    test_compressible_pages_stored_and_loaded,
-    test_exclusive_loads_pause_while_the_pool_overflows,
-    test_exclusive_loads_take_the_copy_out,
-    test_full_pool_of_compressed_pages_declines,
-    test_full_pool_writes_oldest_pages_back,
-    test_lost_swap_page_is_never_silent,
-    test_swapoff_empties_pool,
-    test_writeback_starts_before_the_pool_is_full,
-    wb_start,
-)
+from frontswap_store_suite import *  # noqa: F401,F403  (collected here again)
+from test_frontswap import assert_booted_store
 
 STORE = "xvmalloc"
 CMDLINE = f"kztmem kztmem.pers_pool={STORE} kztmem.compressor=lzo"
