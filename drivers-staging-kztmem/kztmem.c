@@ -305,6 +305,9 @@ static atomic_long_t kzt_pers_exclusive_gets;
 static atomic_long_t kzt_pers_exclusive_paused;
 /* pers_puts from which exclusive loads may resume (see kzt_excl_pause()) */
 static atomic_long_t kzt_excl_resume_at;
+/* zbud frames' worth given back to swap stores, taken by the shrinker */
+static atomic_long_t kzt_eph_frames_for_swap;
+static atomic_long_t kzt_eph_frames_shrunk;
 /* The pool at kzt_excl_load_percent of its limit, when last summed? */
 static bool kzt_excl_pool_at;
 /* Loads of a stored page that failed: its data is lost, see the load */
@@ -1011,12 +1014,17 @@ static bool kzt_eph_claiming(void)
  */
 static bool kzt_make_room(bool pers)
 {
+	unsigned long freed;
+
 	if (!kzt_zbud)
 		return false;
 	if (pers && !kzt_eph_above_share())
 		return false;
-	if (!kzt_eph_shrink(1))
+	freed = kzt_eph_shrink(1);
+	if (!freed)
 		return false;
+	if (pers)
+		atomic_long_add(freed, &kzt_eph_frames_for_swap);
 	return !kzt_pool_at_limit();
 }
 
@@ -2603,6 +2611,7 @@ static unsigned long kzt_shrink_scan(struct shrinker *shrinker,
 {
 	unsigned long freed = kzt_eph_shrink(sc->nr_to_scan);
 
+	atomic_long_add(freed, &kzt_eph_frames_shrunk);
 	return freed ? freed : SHRINK_STOP;
 }
 
@@ -2931,6 +2940,8 @@ KZT_STAT_ATTR(failed_pers_puts);
 KZT_STAT_ATTR(pers_gets);
 KZT_STAT_ATTR(pers_exclusive_gets);
 KZT_STAT_ATTR(pers_exclusive_paused);
+KZT_STAT_ATTR(eph_frames_for_swap);
+KZT_STAT_ATTR(eph_frames_shrunk);
 KZT_STAT_ATTR(failed_pers_gets);
 KZT_STAT_ATTR(flush_total);
 KZT_STAT_ATTR(flush_found);
@@ -3157,6 +3168,8 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_pers_gets.kattr.attr,
 	&kzt_attr_pers_exclusive_gets.kattr.attr,
 	&kzt_attr_pers_exclusive_paused.kattr.attr,
+	&kzt_attr_eph_frames_for_swap.kattr.attr,
+	&kzt_attr_eph_frames_shrunk.kattr.attr,
 	&kzt_attr_failed_pers_gets.kattr.attr,
 	&kzt_attr_flush_total.kattr.attr,
 	&kzt_attr_flush_found.kattr.attr,

@@ -73,7 +73,7 @@ EPH_COUNTERS = (
     "pers_split_declined", "eph_prepared", "eph_prepare_aborted", "eph_locked_calls",
     "eph_locked_ns", "eph_not_admitted", "cc_admit_raised", "cc_admit_lowered",
     "eph_cheap_rejects", "eph_same_filled_pages", "eph_cgroup_limit_hit", "eph_raw_pages",
-    "eph_memcg_full_hit",
+    "eph_memcg_full_hit", "eph_frames_for_swap", "eph_frames_shrunk",
 )
 HISTOGRAMS = ("zbud_unbuddied_list_counts", "zbud_cumul_chunk_counts")
 #: Callbacks under the i_pages lock by duration: < 256 ns, then powers of two.
@@ -455,6 +455,7 @@ def drop_slab_and_check(ext4_4k: Ext4, tag: str) -> None:
     d = kg.delta(after, before)
     assert d["evicted_buddied_pages"] + d["evicted_unbuddied_pages"] > 0, d
     assert d["evicted_raw_pages"] > 0, d
+    assert d["eph_frames_shrunk"] > 0, f"the shrinker's frames were not counted: {d}"
     # The shrinker settles every frame it picked: none is left evicting.
     assert after["zbud_evicting_pages"] == 0, after
     assert after["zbud_curr_raw_pages"] <= before["zbud_curr_raw_pages"] // 10, (before, after)
@@ -855,6 +856,29 @@ def test_swap_leaves_cleancache_its_share(workloads, swap, ext4_4k: Ext4,
     assert shared["pers_split_declined"] + shared["pers_written_back"] > 0, \
         f"the persistent half gave nothing up: {info}"
     assert shared["eph_gets"] * 4 >= pages, f"cleancache hit too little with a share: {info}"
+    check_files(files)
+
+
+def test_swap_stores_take_frames_back(workloads, swap, ext4_4k: Ext4,
+                                     split_tunables) -> None:
+    """With no share for cleancache, a swap store that finds the pool at its
+    limit takes zbud frames back before it is declined, and
+    eph_frames_for_swap counts them apart from what the shrinker takes
+    (eph_frames_shrunk): the two are how a cleancache page leaves the
+    pool under swap pressure.  The files still read back intact."""
+    t = split_tunables
+    t["max_pool_percent"].write(4)
+    pin_share(t, 0)
+    files = make_files(ext4_4k.mnt, "fb", count=8, pages=FILE_PAGES * 2)
+    assert_stored(through_cleancache(files), len(files) * FILE_PAGES * 2)
+    before = kg.kztmem_ints()
+    assert before["zbud_curr_raw_pages"] > 0, before
+    res = kg.run_memhog(kg.swap_pressure_mib(swap, extra_mib=64), pattern="mixed", seed=11)
+    assert res.returncode == 0 and res.mismatches == 0, res.describe()
+    d = kg.delta(kg.kztmem_ints(), before)
+    assert d["pers_puts"] > 0, f"memhog stored nothing: {d}"
+    assert d["eph_frames_for_swap"] > 0, \
+        f"swap stores at the limit took no zbud frame back: {d}"
     check_files(files)
 
 
