@@ -59,6 +59,7 @@
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
+#include <linux/oom.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
@@ -308,6 +309,9 @@ static atomic_long_t kzt_excl_resume_at;
 /* zbud frames' worth given back to swap stores, taken by the shrinker */
 static atomic_long_t kzt_eph_frames_for_swap;
 static atomic_long_t kzt_eph_frames_shrunk;
+/* reclaim scans cut short by the share; OOM notices that emptied the half */
+static atomic_long_t kzt_eph_reclaim_held;
+static atomic_long_t kzt_eph_oom_emptied;
 /* The pool at kzt_excl_load_percent of its limit, when last summed? */
 static bool kzt_excl_pool_at;
 /* Loads of a stored page that failed: its data is lost, see the load */
@@ -871,11 +875,13 @@ static bool kzt_pool_at_limit(void)
  * at a time; anon-file-mix-832 took 1.15x the modeled time with a
  * minimum of 10%, README "The split between the halves").
  *
- * - It goes up when cleancache hits outnumber the persistent stores
- *   declined for room by KZT_SHARE_VOTES, and down the other way
- *   round.  A hit is a disk read saved, a declined store a disk write
- *   now and a read later, so the share settles where the last page of
- *   each half is used about as often as the other's.
+ * - It goes up when cleancache hits and ghost hits (a get that misses
+ *   a page the pool evicted lately, see "Ghosts") outnumber the
+ *   persistent stores declined for room by KZT_SHARE_VOTES, and down
+ *   the other way round.  A hit is a disk read saved, a ghost hit one
+ *   that room would have saved, a declined store a disk write now and
+ *   a read later, so the share settles where the last page of each half
+ *   is used about as often as the other's.
  * - A persistent store at the limit takes zbud frames back only while
  *   the ephemeral half holds more than its share.
  * - An ephemeral store that finds the pool full while its half holds
@@ -884,9 +890,15 @@ static bool kzt_pool_at_limit(void)
  *   the writeback (when it is on) brings it back there.  Room that the
  *   ephemeral half does not claim is the persistent half's to use.
  *
- * The shrinker is not bound by the share: under memory pressure the
- * kernel may take back every ephemeral page.  All of this reads
- * counters without locks; the split is a target, not an invariant.
+ * - Reclaim's shrinker takes only what the ephemeral half holds above
+ *   its share (kzt_shrink_count()): under memory pressure the kernel
+ *   took every clean page before a file loop came round to it.
+ *   drop_caches still empties the half, and so does the OOM notifier
+ *   (kzt_oom_notify()), which also brings the share back to its
+ *   minimum: a cache must never be why a task is killed.
+ *
+ * All of this reads counters without locks; the split is a target, not
+ * an invariant.
  */
 #define KZT_EPH_MIN_PERCENT_DEFAULT	0
 #define KZT_EPH_MAX_PERCENT_DEFAULT	50
@@ -1996,6 +2008,75 @@ static bool kzt_cc_admitted(const struct tmem_oid *oid, pgoff_t index)
 	return false;
 }
 
+/*
+ * Ghosts of evicted clean pages
+ *
+ * A hit tells that the pool kept a page someone wanted; nothing told
+ * that it gave one back.  On anon-file-mix-832, memhog's pressure has
+ * the shrinker take every clean page before filecheck's loop comes
+ * round to it, so there is no hit, and without hits the share (above)
+ * stays at its minimum and never stands in the shrinker's way.  So an
+ * eviction leaves a ghost: a 32-bit tag of the page's key, in a slot of
+ * kzt_ghosts chosen by other bits of the same hash.  A get that misses
+ * takes its ghost if it is there: a ghost hit, a disk read the pool
+ * would have saved had it kept the page.  Ghost hits vote for the
+ * share as hits do.
+ *
+ * A slot keeps the newest ghost that hashed to it, so the table forgets
+ * on its own: a ghost outlives the next N evictions with a chance of
+ * about e^(-N / KZT_GHOSTS).  A tag matches a stranger's once in 2^31
+ * lookups.  Nothing is locked: a racing eviction may overwrite a ghost
+ * and a racing get miss it; the table feeds a count, not a record.
+ * It takes KZT_GHOSTS * 4 bytes (128 KiB), allocated with the zbud pool
+ * and counted apart from it, as the compression buffers are.
+ */
+#define KZT_GHOST_SHIFT		15
+#define KZT_GHOSTS		BIT(KZT_GHOST_SHIFT)
+
+static u32 *kzt_ghosts;
+static atomic_long_t kzt_eph_ghost_hits;	/* misses an eviction caused */
+
+static u64 kzt_ghost_hash(int pool_id, const struct tmem_oid *oid,
+			  pgoff_t index)
+{
+	u64 h = oid->oid[0];
+
+	h = h * GOLDEN_RATIO_64 ^ oid->oid[1];
+	h = h * GOLDEN_RATIO_64 ^ oid->oid[2];
+	h = h * GOLDEN_RATIO_64 ^ index;
+	h = h * GOLDEN_RATIO_64 ^ (u32)pool_id;
+	return h * GOLDEN_RATIO_64;
+}
+
+static u32 *kzt_ghost_slot(u64 hash)
+{
+	return &kzt_ghosts[hash >> (64 - KZT_GHOST_SHIFT)];
+}
+
+/* The tag: bits below the slot's, never 0 (an empty slot) */
+static u32 kzt_ghost_tag(u64 hash)
+{
+	return (u32)(hash >> (32 - KZT_GHOST_SHIFT)) | 1;
+}
+
+static void kzt_ghost_note(u64 hash)
+{
+	if (kzt_ghosts)
+		WRITE_ONCE(*kzt_ghost_slot(hash), kzt_ghost_tag(hash));
+}
+
+/* Was the page of @hash evicted lately?  Each ghost answers once. */
+static bool kzt_ghost_take(u64 hash)
+{
+	u32 *slot, tag;
+
+	if (!kzt_ghosts)
+		return false;
+	slot = kzt_ghost_slot(hash);
+	tag = kzt_ghost_tag(hash);
+	return READ_ONCE(*slot) == tag && cmpxchg(slot, tag, 0) == tag;
+}
+
 static unsigned int kzt_eph_compress_limit(void)
 {
 	return min_t(unsigned int, READ_ONCE(kzt_compress_limit),
@@ -2465,10 +2546,13 @@ static int kzt_zbud_evict(struct zbud_pool *zpool,
 				      (void *)handle);
 		kzt_eph_pool_put(ep);
 	}
-	if (ret)
+	if (ret) {
 		atomic_long_inc(&kzt_eph_evict_missed);
-	else
+	} else {
+		kzt_ghost_note(kzt_ghost_hash(bref->pool_id, &bref->oid,
+					      bref->index));
 		kzt_cc_admit_event(false);
+	}
 	return ret;
 }
 
@@ -2591,29 +2675,83 @@ static unsigned int kzt_eph_reclaim_cost = KZT_EPH_RECLAIM_COST_DEFAULT;
  * shrinker, empty the pool whatever the cost; level 1 (page cache only)
  * feeds it.
  */
+static unsigned long kzt_eph_frames(void)
+{
+	return zbud_reclaimable(kzt_zbud) + kzt_eph_entry_frames();
+}
+
+/* What reclaim may take of @nr frames' worth when @share stay */
+static unsigned long kzt_eph_over_share(unsigned long nr, unsigned long share)
+{
+	return nr > share ? nr - share : 0;
+}
+
+/*
+ * Reclaim also leaves the ephemeral half its share of the pool limit
+ * (see "The split between the halves"): it counts, and takes, only the
+ * frames' worth above it.
+ */
 static unsigned long kzt_shrink_count(struct shrinker *shrinker,
 				      struct shrink_control *sc)
 {
-	unsigned long nr = zbud_reclaimable(kzt_zbud) + kzt_eph_entry_frames();
+	unsigned long nr = kzt_eph_frames();
 
 	if (!nr || !current->reclaim_state)
 		return nr;
+	nr = kzt_eph_over_share(nr, kzt_eph_share_pages());
 	return DIV_ROUND_UP(nr * KZT_EPH_RECLAIM_COST_BASE,
 			    READ_ONCE(kzt_eph_reclaim_cost));
 }
 
 /*
  * Frees sc->nr_to_scan frames' worth: reclaim asks for a share of the
- * scaled count, so the cost scales what it takes as well.
+ * scaled count, so the cost scales what it takes as well.  A reclaim
+ * scan stops at the share (eph_reclaim_held counts the scans it cut
+ * short), whatever the count said before.
  */
 static unsigned long kzt_shrink_scan(struct shrinker *shrinker,
 				     struct shrink_control *sc)
 {
-	unsigned long freed = kzt_eph_shrink(sc->nr_to_scan);
+	unsigned long nr = sc->nr_to_scan, over, freed = 0;
 
+	if (current->reclaim_state) {
+		over = kzt_eph_over_share(kzt_eph_frames(),
+					  kzt_eph_share_pages());
+		if (over < nr) {
+			atomic_long_inc(&kzt_eph_reclaim_held);
+			nr = over;
+		}
+	}
+	if (nr)
+		freed = kzt_eph_shrink(nr);
 	atomic_long_add(freed, &kzt_eph_frames_shrunk);
 	return freed ? freed : SHRINK_STOP;
 }
+
+/*
+ * Out of memory: before the OOM killer picks a task, give the whole
+ * ephemeral half back and bring its share to the minimum, so that the
+ * share reclaim leaves alone never costs a task its life.  @parm counts
+ * the pages the notifiers freed; any at all spare the kill this time.
+ */
+static int kzt_oom_notify(struct notifier_block *nb, unsigned long unused,
+			  void *parm)
+{
+	unsigned long *freed = parm;
+	unsigned long nr;
+
+	WRITE_ONCE(kzt_eph_share, READ_ONCE(kzt_eph_min_percent));
+	nr = kzt_eph_shrink(kzt_eph_frames());
+	if (nr) {
+		atomic_long_inc(&kzt_eph_oom_emptied);
+		*freed += nr;
+	}
+	return NOTIFY_OK;
+}
+
+static struct notifier_block kzt_oom_nb = {
+	.notifier_call = kzt_oom_notify,
+};
 
 static struct shrinker kzt_shrinker = {
 	.count_objects = kzt_shrink_count,
@@ -2699,8 +2837,15 @@ kzt_cc_page_op(int pool_id, const struct cleancache_filekey *key,
 static int kzt_cc_get_page(int pool_id, struct cleancache_filekey key,
 			   pgoff_t index, struct page *page)
 {
+	struct tmem_oid oid;
+
 	if (kzt_cc_page_op(pool_id, &key, index, page, tmem_get)) {
 		atomic_long_inc(&kzt_eph_get_misses);
+		kzt_cc_oid(&key, &oid);
+		if (kzt_ghost_take(kzt_ghost_hash(pool_id, &oid, index))) {
+			atomic_long_inc(&kzt_eph_ghost_hits);
+			kzt_share_vote(1);
+		}
 		return -ENODATA;
 	}
 	atomic_long_inc(&kzt_eph_gets);
@@ -2942,6 +3087,8 @@ KZT_STAT_ATTR(pers_exclusive_gets);
 KZT_STAT_ATTR(pers_exclusive_paused);
 KZT_STAT_ATTR(eph_frames_for_swap);
 KZT_STAT_ATTR(eph_frames_shrunk);
+KZT_STAT_ATTR(eph_reclaim_held);
+KZT_STAT_ATTR(eph_oom_emptied);
 KZT_STAT_ATTR(failed_pers_gets);
 KZT_STAT_ATTR(flush_total);
 KZT_STAT_ATTR(flush_found);
@@ -3170,6 +3317,8 @@ static struct attribute *kzt_attrs[] = {
 	&kzt_attr_pers_exclusive_paused.kattr.attr,
 	&kzt_attr_eph_frames_for_swap.kattr.attr,
 	&kzt_attr_eph_frames_shrunk.kattr.attr,
+	&kzt_attr_eph_reclaim_held.kattr.attr,
+	&kzt_attr_eph_oom_emptied.kattr.attr,
 	&kzt_attr_failed_pers_gets.kattr.attr,
 	&kzt_attr_flush_total.kattr.attr,
 	&kzt_attr_flush_found.kattr.attr,
@@ -3238,6 +3387,7 @@ KZT_STAT_ATTR(eph_flush_found);
 KZT_STAT_ATTR(eph_flobj_found);
 KZT_STAT_ATTR(eph_range_flushed);
 KZT_STAT_ATTR(eph_evict_missed);
+KZT_STAT_ATTR(eph_ghost_hits);
 KZT_STAT_ATTR(eph_prepared);
 KZT_STAT_ATTR(eph_prepare_aborted);
 KZT_STAT_ATTR(eph_locked_calls);
@@ -3410,6 +3560,7 @@ static struct attribute *kzt_eph_attrs[] = {
 	&kzt_attr_eph_flobj_found.kattr.attr,
 	&kzt_attr_eph_range_flushed.kattr.attr,
 	&kzt_attr_eph_evict_missed.kattr.attr,
+	&kzt_attr_eph_ghost_hits.kattr.attr,
 	&kzt_attr_eph_prepared.kattr.attr,
 	&kzt_attr_eph_prepare_aborted.kattr.attr,
 	&kzt_attr_eph_locked_calls.kattr.attr,
@@ -3504,9 +3655,22 @@ static int __init kzt_eph_init(void)
 		ret = -ENOMEM;
 		goto cache;
 	}
+	kzt_ghosts = kvcalloc(KZT_GHOSTS, sizeof(*kzt_ghosts), GFP_KERNEL);
+	if (!kzt_ghosts) {
+		ret = -ENOMEM;
+		goto zbud;
+	}
 	ret = register_shrinker(&kzt_shrinker, "kztmem-zbud");
+	if (ret)
+		goto ghosts;
+	ret = register_oom_notifier(&kzt_oom_nb);
 	if (!ret)
 		return 0;
+	unregister_shrinker(&kzt_shrinker);
+ghosts:
+	kvfree(kzt_ghosts);
+	kzt_ghosts = NULL;
+zbud:
 	zbud_destroy_pool(kzt_zbud);
 	kzt_zbud = NULL;
 cache:
@@ -3517,7 +3681,10 @@ cache:
 
 static void __init kzt_eph_exit(void)
 {
+	unregister_oom_notifier(&kzt_oom_nb);
 	unregister_shrinker(&kzt_shrinker);
+	kvfree(kzt_ghosts);
+	kzt_ghosts = NULL;
 	zbud_destroy_pool(kzt_zbud);
 	kzt_zbud = NULL;
 	kmem_cache_destroy(kzt_eph_entry_cache);

@@ -948,6 +948,104 @@ static void kzt_pam_test_admit(struct kunit *test)
 	KUNIT_EXPECT_LE(test, KZT_CC_ADMIT_MAX_SHIFT_DEFAULT,
 			KZT_CC_ADMIT_SHIFT_MAX);
 }
+
+/*
+ * Ghosts and the share under reclaim.  An evicted page leaves a ghost
+ * that its next get, a miss, takes as a ghost hit, once; a page never
+ * stored leaves none.  Reclaim (current->reclaim_state set) counts and
+ * takes only what the ephemeral half holds above its share, drop_caches
+ * (none set) all of it; the OOM notifier empties the half and brings
+ * the share to its minimum.
+ */
+static void kzt_pam_test_ghost(struct kunit *test)
+{
+	const struct cleancache_filekey key = { .u.inode.ino = 15 };
+	unsigned int max_shift = READ_ONCE(kzt_cc_admit_max_shift);
+	unsigned int min = READ_ONCE(kzt_eph_min_percent);
+	unsigned int max = READ_ONCE(kzt_eph_max_percent);
+	unsigned int share = READ_ONCE(kzt_eph_share);
+	struct page *page = alloc_page(GFP_KERNEL);
+	struct page *out = alloc_page(GFP_KERNEL);
+	struct shrink_control sc = { .gfp_mask = GFP_KERNEL };
+	struct reclaim_state rs = { }, *saved_rs;
+	unsigned long freed = 0;
+	long ghosts, held, oom;
+	struct tmem_oid oid;
+	u64 h;
+	int id;
+
+	KUNIT_EXPECT_EQ(test, kzt_eph_over_share(10, 4), 6UL);
+	KUNIT_EXPECT_EQ(test, kzt_eph_over_share(4, 10), 0UL);
+	KUNIT_EXPECT_EQ(test, kzt_eph_over_share(4, 4), 0UL);
+
+	id = kzt_pt_cc_pool(test, page, out);
+	kzt_cc_oid(&key, &oid);
+
+	/* The table: a ghost answers once, and to its own key only. */
+	h = kzt_ghost_hash(id, &oid, 100);
+	kzt_ghost_note(h);
+	KUNIT_EXPECT_FALSE(test, kzt_ghost_take(kzt_ghost_hash(id, &oid, 101)));
+	KUNIT_EXPECT_FALSE(test,
+			   kzt_ghost_take(kzt_ghost_hash(id + 1, &oid, 100)));
+	KUNIT_EXPECT_TRUE(test, kzt_ghost_take(h));
+	KUNIT_EXPECT_FALSE(test, kzt_ghost_take(h));
+
+	/* Through cleancache: evicted, then asked for. */
+	kzt_pt_fill(page, 15);
+	kzt_cc_put_page(id, key, 0, page);
+	KUNIT_ASSERT_GE(test, kzt_eph_frames(), 1UL);
+	kzt_eph_shrink(kzt_eph_frames());
+	ghosts = atomic_long_read(&kzt_eph_ghost_hits);
+	KUNIT_EXPECT_EQ(test, kzt_cc_get_page(id, key, 0, out), -ENODATA);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_ghost_hits),
+			ghosts + 1);
+	KUNIT_EXPECT_EQ(test, kzt_cc_get_page(id, key, 0, out), -ENODATA);
+	KUNIT_EXPECT_EQ(test, kzt_cc_get_page(id, key, 1, out), -ENODATA);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_ghost_hits),
+			ghosts + 1);
+
+	/* Reclaim leaves the half its share, here all of the limit. */
+	kzt_cc_put_page(id, key, 2, page);
+	KUNIT_ASSERT_GE(test, kzt_eph_frames(), 1UL);
+	WRITE_ONCE(kzt_eph_min_percent, 100);
+	WRITE_ONCE(kzt_eph_max_percent, 100);
+	kzt_eph_bounds_changed();
+	KUNIT_EXPECT_EQ(test, kzt_shrink_count(NULL, &sc), kzt_eph_frames());
+	saved_rs = current->reclaim_state;
+	current->reclaim_state = &rs;
+	KUNIT_EXPECT_EQ(test, kzt_shrink_count(NULL, &sc), 0UL);
+	held = atomic_long_read(&kzt_eph_reclaim_held);
+	sc.nr_to_scan = 128;
+	KUNIT_EXPECT_EQ(test, kzt_shrink_scan(NULL, &sc), SHRINK_STOP);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_reclaim_held),
+			held + 1);
+	KUNIT_EXPECT_GE(test, kzt_eph_frames(), 1UL);
+	/* with no share, reclaim sees the half again */
+	WRITE_ONCE(kzt_eph_min_percent, 0);
+	WRITE_ONCE(kzt_eph_max_percent, 0);
+	kzt_eph_bounds_changed();
+	KUNIT_EXPECT_GE(test, kzt_shrink_count(NULL, &sc), 1UL);
+	current->reclaim_state = saved_rs;
+
+	/* Out of memory: all of it goes, and the share to its minimum. */
+	WRITE_ONCE(kzt_eph_max_percent, 100);
+	WRITE_ONCE(kzt_eph_share, 60);
+	oom = atomic_long_read(&kzt_eph_oom_emptied);
+	kzt_oom_notify(NULL, 0, &freed);
+	KUNIT_EXPECT_GE(test, freed, 1UL);
+	KUNIT_EXPECT_EQ(test, kzt_eph_frames(), 0UL);
+	KUNIT_EXPECT_EQ(test, kzt_eph_share_now(), 0U);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_oom_emptied), oom + 1);
+	KUNIT_EXPECT_EQ(test, kzt_cc_get_page(id, key, 2, out), -ENODATA);
+
+	WRITE_ONCE(kzt_eph_min_percent, min);
+	WRITE_ONCE(kzt_eph_max_percent, max);
+	WRITE_ONCE(kzt_eph_share, share);
+	WRITE_ONCE(kzt_cc_admit_max_shift, max_shift);
+	kzt_cc_invalidate_fs(id);
+	__free_page(out);
+	__free_page(page);
+}
 #endif
 
 static struct kunit_case kzt_reject_cases[] = {
@@ -977,6 +1075,7 @@ static struct kunit_case kzt_pam_cases[] = {
 	KUNIT_CASE(kzt_pam_test_eph_same),
 	KUNIT_CASE(kzt_pam_test_eph_raw),
 	KUNIT_CASE(kzt_pam_test_admit),
+	KUNIT_CASE(kzt_pam_test_ghost),
 #endif
 	{}
 };
