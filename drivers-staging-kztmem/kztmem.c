@@ -309,7 +309,7 @@ static atomic_long_t kzt_excl_resume_at;
 /* zbud frames' worth given back to swap stores, taken by the shrinker */
 static atomic_long_t kzt_eph_frames_for_swap;
 static atomic_long_t kzt_eph_frames_shrunk;
-/* reclaim scans cut short by the share; OOM notices that emptied the half */
+/* reclaim held back by the share; OOM notices that emptied the half */
 static atomic_long_t kzt_eph_reclaim_held;
 static atomic_long_t kzt_eph_oom_emptied;
 /* The pool at kzt_excl_load_percent of its limit, when last summed? */
@@ -2687,18 +2687,28 @@ static unsigned long kzt_eph_over_share(unsigned long nr, unsigned long share)
 }
 
 /*
- * Reclaim also leaves the ephemeral half its share of the pool limit
- * (see "The split between the halves"): it counts, and takes, only the
- * frames' worth above it.
+ * What reclaim may take of the ephemeral half now: the frames' worth
+ * above its share of the pool limit (see "The split between the
+ * halves").  eph_reclaim_held counts the times the share kept some back.
  */
+static unsigned long kzt_eph_reclaimable(void)
+{
+	unsigned long nr = kzt_eph_frames();
+	unsigned long over = kzt_eph_over_share(nr, kzt_eph_share_pages());
+
+	if (over < nr)
+		atomic_long_inc(&kzt_eph_reclaim_held);
+	return over;
+}
+
 static unsigned long kzt_shrink_count(struct shrinker *shrinker,
 				      struct shrink_control *sc)
 {
-	unsigned long nr = kzt_eph_frames();
+	unsigned long nr;
 
-	if (!nr || !current->reclaim_state)
-		return nr;
-	nr = kzt_eph_over_share(nr, kzt_eph_share_pages());
+	if (!current->reclaim_state)
+		return kzt_eph_frames();
+	nr = kzt_eph_reclaimable();
 	return DIV_ROUND_UP(nr * KZT_EPH_RECLAIM_COST_BASE,
 			    READ_ONCE(kzt_eph_reclaim_cost));
 }
@@ -2706,22 +2716,15 @@ static unsigned long kzt_shrink_count(struct shrinker *shrinker,
 /*
  * Frees sc->nr_to_scan frames' worth: reclaim asks for a share of the
  * scaled count, so the cost scales what it takes as well.  A reclaim
- * scan stops at the share (eph_reclaim_held counts the scans it cut
- * short), whatever the count said before.
+ * scan stops at the share, whatever the count said before.
  */
 static unsigned long kzt_shrink_scan(struct shrinker *shrinker,
 				     struct shrink_control *sc)
 {
-	unsigned long nr = sc->nr_to_scan, over, freed = 0;
+	unsigned long nr = sc->nr_to_scan, freed = 0;
 
-	if (current->reclaim_state) {
-		over = kzt_eph_over_share(kzt_eph_frames(),
-					  kzt_eph_share_pages());
-		if (over < nr) {
-			atomic_long_inc(&kzt_eph_reclaim_held);
-			nr = over;
-		}
-	}
+	if (current->reclaim_state)
+		nr = min(nr, kzt_eph_reclaimable());
 	if (nr)
 		freed = kzt_eph_shrink(nr);
 	atomic_long_add(freed, &kzt_eph_frames_shrunk);

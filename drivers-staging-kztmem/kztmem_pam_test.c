@@ -1013,18 +1013,23 @@ static void kzt_pam_test_ghost(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, kzt_shrink_count(NULL, &sc), kzt_eph_frames());
 	saved_rs = current->reclaim_state;
 	current->reclaim_state = &rs;
-	KUNIT_EXPECT_EQ(test, kzt_shrink_count(NULL, &sc), 0UL);
 	held = atomic_long_read(&kzt_eph_reclaim_held);
+	KUNIT_EXPECT_EQ(test, kzt_shrink_count(NULL, &sc), 0UL);
 	sc.nr_to_scan = 128;
 	KUNIT_EXPECT_EQ(test, kzt_shrink_scan(NULL, &sc), SHRINK_STOP);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_reclaim_held),
-			held + 1);
+			held + 2);
 	KUNIT_EXPECT_GE(test, kzt_eph_frames(), 1UL);
-	/* with no share, reclaim sees the half again */
+	/* with no share, reclaim sees the half again, and holds nothing */
 	WRITE_ONCE(kzt_eph_min_percent, 0);
 	WRITE_ONCE(kzt_eph_max_percent, 0);
 	kzt_eph_bounds_changed();
-	KUNIT_EXPECT_GE(test, kzt_shrink_count(NULL, &sc), 1UL);
+	KUNIT_EXPECT_EQ(test, kzt_shrink_count(NULL, &sc),
+			DIV_ROUND_UP(kzt_eph_frames() *
+				     KZT_EPH_RECLAIM_COST_BASE,
+				     READ_ONCE(kzt_eph_reclaim_cost)));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_reclaim_held),
+			held + 2);
 	current->reclaim_state = saved_rs;
 
 	/* Out of memory: all of it goes, and the share to its minimum. */

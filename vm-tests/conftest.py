@@ -100,6 +100,23 @@ def kztmem() -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _share_starts_at_its_minimum() -> None:
+    """Every test starts with cleancache's share at its minimum.
+
+    The share follows hits and ghost hits across tests, and reclaim leaves
+    the cleancache half its share: one test's hits would keep pages in the
+    pool that the next test expects memory pressure to take. Lowering the
+    maximum to the minimum and back brings the share down (the driver moves
+    it inside new bounds at once).
+    """
+    top = kg.KZTMEM_SYSFS / "eph_max_percent"
+    if not top.exists():
+        return
+    with kg.Tunable(top) as t:
+        t.write((kg.KZTMEM_SYSFS / "eph_min_percent").read_text().strip())
+
+
+@pytest.fixture(autouse=True)
 def _cleancache_admits_all() -> Iterator[None]:
     """Every test runs with kztmem admitting every evicted clean page.
 

@@ -73,7 +73,8 @@ EPH_COUNTERS = (
     "pers_split_declined", "eph_prepared", "eph_prepare_aborted", "eph_locked_calls",
     "eph_locked_ns", "eph_not_admitted", "cc_admit_raised", "cc_admit_lowered",
     "eph_cheap_rejects", "eph_same_filled_pages", "eph_cgroup_limit_hit", "eph_raw_pages",
-    "eph_memcg_full_hit", "eph_frames_for_swap", "eph_frames_shrunk",
+    "eph_memcg_full_hit", "eph_frames_for_swap", "eph_frames_shrunk", "eph_ghost_hits",
+    "eph_reclaim_held", "eph_oom_emptied",
 )
 HISTOGRAMS = ("zbud_unbuddied_list_counts", "zbud_cumul_chunk_counts")
 #: Callbacks under the i_pages lock by duration: < 256 ns, then powers of two.
@@ -399,8 +400,13 @@ def test_remount_drops_pool_never_stale(ext4_4k: Ext4) -> None:
     check_files(files)
 
 
-def test_memory_pressure_evicts(workloads, swap, ext4_4k: Ext4) -> None:
-    """memhog through swap makes the shrinker give zbud frames back."""
+def test_memory_pressure_evicts(workloads, swap, ext4_4k: Ext4, split_tunables) -> None:
+    """memhog through swap makes the shrinker give zbud frames back.
+
+    Reclaim takes only what the cleancache half holds above its share, and
+    the files' own hits would raise the share: it is pinned at 0 here
+    (test_reclaim_leaves_cleancache_its_share pins it at 50)."""
+    pin_share(split_tunables, 0)
     files = make_files(ext4_4k.mnt, "mp", count=16, pages=FILE_PAGES * 2)
     assert_stored(through_cleancache(files), len(files) * FILE_PAGES * 2)
     before = kg.kztmem_ints()
@@ -908,6 +914,59 @@ def test_share_follows_hits_and_swap(workloads, swap, ext4_4k: Ext4, split_tunab
     assert d["eph_share_shrunk"] > 0, info
     assert after["eph_share_percent"] < grown["eph_share_percent"], info
     check_files(files)
+
+
+def test_evicted_pages_leave_ghosts(ext4_4k: Ext4, split_tunables) -> None:
+    """A page the pool gave back leaves a ghost: read again, it misses
+    kztmem and counts a ghost hit (a read the pool would have saved), and
+    ghost hits move the share up as hits do."""
+    t = split_tunables
+    pin_share(t, 0)
+    t["eph_max_percent"].write(50)
+    files = make_files(ext4_4k.mnt, "gh", count=8, pages=FILE_PAGES * 2)
+    pages = len(files) * FILE_PAGES * 2
+    assert_stored(through_cleancache(files), pages)
+    kg.write_sysfs("/proc/sys/vm/drop_caches", "2")     # the shrinker takes it all
+    before = kg.kztmem_ints()
+    check_files(files)                                  # from the disk
+    after = kg.kztmem_ints()
+    d = kg.delta(after, before)
+    info = f"{pages} pages evicted, then read: share {after['eph_share_percent']}; {d}"
+    assert d["eph_gets"] * 10 <= pages, f"drop_caches left the pages in kztmem: {info}"
+    assert d["eph_ghost_hits"] >= pages // 2, f"evicted pages read again left no ghost: {info}"
+    assert d["eph_ghost_hits"] <= d["eph_get_misses"], info
+    assert d["eph_share_grown"] > 0 and after["eph_share_percent"] >= 10, \
+        f"ghost hits did not move the share: {info}"
+
+
+def test_reclaim_leaves_cleancache_its_share(workloads, swap, ext4_4k: Ext4,
+                                            split_tunables) -> None:
+    """Memory pressure takes from the cleancache half only what it holds
+    above its share. At a share of 0, memhog through swap takes the files'
+    frames (test_memory_pressure_evicts); with the share pinned at 50% of
+    the pool limit, more than the files hold, the same pressure leaves
+    them, the shrinker's scans stop at the share, and the files are read
+    back from kztmem."""
+    t = split_tunables
+    pin_share(t, 50)
+    files = make_files(ext4_4k.mnt, "rl", count=8, pages=FILE_PAGES * 2)
+    pages = len(files) * FILE_PAGES * 2
+    assert_stored(through_cleancache(files), pages)
+    stored = kg.kztmem_ints()
+    limit_pages = kg.meminfo_kib()["MemTotal"] * 1024 // PAGE_SIZE * \
+        stored["max_pool_percent"] // 100
+    assert stored["zbud_curr_raw_pages"] < limit_pages // 2, \
+        f"the files' frames do not fit the share of {limit_pages // 2} pages: {stored}"
+    res = kg.run_memhog(kg.swap_pressure_mib(swap, extra_mib=64), pattern="mix", seed=7)
+    assert res.returncode == 0 and res.mismatches == 0, res.describe()
+    pressed = kg.kztmem_ints()
+    check_files(files)
+    d = kg.delta(kg.kztmem_ints(), pressed)
+    info = f"{pages} file pages; during memhog {kg.delta(pressed, stored)}; re-read {d}"
+    assert kg.delta(pressed, stored)["pers_puts"] > 0, f"memhog swapped nothing: {info}"
+    assert d["eph_gets"] * 10 >= pages * 9, f"memory pressure took the share's pages: {info}"
+    assert kg.delta(pressed, stored)["eph_reclaim_held"] > 0, \
+        f"no reclaim scan stopped at the share: {info}"
 
 
 # ------------------------------------------------------------- admission
