@@ -875,10 +875,10 @@ static bool kzt_pool_at_limit(void)
  * at a time; anon-file-mix-832 took 1.15x the modeled time with a
  * minimum of 10%, README "The split between the halves").
  *
- * - It goes up when cleancache hits and ghost hits (a get that misses
- *   a page the pool evicted lately, see "Ghosts") outnumber the
- *   persistent stores declined for room by KZT_SHARE_VOTES, and down
- *   the other way round.  A hit is a disk read saved, a ghost hit one
+ * - It goes up when cleancache hits (and, with eph_share_guard, ghost
+ *   hits: a get that misses a page the pool evicted lately, see
+ *   "Ghosts") outnumber the persistent stores declined for room by
+ *   KZT_SHARE_VOTES, and down the other way round.  A hit is a disk read saved, a ghost hit one
  *   that room would have saved, a declined store a disk write now and
  *   a read later, so the share settles where the last page of each half
  *   is used about as often as the other's.
@@ -890,12 +890,15 @@ static bool kzt_pool_at_limit(void)
  *   the writeback (when it is on) brings it back there.  Room that the
  *   ephemeral half does not claim is the persistent half's to use.
  *
- * - Reclaim's shrinker takes only what the ephemeral half holds above
- *   its share (kzt_shrink_count()): under memory pressure the kernel
- *   took every clean page before a file loop came round to it.
- *   drop_caches still empties the half, and so does the OOM notifier
- *   (kzt_oom_notify()), which also brings the share back to its
- *   minimum: a cache must never be why a task is killed.
+ * - With eph_share_guard, reclaim's shrinker takes only what the
+ *   ephemeral half holds above its share (kzt_shrink_count()): under
+ *   memory pressure the kernel took every clean page before a file
+ *   loop came round to it.  It is off by default: on anon-file-mix-832
+ *   it brought 7,000-11,000 hits a run and cost 1.04x-1.07x the time,
+ *   the memory it keeps being memory the swap half's owner wanted.
+ *   drop_caches empties the half either way, and so does the OOM
+ *   notifier (kzt_oom_notify()), which also brings the share back to
+ *   its minimum: a cache must never be why a task is killed.
  *
  * All of this reads counters without locks; the split is a target, not
  * an invariant.
@@ -908,6 +911,8 @@ static bool kzt_pool_at_limit(void)
 static unsigned int kzt_eph_min_percent = KZT_EPH_MIN_PERCENT_DEFAULT;
 static unsigned int kzt_eph_max_percent = KZT_EPH_MAX_PERCENT_DEFAULT;
 static unsigned int kzt_eph_share = KZT_EPH_MIN_PERCENT_DEFAULT;
+/* Ghost hits vote and reclaim leaves the share: opt-in, see the README */
+static unsigned int kzt_eph_share_guard;
 static atomic_long_t kzt_share_votes;
 static unsigned long kzt_eph_claim_until = INITIAL_JIFFIES;
 
@@ -2019,8 +2024,8 @@ static bool kzt_cc_admitted(const struct tmem_oid *oid, pgoff_t index)
  * eviction leaves a ghost: a 32-bit tag of the page's key, in a slot of
  * kzt_ghosts chosen by other bits of the same hash.  A get that misses
  * takes its ghost if it is there: a ghost hit, a disk read the pool
- * would have saved had it kept the page.  Ghost hits vote for the
- * share as hits do.
+ * would have saved had it kept the page.  With eph_share_guard, ghost
+ * hits vote for the share as hits do.
  *
  * A slot keeps the newest ghost that hashed to it, so the table forgets
  * on its own: a ghost outlives the next N evictions with a chance of
@@ -2687,15 +2692,19 @@ static unsigned long kzt_eph_over_share(unsigned long nr, unsigned long share)
 }
 
 /*
- * What reclaim may take of the ephemeral half now: the frames' worth
- * above its share of the pool limit (see "The split between the
- * halves").  eph_reclaim_held counts the times the share kept some back.
+ * What reclaim may take of the ephemeral half now: with eph_share_guard
+ * the frames' worth above its share of the pool limit (see "The split
+ * between the halves"), else all of it.  eph_reclaim_held counts the
+ * times the share kept some back.
  */
 static unsigned long kzt_eph_reclaimable(void)
 {
 	unsigned long nr = kzt_eph_frames();
-	unsigned long over = kzt_eph_over_share(nr, kzt_eph_share_pages());
+	unsigned long over;
 
+	if (!READ_ONCE(kzt_eph_share_guard))
+		return nr;
+	over = kzt_eph_over_share(nr, kzt_eph_share_pages());
 	if (over < nr)
 		atomic_long_inc(&kzt_eph_reclaim_held);
 	return over;
@@ -2847,7 +2856,8 @@ static int kzt_cc_get_page(int pool_id, struct cleancache_filekey key,
 		kzt_cc_oid(&key, &oid);
 		if (kzt_ghost_take(kzt_ghost_hash(pool_id, &oid, index))) {
 			atomic_long_inc(&kzt_eph_ghost_hits);
-			kzt_share_vote(1);
+			if (READ_ONCE(kzt_eph_share_guard))
+				kzt_share_vote(1);
 		}
 		return -ENODATA;
 	}
@@ -3255,7 +3265,8 @@ KZT_TUNABLE_ATTR(exclusive_load_max_bytes, kzt_excl_load_max_bytes, 0,
  * and, with the cleancache half,
  * kztmem.eph_min_percent=N, kztmem.eph_max_percent=N,
  * kztmem.cc_admit_max_shift=N, kztmem.eph_raw=0|1,
- * kztmem.eph_reclaim_cost=N and kztmem.eph_memcg_max_percent=N, with
+ * kztmem.eph_reclaim_cost=N, kztmem.eph_memcg_max_percent=N and
+ * kztmem.eph_share_guard=0|1, with
  * the same checks as the sysfs files: kp->arg is the tunable's
  * kzt_tunable_attr.
  * On a bad value the set handler fails, the kernel logs "`VALUE' invalid
@@ -3449,6 +3460,9 @@ KZT_TUNABLE_ATTR(eph_reclaim_cost, kzt_eph_reclaim_cost, 1,
 		 KZT_EPH_RECLAIM_COST_MAX);
 module_param_cb(eph_reclaim_cost, &kzt_tunable_param_ops,
 		&kzt_attr_eph_reclaim_cost, 0);
+KZT_TUNABLE_ATTR(eph_share_guard, kzt_eph_share_guard, 0, 1);
+module_param_cb(eph_share_guard, &kzt_tunable_param_ops,
+		&kzt_attr_eph_share_guard, 0);
 
 struct kzt_zbud_attr {
 	struct kobj_attribute kattr;
@@ -3557,6 +3571,7 @@ static struct attribute *kzt_eph_attrs[] = {
 	&kzt_attr_eph_raw_pages.kattr.attr,
 	&kzt_attr_eph_raw.kattr.attr,
 	&kzt_attr_eph_reclaim_cost.kattr.attr,
+	&kzt_attr_eph_share_guard.kattr.attr,
 	&kzt_attr_eph_memcg_max_percent.kattr.attr,
 	&kzt_attr_eph_pool_limit_hit.kattr.attr,
 	&kzt_attr_eph_flush_found.kattr.attr,

@@ -952,9 +952,10 @@ static void kzt_pam_test_admit(struct kunit *test)
 /*
  * Ghosts and the share under reclaim.  An evicted page leaves a ghost
  * that its next get, a miss, takes as a ghost hit, once; a page never
- * stored leaves none.  Reclaim (current->reclaim_state set) counts and
- * takes only what the ephemeral half holds above its share, drop_caches
- * (none set) all of it; the OOM notifier empties the half and brings
+ * stored leaves none.  With eph_share_guard, reclaim
+ * (current->reclaim_state set) counts and takes only what the ephemeral
+ * half holds above its share, drop_caches (none set) all of it; without,
+ * reclaim sees it all too.  The OOM notifier empties the half and brings
  * the share to its minimum.
  */
 static void kzt_pam_test_ghost(struct kunit *test)
@@ -964,6 +965,7 @@ static void kzt_pam_test_ghost(struct kunit *test)
 	unsigned int min = READ_ONCE(kzt_eph_min_percent);
 	unsigned int max = READ_ONCE(kzt_eph_max_percent);
 	unsigned int share = READ_ONCE(kzt_eph_share);
+	unsigned int guard = READ_ONCE(kzt_eph_share_guard);
 	struct page *page = alloc_page(GFP_KERNEL);
 	struct page *out = alloc_page(GFP_KERNEL);
 	struct shrink_control sc = { .gfp_mask = GFP_KERNEL };
@@ -1014,6 +1016,14 @@ static void kzt_pam_test_ghost(struct kunit *test)
 	saved_rs = current->reclaim_state;
 	current->reclaim_state = &rs;
 	held = atomic_long_read(&kzt_eph_reclaim_held);
+	/* without the guard, reclaim sees the half whatever the share */
+	WRITE_ONCE(kzt_eph_share_guard, 0);
+	KUNIT_EXPECT_EQ(test, kzt_shrink_count(NULL, &sc),
+			DIV_ROUND_UP(kzt_eph_frames() *
+				     KZT_EPH_RECLAIM_COST_BASE,
+				     READ_ONCE(kzt_eph_reclaim_cost)));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&kzt_eph_reclaim_held), held);
+	WRITE_ONCE(kzt_eph_share_guard, 1);
 	KUNIT_EXPECT_EQ(test, kzt_shrink_count(NULL, &sc), 0UL);
 	sc.nr_to_scan = 128;
 	KUNIT_EXPECT_EQ(test, kzt_shrink_scan(NULL, &sc), SHRINK_STOP);
@@ -1046,6 +1056,7 @@ static void kzt_pam_test_ghost(struct kunit *test)
 	WRITE_ONCE(kzt_eph_min_percent, min);
 	WRITE_ONCE(kzt_eph_max_percent, max);
 	WRITE_ONCE(kzt_eph_share, share);
+	WRITE_ONCE(kzt_eph_share_guard, guard);
 	WRITE_ONCE(kzt_cc_admit_max_shift, max_shift);
 	kzt_cc_invalidate_fs(id);
 	__free_page(out);

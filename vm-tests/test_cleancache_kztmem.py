@@ -403,8 +403,9 @@ def test_remount_drops_pool_never_stale(ext4_4k: Ext4) -> None:
 def test_memory_pressure_evicts(workloads, swap, ext4_4k: Ext4, split_tunables) -> None:
     """memhog through swap makes the shrinker give zbud frames back.
 
-    Reclaim takes only what the cleancache half holds above its share, and
-    the files' own hits would raise the share: it is pinned at 0 here
+    With eph_share_guard reclaim takes only what the cleancache half holds
+    above its share, and the files' own hits would raise the share: it is
+    pinned at 0 here whatever the guard
     (test_reclaim_leaves_cleancache_its_share pins it at 50)."""
     pin_share(split_tunables, 0)
     files = make_files(ext4_4k.mnt, "mp", count=16, pages=FILE_PAGES * 2)
@@ -803,8 +804,8 @@ def test_fewer_block_reads_with_kztmem(workloads, ext4_4k: Ext4) -> None:
 
 @pytest.fixture
 def split_tunables() -> Iterator[dict[str, kg.Tunable]]:
-    """max_pool_percent and the share's bounds, restored afterwards."""
-    names = ("max_pool_percent", "eph_min_percent", "eph_max_percent")
+    """max_pool_percent, the share's bounds and its guard, restored afterwards."""
+    names = ("max_pool_percent", "eph_min_percent", "eph_max_percent", "eph_share_guard")
     with contextlib.ExitStack() as stack:
         yield {n: stack.enter_context(kg.Tunable(kg.KZTMEM_SYSFS / n)) for n in names}
 
@@ -919,8 +920,9 @@ def test_share_follows_hits_and_swap(workloads, swap, ext4_4k: Ext4, split_tunab
 def test_evicted_pages_leave_ghosts(ext4_4k: Ext4, split_tunables) -> None:
     """A page the pool gave back leaves a ghost: read again, it misses
     kztmem and counts a ghost hit (a read the pool would have saved), and
-    ghost hits move the share up as hits do."""
+    with eph_share_guard ghost hits move the share up as hits do."""
     t = split_tunables
+    t["eph_share_guard"].write(1)
     pin_share(t, 0)
     t["eph_max_percent"].write(50)
     files = make_files(ext4_4k.mnt, "gh", count=8, pages=FILE_PAGES * 2)
@@ -941,13 +943,14 @@ def test_evicted_pages_leave_ghosts(ext4_4k: Ext4, split_tunables) -> None:
 
 def test_reclaim_leaves_cleancache_its_share(workloads, swap, ext4_4k: Ext4,
                                             split_tunables) -> None:
-    """Memory pressure takes from the cleancache half only what it holds
-    above its share. At a share of 0, memhog through swap takes the files'
-    frames (test_memory_pressure_evicts); with the share pinned at 50% of
-    the pool limit, more than the files hold, the same pressure leaves
-    them, the shrinker's scans stop at the share, and the files are read
-    back from kztmem."""
+    """With eph_share_guard, memory pressure takes from the cleancache half
+    only what it holds above its share. At a share of 0, memhog through
+    swap takes the files' frames (test_memory_pressure_evicts); with the
+    share pinned at 50% of the pool limit, more than the files hold, the
+    same pressure leaves them, reclaim is held back at the share, and the
+    files are read back from kztmem."""
     t = split_tunables
+    t["eph_share_guard"].write(1)
     pin_share(t, 50)
     files = make_files(ext4_4k.mnt, "rl", count=8, pages=FILE_PAGES * 2)
     pages = len(files) * FILE_PAGES * 2

@@ -86,6 +86,8 @@ TUNABLES = {
     "eph_reclaim_cost": (1, 16),
     # what kztmem may hold for a cgroup with a memory.max, in percent of it
     "eph_memcg_max_percent": (0, 100),
+    # ghost hits vote for the share and reclaim leaves it (opt-in)
+    "eph_share_guard": (0, 1),
 }
 
 #: A declined store and its reason.
