@@ -878,10 +878,10 @@ static bool kzt_pool_at_limit(void)
  * - It goes up when cleancache hits (and, with eph_share_guard, ghost
  *   hits: a get that misses a page the pool evicted lately, see
  *   "Ghosts") outnumber the persistent stores declined for room by
- *   KZT_SHARE_VOTES, and down the other way round.  A hit is a disk read saved, a ghost hit one
- *   that room would have saved, a declined store a disk write now and
- *   a read later, so the share settles where the last page of each half
- *   is used about as often as the other's.
+ *   KZT_SHARE_VOTES, and down the other way round.  A hit is a disk
+ *   read saved, a ghost hit one that room would have saved, a declined
+ *   store a disk write now and a read later, so the share settles where
+ *   the last page of each half is used about as often as the other's.
  * - A persistent store at the limit takes zbud frames back only while
  *   the ephemeral half holds more than its share.
  * - An ephemeral store that finds the pool full while its half holds
@@ -2654,32 +2654,6 @@ static unsigned long kzt_eph_shrink(unsigned long nr)
 
 static unsigned int kzt_eph_reclaim_cost = KZT_EPH_RECLAIM_COST_DEFAULT;
 
-/*
- * The shrinker counts and frees zbud frames, and entries a frame's worth
- * of memory at a time; frames that are being evicted already are not
- * counted.  A frame holds up to two pages, each of which costs a disk
- * read to get back, so the shrinker's seeks are twice the default, and
- * the tunable eph_reclaim_cost weighs a frame further: reclaim sees the
- * pool scaled by KZT_EPH_RECLAIM_COST_BASE / cost, so at 8 it scans a
- * quarter as many frames for each page-cache page as at 2, and a clean
- * page stays longer.  At 2 a file loop longer than the page cache found
- * most of its pages gone from the pool before it came round to them: on
- * the bench's filecheck-reread-512 a cost of 8 hit 1.8 times as often
- * (0.58 of plain swap's bytes read, in 0.99 of its time) and cost no
- * time on anon-file-mix-832 or swap-then-reread-832; 16 lost 1% on
- * anon-file-mix-832.
- *
- * The cost applies to reclaim only.  Every reclaim path (direct,
- * kswapd, a memory cgroup's limit, node reclaim) runs with
- * current->reclaim_state set; drop_caches (drop_slab()) runs without
- * one, and there the count is the pool's own size.  drop_slab() asks
- * for freeable * 4 / seeks objects, which at that size is the whole
- * pool, while do_shrink_slab() scans nothing when that is less than a
- * batch and less than the count: a scaled-down count would leave a
- * small pool in place.  So drop_caches levels 2 and 3, which run every
- * shrinker, empty the pool whatever the cost; level 1 (page cache only)
- * feeds it.
- */
 static unsigned long kzt_eph_frames(void)
 {
 	return zbud_reclaimable(kzt_zbud) + kzt_eph_entry_frames();
@@ -2710,6 +2684,36 @@ static unsigned long kzt_eph_reclaimable(void)
 	return over;
 }
 
+/*
+ * The shrinker counts and frees zbud frames, and entries a frame's worth
+ * of memory at a time; frames that are being evicted already are not
+ * counted.  A frame holds up to two pages, each of which costs a disk
+ * read to get back, so the shrinker's seeks are twice the default, and
+ * the tunable eph_reclaim_cost weighs a frame further: reclaim sees the
+ * pool scaled by KZT_EPH_RECLAIM_COST_BASE / cost, so at 8 it scans a
+ * quarter as many frames for each page-cache page as at 2, and a clean
+ * page stays longer.  At 2 a file loop longer than the page cache found
+ * most of its pages gone from the pool before it came round to them: on
+ * the bench's filecheck-reread-512 a cost of 8 hit 1.8 times as often
+ * (0.58 of plain swap's bytes read, in 0.99 of its time) and cost no
+ * time on anon-file-mix-832 or swap-then-reread-832; 16 lost 1% on
+ * anon-file-mix-832.
+ *
+ * The cost applies to reclaim only.  Every reclaim path (direct,
+ * kswapd, a memory cgroup's limit, node reclaim) runs with
+ * current->reclaim_state set; drop_caches (drop_slab()) runs without
+ * one, and there the count is the pool's own size.  drop_slab() asks
+ * for freeable * 4 / seeks objects, which at that size is the whole
+ * pool, while do_shrink_slab() scans nothing when that is less than a
+ * batch and less than the count: a scaled-down count would leave a
+ * small pool in place.  So drop_caches levels 2 and 3, which run every
+ * shrinker, empty the pool whatever the cost; level 1 (page cache only)
+ * feeds it.
+ *
+ * With eph_share_guard, reclaim's count and scans also leave out the
+ * half's share of the pool limit (kzt_eph_reclaimable()); drop_caches
+ * still sees it all.
+ */
 static unsigned long kzt_shrink_count(struct shrinker *shrinker,
 				      struct shrink_control *sc)
 {
