@@ -103,11 +103,12 @@ def kztmem() -> Path:
 def _share_starts_at_its_minimum() -> None:
     """Every test starts with cleancache's share at its minimum.
 
-    The share follows hits and ghost hits across tests, and reclaim leaves
-    the cleancache half its share: one test's hits would keep pages in the
-    pool that the next test expects memory pressure to take. Lowering the
-    maximum to the minimum and back brings the share down (the driver moves
-    it inside new bounds at once).
+    The share follows hits across tests (and ghost hits, with
+    eph_share_guard). Swap stores at the limit take zbud frames back only
+    above it, and with the guard reclaim leaves it alone too: one test's
+    hits would keep pages in the pool that the next test expects swap or
+    memory pressure to take. Lowering the maximum to the minimum and back
+    brings the share down (the driver moves it inside new bounds at once).
     """
     top = kg.KZTMEM_SYSFS / "eph_max_percent"
     if not top.exists():
